@@ -22,12 +22,14 @@ export const MAX_DEAD_LETTER_RECORD_CHARS = 16_384;
 
 function serialiseRecord(record: unknown): string | null {
   if (record === undefined || record === null) return null;
+  // The replacer sees Buffer#toJSON's output, so look at the holder's raw value instead.
   const text =
     typeof record === 'string'
       ? record
-      : JSON.stringify(record, (_k, v: unknown) =>
-          Buffer.isBuffer(v) ? { base64: v.toString('base64') } : (v as { type?: string })?.type === 'Buffer' ? v : v,
-        );
+      : JSON.stringify(record, function (this: Record<string, unknown>, key: string, v: unknown) {
+          const raw = this[key];
+          return Buffer.isBuffer(raw) ? { base64: raw.toString('base64') } : v;
+        });
   return text.length > MAX_DEAD_LETTER_RECORD_CHARS ? `${text.slice(0, MAX_DEAD_LETTER_RECORD_CHARS)}…[truncated]` : text;
 }
 

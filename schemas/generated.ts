@@ -130,6 +130,15 @@ export interface SynthesisTask {
   treeSeq: number;
   createdAt: number;
 }
+/** A request to the sampler for one synthesis task: sent by the runner at the end of a local run, or periodically as the tree grows. */
+export interface TaskRequest {
+  treeKey: string;
+  /** Ordinal of the task; with the seed it fixes the task's random choices. */
+  index: number;
+  /** null lets the sampler draw the level from the configured mix. */
+  level: null | TaskLevel;
+  requestedAt: number;
+}
 export type TreeOp = "UPSERT" | "DELETE";
 export const TreeOpValues = ["UPSERT","DELETE"] as const;
 export type NodeOrigin = "root" | "extracted" | "evolved";
@@ -171,6 +180,7 @@ export interface Records {
   Rejection: Rejection;
   SourceFile: SourceFile;
   SynthesisTask: SynthesisTask;
+  TaskRequest: TaskRequest;
   TreeNodeChange: TreeNodeChange;
 }
 
@@ -682,6 +692,44 @@ export const avroSchemas: Record<RecordName, object> = {
       },
       {
         "name": "createdAt",
+        "type": "long"
+      }
+    ]
+  },
+  "TaskRequest": {
+    "type": "record",
+    "name": "TaskRequest",
+    "namespace": "treesynth",
+    "doc": "A request to the sampler for one synthesis task: sent by the runner at the end of a local run, or periodically as the tree grows.",
+    "fields": [
+      {
+        "name": "treeKey",
+        "type": "string"
+      },
+      {
+        "name": "index",
+        "type": "long",
+        "doc": "Ordinal of the task; with the seed it fixes the task's random choices."
+      },
+      {
+        "name": "level",
+        "type": [
+          "null",
+          {
+            "type": "enum",
+            "name": "TaskLevel",
+            "symbols": [
+              "function",
+              "file",
+              "multi_file"
+            ]
+          }
+        ],
+        "default": null,
+        "doc": "null lets the sampler draw the level from the configured mix."
+      },
+      {
+        "name": "requestedAt",
         "type": "long"
       }
     ]

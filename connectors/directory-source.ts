@@ -1,0 +1,279 @@
+// Reads a corpus directory (or a single file) as a stream of SourceFiles, one file in memory at a
+// time. Follows git's view of the tree: .gitignore at every level and .git/info/exclude apply,
+// .git and vendored directories are never entered, symlinks are never followed.
+import type { Dirent, Stats } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import type { SourceFile } from '../schemas/contract.js';
+import { languageFromExtension, languageFromShebang } from '../schemas/languages.js';
+import { accept, reject, type Outcome } from '../processors/outcome.js';
+import { readGitTree, listGitTree } from './git-tree-source.js';
+
+export const SOURCE_STAGE = 'source';
+
+/** Files above this are not read: sources yield a 'too-large' rejection instead. */
+export const DEFAULT_MAX_READ_BYTES = 4 * 1024 * 1024;
+
+/** Directory names never entered: dependencies, virtualenvs and caches, not the project's own code. */
+export const DEFAULT_SKIP_DIRS: readonly string[] = Object.freeze([
+  'node_modules',
+  'vendor',
+  'third_party',
+  'third-party',
+  'bower_components',
+  'site-packages',
+  '.venv',
+  'venv',
+  '__pycache__',
+  '.tox',
+  '.mypy_cache',
+  '.next',
+  '.hg',
+  '.svn',
+]);
+
+export interface SourceRules {
+  /** Default DEFAULT_MAX_READ_BYTES. */
+  maxReadBytes?: number;
+  /** Directory names to skip anywhere in the tree; replaces DEFAULT_SKIP_DIRS. `.git` is always skipped. */
+  skipDirs?: readonly string[];
+}
+
+export interface DirectorySourceOptions extends SourceRules {
+  /** Honour .gitignore files and .git/info/exclude (default true). */
+  gitignore?: boolean;
+  /** Read the files of this commit/tree (via git) instead of the work tree. */
+  gitRef?: string;
+}
+
+/** Language named by the extension, else by a `#!` line; null when neither says anything. */
+export function languageHintFor(path: string, content: Buffer): string | null {
+  const byExtension = languageFromExtension(path);
+  if (byExtension !== null) return byExtension;
+  if (content.length < 2 || content[0] !== 0x23 /* # */ || content[1] !== 0x21 /* ! */) return null;
+  const newline = content.indexOf(0x0a);
+  const end = Math.min(newline < 0 ? content.length : newline, 256);
+  return languageFromShebang(content.subarray(0, end).toString('utf8'));
+}
+
+/** True when a directory segment of `path` (not the file name) is a skipped directory. */
+export function inSkippedDir(path: string, skipDirs: ReadonlySet<string>): boolean {
+  const segments = path.split('/');
+  for (let i = 0; i < segments.length - 1; i++) {
+    const segment = segments[i]!;
+    if (segment === '.git' || skipDirs.has(segment)) return true;
+  }
+  return false;
+}
+
+export const formatBytes = (n: number): string =>
+  n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+
+export function tooLarge(path: string, source: string, position: number, size: number, limit: number): Outcome<SourceFile> {
+  return reject({
+    stage: SOURCE_STAGE,
+    reason: 'too-large',
+    detail: `${formatBytes(size)} (${size} bytes) is over the ${formatBytes(limit)} read limit; not read`,
+    path,
+    source,
+    position,
+  });
+}
+
+const errorCode = (error: unknown): string =>
+  (error as NodeJS.ErrnoException | null)?.code ?? (error instanceof Error ? error.message : String(error));
+
+/** Throws `input not found: <path>` when `path` does not exist; returns its (followed) stats. */
+export async function statInput(path: string): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`input not found: ${path}`);
+    throw new Error(`cannot read input ${path}: ${code}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking
+
+interface IgnoreLayer {
+  /** Directory the rules belong to, relative to the root ('' for the root). */
+  readonly base: string;
+  readonly rules: Ignore;
+}
+
+type WalkItem =
+  | { readonly kind: 'file'; readonly abs: string; readonly rel: string; readonly isRoot: boolean }
+  | { readonly kind: 'unreadable-dir'; readonly rel: string; readonly code: string };
+
+interface WalkContext {
+  readonly skipDirs: ReadonlySet<string>;
+  readonly gitignore: boolean;
+  readonly ignoreCase: boolean;
+}
+
+/** git's precedence: the deepest .gitignore with a matching rule decides; within one, the last rule. */
+function isIgnored(layers: readonly IgnoreLayer[], rel: string, isDir: boolean): boolean {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i]!;
+    const local = layer.base === '' ? rel : rel.slice(layer.base.length + 1);
+    const result = layer.rules.test(isDir ? `${local}/` : local);
+    if (result.ignored) return true;
+    if (result.unignored) return false;
+  }
+  return false;
+}
+
+async function readTextIfPresent(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+// One directory's entries are listed and sorted (deterministic order, so positions are stable
+// across runs); memory is bounded by the widest directory on the current path, not the corpus.
+async function* walkDirectory(
+  context: WalkContext,
+  absDir: string,
+  relDir: string,
+  layers: readonly IgnoreLayer[],
+): AsyncGenerator<WalkItem> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(absDir, { withFileTypes: true });
+  } catch (error) {
+    yield { kind: 'unreadable-dir', rel: relDir || '.', code: errorCode(error) };
+    return;
+  }
+  entries.sort(byName);
+
+  let local = layers;
+  if (context.gitignore && entries.some((e) => e.name === '.gitignore' && e.isFile())) {
+    const text = await readTextIfPresent(join(absDir, '.gitignore'));
+    if (text !== null) local = [...layers, { base: relDir, rules: ignore({ ignorecase: context.ignoreCase }).add(text) }];
+  }
+
+  for (const entry of entries) {
+    if (entry.isSymbolicLink() || entry.name === '.git') continue;
+    const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (context.skipDirs.has(entry.name) || isIgnored(local, rel, true)) continue;
+      yield* walkDirectory(context, join(absDir, entry.name), rel, local);
+    } else if (entry.isFile()) {
+      if (!isIgnored(local, rel, false)) yield { kind: 'file', abs: join(absDir, entry.name), rel, isRoot: false };
+    }
+    // Anything else (FIFO, socket, device) is never opened: reading a FIFO would block forever.
+  }
+}
+
+async function* walk(root: string, options: DirectorySourceOptions): AsyncGenerator<WalkItem> {
+  const rootStats = await statInput(root);
+  if (!rootStats.isDirectory()) {
+    yield { kind: 'file', abs: root, rel: basename(root), isRoot: true };
+    return;
+  }
+  const gitignore = options.gitignore ?? true;
+  const context: WalkContext = {
+    skipDirs: new Set(options.skipDirs ?? DEFAULT_SKIP_DIRS),
+    gitignore,
+    // git's core.ignoreCase default follows the file system; approximate it by platform.
+    ignoreCase: process.platform === 'darwin' || process.platform === 'win32',
+  };
+  const layers: IgnoreLayer[] = [];
+  // .git/info/exclude ranks below every .gitignore. Only read when the root is the repo top:
+  // an explicitly given subdirectory is read even if an ancestor's rules would ignore it.
+  const exclude = gitignore ? await readTextIfPresent(join(root, '.git', 'info', 'exclude')) : null;
+  if (exclude !== null) layers.push({ base: '', rules: ignore({ ignorecase: context.ignoreCase }).add(exclude) });
+  yield* walkDirectory(context, root, '', layers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+async function readOne(
+  item: Extract<WalkItem, { kind: 'file' }>,
+  source: string,
+  position: number,
+  maxReadBytes: number,
+): Promise<Outcome<SourceFile>> {
+  const unreadable = (code: string): Outcome<SourceFile> =>
+    reject({ stage: SOURCE_STAGE, reason: 'unreadable', detail: `cannot read file: ${code}`, path: item.rel, source, position });
+  // O_NOFOLLOW: a file swapped for a symlink after listing is still not followed.
+  // A single file given as the root may be a symlink the user chose; inside a tree, never.
+  const flags = fsConstants.O_RDONLY | (item.isRoot ? 0 : (fsConstants.O_NOFOLLOW ?? 0));
+  let handle: FileHandle;
+  try {
+    handle = await open(item.abs, flags);
+  } catch (error) {
+    return unreadable(errorCode(error));
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) return unreadable('not a regular file');
+    if (stats.size > maxReadBytes) return tooLarge(item.rel, source, position, stats.size, maxReadBytes);
+    const content = await handle.readFile();
+    // The file may have grown since fstat.
+    if (content.length > maxReadBytes) return tooLarge(item.rel, source, position, content.length, maxReadBytes);
+    return accept({
+      path: item.rel,
+      content,
+      languageHint: languageHintFor(item.rel, content),
+      source,
+      position,
+      readAt: Date.now(),
+    });
+  } catch (error) {
+    return unreadable(errorCode(error));
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function* readWorkTree(root: string, options: DirectorySourceOptions): AsyncGenerator<Outcome<SourceFile>> {
+  const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
+  let position = 0;
+  for await (const item of walk(root, options)) {
+    position += 1;
+    if (item.kind === 'unreadable-dir') {
+      yield reject({
+        stage: SOURCE_STAGE,
+        reason: 'unreadable',
+        detail: `cannot list directory: ${item.code}`,
+        path: item.rel,
+        source: root,
+        position,
+      });
+    } else {
+      yield await readOne(item, root, position, maxReadBytes);
+    }
+  }
+}
+
+/**
+ * The files under `root` (or `root` itself when it is a file) as SourceFiles, in a stable
+ * depth-first name order, position = 1-based ordinal. Throws `input not found: <root>` on the
+ * first pull when root does not exist; per-file problems become 'source' rejections.
+ */
+export function readDirectory(root: string, options: DirectorySourceOptions = {}): AsyncIterable<Outcome<SourceFile>> {
+  if (options.gitRef !== undefined) return readGitTree(root, options.gitRef, options);
+  return readWorkTree(root, options);
+}
+
+/**
+ * The relative paths readDirectory would yield, one per outcome (an unreadable directory counts
+ * once), without reading contents: for a progress bar's total.
+ */
+export async function* listDirectory(root: string, options: DirectorySourceOptions = {}): AsyncGenerator<string> {
+  if (options.gitRef !== undefined) {
+    yield* listGitTree(root, options.gitRef, options);
+    return;
+  }
+  for await (const item of walk(root, options)) yield item.rel;
+}

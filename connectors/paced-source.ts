@@ -1,0 +1,53 @@
+// Backpressure for a push-based pipeline: pulls the next item from an async source only while
+// fewer than `window` items are in flight, and counts one back for every item the pipeline
+// reports settled. Memory stays flat however large the corpus, and RxJS operators downstream
+// never queue more than `window` items.
+import { Observable } from 'rxjs';
+
+export interface PacedSource<T> {
+  readonly items: Observable<T>;
+  /** Call once for every item that has left the pipeline (emitted or rejected). */
+  settle(count?: number): void;
+  readonly inFlight: number;
+}
+
+export function pacedSource<T>(source: AsyncIterable<T>, window: number): PacedSource<T> {
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  const items = new Observable<T>((subscriber) => {
+    const iterator = source[Symbol.asyncIterator]();
+    let stopped = false;
+    void (async () => {
+      try {
+        while (!stopped) {
+          while (inFlight >= window && !stopped) await new Promise<void>((resolve) => (wake = resolve));
+          if (stopped) break;
+          const next = await iterator.next();
+          if (next.done) break;
+          inFlight += 1;
+          subscriber.next(next.value);
+        }
+        subscriber.complete();
+      } catch (error) {
+        subscriber.error(error);
+      }
+    })();
+    return () => {
+      stopped = true;
+      wake?.();
+      void iterator.return?.();
+    };
+  });
+  return {
+    items,
+    settle(count = 1) {
+      inFlight -= count;
+      const resume = wake;
+      wake = null;
+      resume?.();
+    },
+    get inFlight() {
+      return inFlight;
+    },
+  };
+}

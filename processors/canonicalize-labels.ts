@@ -1,0 +1,124 @@
+// Canonicalization: every label path of a file is walked down the feature tree. At each level
+// the label joins an existing child when it is spelled the same or its embedding is at least
+// `threshold` similar (the new spelling is kept as an alias), and becomes a new node
+// otherwise. Every node a file mentions gets frequency +1 once, so frequency counts files.
+import { concatMap, type OperatorFunction } from 'rxjs';
+import type { Embedder } from '../embeddings/embedder.js';
+import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
+import type { FeatureTree, FeatureTrees } from '../stores/feature-trees.js';
+import { ROOT_ID, type NewNode } from '../stores/tree-store.js';
+import { accept, reject, type Outcome } from './outcome.js';
+
+export const CANONICALIZE_STAGE = 'canonicalize';
+
+export interface CanonicalizeConfig {
+  trees: FeatureTrees;
+  embedder: Embedder;
+  /** Cosine similarity at or above which a label merges into an existing sibling. */
+  threshold: number;
+  /** Labels longer than this are cut; they are phrases, not prose. */
+  maxLabelChars?: number;
+}
+
+export interface LabelCounts {
+  /** Label occurrences resolved (every level of every feature path). */
+  seen: number;
+  /** Resolved to an existing node spelled the same. */
+  exact: number;
+  /** Resolved to an existing node spelled differently, by similarity. */
+  merged: number;
+  /** Became new nodes. */
+  created: number;
+}
+
+export interface CanonicalizedFile {
+  fileId: string;
+  treeKey: string;
+  changes: TreeNodeChange[];
+  labels: LabelCounts;
+}
+
+export function cleanLabel(label: string, maxChars = 80): string {
+  return label.replace(/\s+/g, ' ').trim().toLowerCase().slice(0, maxChars);
+}
+
+/** A blank label ends a path: nothing below it can be placed. */
+function upToFirstBlank(path: string[]): string[] {
+  const blank = path.indexOf('');
+  return blank === -1 ? path : path.slice(0, blank);
+}
+
+export interface Resolution {
+  nodeId: string;
+  kind: 'exact' | 'merged' | 'created';
+  similarity: number;
+}
+
+/**
+ * Finds or creates the child of `parentId` that `label` names. Shared with tree evolution, so
+ * proposed labels never re-add what exists under another spelling.
+ */
+export function resolveLabel(
+  target: FeatureTree,
+  parentId: string,
+  label: string,
+  vector: Float32Array,
+  threshold: number,
+  spec: Omit<NewNode, 'parentId' | 'label'>,
+): Resolution {
+  const exact = target.labels.exact(parentId, label);
+  if (exact) return { nodeId: exact, kind: 'exact', similarity: 1 };
+  const near = target.labels.nearest(parentId, vector);
+  if (near && near.similarity >= threshold) {
+    target.tree.addAlias(near.nodeId, label);
+    target.labels.add(parentId, near.nodeId, label, vector);
+    return { nodeId: near.nodeId, kind: 'merged', similarity: near.similarity };
+  }
+  const node = target.tree.addNode({ ...spec, parentId, label });
+  target.labels.add(parentId, node.id, label, vector);
+  return { nodeId: node.id, kind: 'created', similarity: near?.similarity ?? 0 };
+}
+
+export async function canonicalizeFeatureSet(set: FeatureSet, config: CanonicalizeConfig): Promise<CanonicalizedFile> {
+  const max = config.maxLabelChars ?? 80;
+  const paths = set.features.map((f) => upToFirstBlank([f.category, ...f.labels].map((l) => cleanLabel(l, max)))).filter((p) => p.length > 0);
+
+  const distinct = [...new Set(paths.flat())];
+  const vectors = new Map<string, Float32Array>();
+  const embedded = await config.embedder.embed(distinct);
+  distinct.forEach((label, i) => vectors.set(label, embedded[i]!));
+
+  const target = config.trees.get(set.treeKey);
+  const counts: LabelCounts = { seen: 0, exact: 0, merged: 0, created: 0 };
+  const mentioned = new Set<string>([ROOT_ID]);
+  for (const path of paths) {
+    let parentId = ROOT_ID;
+    for (const label of path) {
+      const resolution = resolveLabel(target, parentId, label, vectors.get(label)!, config.threshold, { origin: 'extracted' });
+      counts.seen += 1;
+      counts[resolution.kind] += 1;
+      mentioned.add(resolution.nodeId);
+      parentId = resolution.nodeId;
+    }
+  }
+  for (const id of mentioned) target.tree.addFrequency(id, 1);
+  return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts };
+}
+
+/** The stage: one file at a time, in order, since it mutates the tree. */
+export function canonicalizeLabels(config: CanonicalizeConfig): OperatorFunction<FeatureSet, Outcome<CanonicalizedFile>> {
+  return concatMap(async (set) => {
+    try {
+      return accept(await canonicalizeFeatureSet(set, config));
+    } catch (error) {
+      return reject<CanonicalizedFile>({
+        stage: CANONICALIZE_STAGE,
+        reason: 'embedding-failed',
+        detail: error instanceof Error ? error.message : String(error),
+        recordId: set.fileId,
+        path: set.path,
+        record: { fileId: set.fileId, path: set.path, features: set.features.length },
+      });
+    }
+  });
+}

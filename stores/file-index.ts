@@ -1,0 +1,35 @@
+// Whole-file embeddings of the files accepted so far, for online seed diversity: a new file
+// is compared with its nearest accepted neighbour only, in O(log n), instead of with all.
+import { GrowableHnsw, type HnswOptions } from './hnsw-index.js';
+
+export interface AcceptedFile {
+  fileId: string;
+  path: string;
+}
+
+export interface NearestFile extends AcceptedFile {
+  similarity: number;
+}
+
+export class FileIndex {
+  private readonly hnsw: GrowableHnsw;
+  private readonly files: AcceptedFile[] = [];
+
+  constructor(dimension: number, options: HnswOptions = { initialCapacity: 1024, m: 12, efConstruction: 100, ef: 32 }) {
+    this.hnsw = new GrowableHnsw(dimension, options);
+  }
+
+  get size(): number {
+    return this.files.length;
+  }
+
+  nearest(vector: Float32Array): NearestFile | null {
+    const [best] = this.hnsw.nearest(vector, 1);
+    return best ? { ...this.files[best.label]!, similarity: best.similarity } : null;
+  }
+
+  add(file: AcceptedFile, vector: Float32Array): void {
+    this.hnsw.add(vector);
+    this.files.push(file);
+  }
+}

@@ -1,0 +1,221 @@
+// The feature tree of one tree key: nodes with frequencies, aliases and origin. Every mutation
+// marks the node dirty; `flush` turns the dirty set into changelog records (one per node, the
+// latest state), so a compacted topic or file of those records rebuilds the same tree.
+import { createHash } from 'node:crypto';
+import type { NodeOrigin, TreeNode, TreeNodeChange } from '../schemas/contract.js';
+
+export const ROOT_ID = 'root';
+
+/** The nested form written to tree.json. */
+export interface NestedNode {
+  label: string;
+  frequency: number;
+  origin: NodeOrigin;
+  aliases: string[];
+  evolutionRound?: number;
+  children: NestedNode[];
+}
+
+export interface NewNode {
+  parentId: string;
+  label: string;
+  origin: Exclude<NodeOrigin, 'root'>;
+  frequency?: number;
+  evolutionRound?: number | null;
+}
+
+/** Ids are derived from the path, so the same feature gets the same id on every run and machine. */
+export function nodeIdFor(parentId: string, label: string): string {
+  return createHash('sha1').update(parentId).update('\u0000').update(label).digest('hex').slice(0, 16);
+}
+
+/** Children by frequency, highest first; ties by label so order never depends on arrival. */
+export const byFrequency = (a: TreeNode, b: TreeNode): number =>
+  b.frequency - a.frequency || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
+
+export class TreeStore {
+  private readonly nodes = new Map<string, TreeNode>();
+  private readonly childIds = new Map<string, string[]>();
+  private readonly dirty = new Set<string>();
+  private seqNo = 0;
+
+  constructor(
+    readonly treeKey: string,
+    private readonly clock: () => number = Date.now,
+  ) {
+    const now = this.clock();
+    this.insert({
+      id: ROOT_ID, label: treeKey, aliases: [], parentId: null, depth: 0, frequency: 0,
+      origin: 'root', evolutionRound: null, descendants: 0, createdAt: now, updatedAt: now,
+    });
+    this.dirty.add(ROOT_ID);
+  }
+
+  /** The tree version: the seq of the last change flushed or applied. */
+  get seq(): number {
+    return this.seqNo;
+  }
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  get root(): TreeNode {
+    return this.nodes.get(ROOT_ID)!;
+  }
+
+  get(id: string): TreeNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.nodes.has(id);
+  }
+
+  children(id: string): TreeNode[] {
+    return (this.childIds.get(id) ?? []).map((c) => this.nodes.get(c)!);
+  }
+
+  childCount(id: string): number {
+    return this.childIds.get(id)?.length ?? 0;
+  }
+
+  /** The N most frequent children: the view the sampler walks, as the reference prunes to top-N. */
+  topChildren(id: string, n: number = Infinity): TreeNode[] {
+    const all = this.children(id).sort(byFrequency);
+    return Number.isFinite(n) ? all.slice(0, n) : all;
+  }
+
+  /** Labels from the category (depth 1) down to the node. */
+  pathOf(id: string): string[] {
+    const labels: string[] = [];
+    for (let node = this.nodes.get(id); node && node.parentId !== null; node = this.nodes.get(node.parentId)) {
+      labels.push(node.label);
+    }
+    return labels.reverse();
+  }
+
+  *all(): IterableIterator<TreeNode> {
+    yield* this.nodes.values();
+  }
+
+  addNode(spec: NewNode): TreeNode {
+    const parent = this.nodes.get(spec.parentId);
+    if (!parent) throw new Error(`tree ${this.treeKey}: no parent ${spec.parentId} for "${spec.label}"`);
+    const id = nodeIdFor(spec.parentId, spec.label);
+    const existing = this.nodes.get(id);
+    if (existing) return existing;
+    const now = this.clock();
+    const node: TreeNode = {
+      id, label: spec.label, aliases: [], parentId: spec.parentId, depth: parent.depth + 1,
+      frequency: spec.frequency ?? 0, origin: spec.origin, evolutionRound: spec.evolutionRound ?? null,
+      descendants: 0, createdAt: now, updatedAt: now,
+    };
+    this.insert(node);
+    this.dirty.add(id);
+    for (let a: TreeNode | undefined = parent; a; a = a.parentId === null ? undefined : this.nodes.get(a.parentId)) {
+      a.descendants += 1;
+      a.updatedAt = now;
+      this.dirty.add(a.id);
+    }
+    return node;
+  }
+
+  addAlias(id: string, alias: string): void {
+    const node = this.require(id);
+    if (alias === node.label || node.aliases.includes(alias)) return;
+    node.aliases.push(alias);
+    this.touch(node);
+  }
+
+  addFrequency(id: string, delta: number): void {
+    const node = this.require(id);
+    node.frequency += delta;
+    this.touch(node);
+  }
+
+  setFrequency(id: string, frequency: number): void {
+    const node = this.require(id);
+    if (node.frequency === frequency) return;
+    node.frequency = frequency;
+    this.touch(node);
+  }
+
+  /** Changelog records for everything changed since the last flush, in a stable order. */
+  flush(cause: string): TreeNodeChange[] {
+    if (this.dirty.size === 0) return [];
+    const ids = [...this.dirty].sort((a, b) => this.require(a).depth - this.require(b).depth || (a < b ? -1 : 1));
+    this.dirty.clear();
+    return ids.map((id) => {
+      this.seqNo += 1;
+      const node = this.require(id);
+      return { treeKey: this.treeKey, seq: this.seqNo, op: 'UPSERT', nodeId: id, node: { ...node, aliases: [...node.aliases] }, cause };
+    });
+  }
+
+  /** Applies a changelog record, e.g. while restoring. Parents may arrive after children. */
+  apply(change: TreeNodeChange): void {
+    if (change.treeKey !== this.treeKey) throw new Error(`change for tree ${change.treeKey} applied to ${this.treeKey}`);
+    this.seqNo = Math.max(this.seqNo, change.seq);
+    if (change.op === 'DELETE' || change.node === null) {
+      this.remove(change.nodeId);
+      return;
+    }
+    const incoming = { ...change.node, aliases: [...change.node.aliases] };
+    const existing = this.nodes.get(change.nodeId);
+    if (existing) Object.assign(existing, incoming);
+    else this.insert(incoming);
+    this.dirty.delete(change.nodeId);
+  }
+
+  static restore(treeKey: string, changes: Iterable<TreeNodeChange>, clock?: () => number): TreeStore {
+    const store = new TreeStore(treeKey, clock);
+    store.dirty.clear();
+    for (const change of changes) store.apply(change);
+    return store;
+  }
+
+  /** The nested tree, children by frequency; `topN` prunes each node's children for display. */
+  toNested(topN: number = Infinity, from: string = ROOT_ID): NestedNode {
+    const node = this.require(from);
+    const nested: NestedNode = {
+      label: node.label,
+      frequency: node.frequency,
+      origin: node.origin,
+      aliases: [...node.aliases],
+      children: this.topChildren(from, topN).map((c) => this.toNested(topN, c.id)),
+    };
+    if (node.evolutionRound !== null) nested.evolutionRound = node.evolutionRound;
+    return nested;
+  }
+
+  private insert(node: TreeNode): void {
+    this.nodes.set(node.id, node);
+    if (node.parentId !== null) {
+      const siblings = this.childIds.get(node.parentId);
+      if (siblings) siblings.push(node.id);
+      else this.childIds.set(node.parentId, [node.id]);
+    }
+  }
+
+  private remove(id: string): void {
+    const node = this.nodes.get(id);
+    if (!node) return;
+    this.nodes.delete(id);
+    if (node.parentId !== null) {
+      const siblings = this.childIds.get(node.parentId);
+      if (siblings) this.childIds.set(node.parentId, siblings.filter((s) => s !== id));
+    }
+  }
+
+  private touch(node: TreeNode): void {
+    node.updatedAt = this.clock();
+    this.dirty.add(node.id);
+  }
+
+  private require(id: string): TreeNode {
+    const node = this.nodes.get(id);
+    if (!node) throw new Error(`tree ${this.treeKey}: no node ${id}`);
+    return node;
+  }
+}

@@ -1,0 +1,276 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { listDirectory, readDirectory } from '../connectors/directory-source.js';
+import { listGitTree, readGitTree } from '../connectors/git-tree-source.js';
+import type { Outcome } from '../processors/outcome.js';
+import type { Rejection, SourceFile } from '../schemas/contract.js';
+
+async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of source) out.push(item);
+  return out;
+}
+
+const files = (outcomes: Outcome<SourceFile>[]): SourceFile[] => outcomes.flatMap((o) => (o.ok ? [o.value] : []));
+const rejections = (outcomes: Outcome<SourceFile>[]): Rejection[] => outcomes.flatMap((o) => (o.ok ? [] : [o.rejection]));
+
+async function put(root: string, rel: string, content: string | Buffer): Promise<void> {
+  await mkdir(dirname(join(root, rel)), { recursive: true });
+  await writeFile(join(root, rel), content);
+}
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'treesynth-dir-'));
+});
+afterEach(async () => {
+  await chmod(root, 0o755).catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('readDirectory', () => {
+  beforeEach(async () => {
+    await put(root, '.gitignore', '*.log\n!keep.log\nbuild/\n');
+    await put(root, '.git/info/exclude', 'excluded.py\n');
+    await put(root, '.git/HEAD', 'ref: refs/heads/main\n');
+    await put(root, 'a.py', 'print("a")\n');
+    await put(root, 'debug.log', 'ignored\n');
+    await put(root, 'keep.log', 'negated, so kept\n');
+    await put(root, 'excluded.py', 'x = 1\n');
+    await put(root, 'build/out.js', 'ignored dir\n');
+    await put(root, 'script', '#!/usr/bin/env python3\nprint(1)\n');
+    await put(root, 'notes.xyz', 'unknown extension\n');
+    await put(root, 'node_modules/pkg/index.js', 'vendored\n');
+    await put(root, 'vendor/lib.go', 'package lib\n');
+    await put(root, 'pkg/third_party/x.py', 'vendored deeper\n');
+    await put(root, 'src/.gitignore', 'secret.ts\n/local.js\n!debug.log\n');
+    await put(root, 'src/main.ts', 'export const x = 1;\n');
+    await put(root, 'src/secret.ts', 'ignored by nested\n');
+    await put(root, 'src/local.js', 'ignored by anchored nested\n');
+    await put(root, 'src/debug.log', 're-included by nested negation\n');
+    await put(root, 'src/deep/local.js', 'anchored pattern does not reach here\n');
+    await put(root, 'src/deep/secret.ts', 'unanchored nested pattern reaches here\n');
+    await put(root, 'src/deep/view.tsx', 'export default 1;\n');
+    await put(root, 'other/secret.ts', 'nested .gitignore of src does not apply here\n');
+    await put(root, 'tools/run', '#!/bin/sh\necho hi\n');
+    await symlink(join(root, 'a.py'), join(root, 'link.py'));
+    await symlink(join(root, 'src'), join(root, 'linkdir'));
+  });
+
+  it('yields exactly the files git would track, in name order, with language hints', async () => {
+    const outcomes = await collect(readDirectory(root));
+    expect(rejections(outcomes)).toEqual([]);
+    const got = files(outcomes).map((f) => [f.path, f.languageHint]);
+    expect(got).toEqual([
+      ['.gitignore', null],
+      ['a.py', 'python'],
+      ['keep.log', null],
+      ['notes.xyz', null],
+      ['other/secret.ts', 'typescript'],
+      ['script', 'python'],
+      ['src/.gitignore', null],
+      ['src/debug.log', null],
+      ['src/deep/local.js', 'javascript'],
+      ['src/deep/view.tsx', 'tsx'],
+      ['src/main.ts', 'typescript'],
+      ['tools/run', null],
+    ]);
+  });
+
+  it('fills the SourceFile fields: bytes, source as given, 1-based positions, readAt', async () => {
+    const before = Date.now();
+    const got = files(await collect(readDirectory(root)));
+    const a = got.find((f) => f.path === 'a.py')!;
+    expect(Buffer.isBuffer(a.content)).toBe(true);
+    expect(a.content.toString()).toBe('print("a")\n');
+    expect(a.source).toBe(root);
+    expect(got.map((f) => f.position)).toEqual(got.map((_, i) => i + 1));
+    expect(a.readAt).toBeGreaterThanOrEqual(before);
+  });
+
+  it('can turn gitignore off and replace the skip list', async () => {
+    const got = files(await collect(readDirectory(root, { gitignore: false, skipDirs: ['vendor'] }))).map((f) => f.path);
+    expect(got).toContain('debug.log');
+    expect(got).toContain('excluded.py');
+    expect(got).toContain('build/out.js');
+    expect(got).toContain('node_modules/pkg/index.js');
+    expect(got).toContain('pkg/third_party/x.py');
+    expect(got).not.toContain('vendor/lib.go');
+    expect(got.some((p) => p.startsWith('.git/'))).toBe(false);
+    expect(got.some((p) => p.startsWith('link'))).toBe(false);
+  });
+
+  it('listDirectory names the same paths without reading', async () => {
+    const listed = await collect(listDirectory(root));
+    const read = (await collect(readDirectory(root))).map((o) => (o.ok ? o.value.path : o.rejection.path));
+    expect(listed).toEqual(read);
+  });
+
+  it('rejects files over maxReadBytes as too-large without failing the walk', async () => {
+    await put(root, 'big.py', Buffer.alloc(2000, 0x61));
+    const outcomes = await collect(readDirectory(root, { maxReadBytes: 1000 }));
+    const [rejected, ...rest] = rejections(outcomes);
+    expect(rest).toEqual([]);
+    expect(rejected).toMatchObject({ stage: 'source', reason: 'too-large', path: 'big.py', source: root, record: null });
+    expect(rejected!.position).toBe(outcomes.findIndex((o) => !o.ok) + 1);
+    expect(files(outcomes).map((f) => f.path)).toContain('a.py');
+  });
+
+  it.skipIf(process.getuid?.() === 0)('turns unreadable files and directories into rejections', async () => {
+    await chmod(join(root, 'a.py'), 0o000);
+    await chmod(join(root, 'other'), 0o000);
+    try {
+      const got = rejections(await collect(readDirectory(root)));
+      expect(got.map((r) => [r.path, r.reason])).toEqual([
+        ['a.py', 'unreadable'],
+        ['other', 'unreadable'],
+      ]);
+    } finally {
+      await chmod(join(root, 'a.py'), 0o644);
+      await chmod(join(root, 'other'), 0o755);
+    }
+  });
+});
+
+describe('readDirectory edge inputs', () => {
+  it('reads a single file given as the root', async () => {
+    await put(root, 'tool', '#!/usr/bin/env node\nconsole.log(1)\n');
+    const file = join(root, 'tool');
+    const got = await collect(readDirectory(file));
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ ok: true, value: { path: 'tool', languageHint: 'javascript', source: file, position: 1 } });
+  });
+
+  it('throws a one-line error for a missing root before yielding anything', async () => {
+    const missing = join(root, 'nope');
+    await expect(collect(readDirectory(missing))).rejects.toThrow(`input not found: ${missing}`);
+    await expect(collect(listDirectory(missing))).rejects.toThrow(`input not found: ${missing}`);
+  });
+
+  it('never opens FIFOs', async () => {
+    await put(root, 'a.py', 'x = 1\n');
+    try {
+      execFileSync('mkfifo', [join(root, 'pipe.py')]);
+    } catch {
+      return; // no mkfifo here
+    }
+    const got = await collect(readDirectory(root));
+    expect(files(got).map((f) => f.path)).toEqual(['a.py']);
+  });
+});
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+  });
+}
+
+const hasGit = (() => {
+  try {
+    execFileSync('git', ['--version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasGit)('readGitTree', () => {
+  let first: string;
+  beforeEach(async () => {
+    git(root, 'init', '-q', '-b', 'main');
+    await put(root, 'a.py', 'print("committed")\n');
+    await put(root, 'src/b.ts', 'export const b = 1;\n');
+    await put(root, 'bin/tool', '#!/usr/bin/env python\nprint(1)\n');
+    await put(root, 'node_modules/x/index.js', 'vendored but committed\n');
+    await put(root, 'big.js', Buffer.alloc(3000, 0x61));
+    await put(root, 'data.bin', Buffer.from([0, 1, 2, 255, 0x0a]));
+    await symlink('a.py', join(root, 'link.py'));
+    git(root, 'add', '-A');
+    git(root, 'commit', '-q', '-m', 'one');
+    first = git(root, 'rev-parse', 'HEAD').trim();
+    // The work tree moves on: the reader must not see any of this.
+    await put(root, 'a.py', 'print("changed in work tree")\n');
+    await put(root, 'untracked.py', 'x = 1\n');
+    git(root, 'rm', '-q', 'src/b.ts');
+    await put(root, 'c.go', 'package c\n');
+    git(root, 'add', 'c.go');
+    git(root, 'commit', '-q', '-m', 'two');
+  });
+
+  it('reads the committed blobs of a ref, not the work tree', async () => {
+    const outcomes = await collect(readGitTree(root, first, { maxReadBytes: 1000 }));
+    const got = files(outcomes);
+    expect(got.map((f) => [f.path, f.languageHint])).toEqual([
+      ['a.py', 'python'],
+      ['bin/tool', 'python'],
+      ['data.bin', null],
+      ['src/b.ts', 'typescript'],
+    ]);
+    expect(got[0]!.content.toString()).toBe('print("committed")\n');
+    expect(got[2]!.content).toEqual(Buffer.from([0, 1, 2, 255, 0x0a]));
+    expect(got.every((f) => f.source === `${root}@${first}`)).toBe(true);
+    const rejected = rejections(outcomes);
+    expect(rejected.map((r) => [r.path, r.reason, r.stage])).toEqual([['big.js', 'too-large', 'source']]);
+    expect(outcomes.map((o) => (o.ok ? o.value.position : o.rejection.position))).toEqual([1, 2, 3, 4, 5]);
+    expect(await collect(listGitTree(root, first, {}))).toEqual(['a.py', 'big.js', 'bin/tool', 'data.bin', 'src/b.ts']);
+  });
+
+  it('is what readDirectory does with gitRef, and follows later commits', async () => {
+    const got = files(await collect(readDirectory(root, { gitRef: 'HEAD' }))).map((f) => f.path);
+    expect(got).toEqual(['a.py', 'big.js', 'bin/tool', 'c.go', 'data.bin']);
+    expect(await collect(listDirectory(root, { gitRef: 'HEAD' }))).toEqual(got);
+  });
+
+  it('reads a subdirectory relative to itself', async () => {
+    const got = files(await collect(readGitTree(join(root, 'bin'), first)));
+    expect(got.map((f) => f.path)).toEqual(['tool']);
+  });
+
+  it('streams many blobs of varied sizes across pipe chunk boundaries byte for byte', async () => {
+    const expected = new Map<string, Buffer>();
+    for (let i = 0; i < 120; i++) {
+      const size = (i * 7919) % 200_000;
+      const content = Buffer.alloc(size, `${i}\n\0\xff`);
+      expected.set(`many/f${String(i).padStart(3, '0')}.txt`, content);
+      await put(root, `many/f${String(i).padStart(3, '0')}.txt`, content);
+    }
+    git(root, 'add', 'many');
+    git(root, 'commit', '-q', '-m', 'many');
+    const got = files(await collect(readGitTree(join(root, 'many'), 'HEAD')));
+    expect(got).toHaveLength(120);
+    for (const f of got) expect(f.content.equals(expected.get(`many/${f.path}`)!)).toBe(true);
+  });
+
+  it('stops its git processes when the consumer stops early', async () => {
+    const gitChildren = (): string[] => {
+      try {
+        return execFileSync('pgrep', ['-P', String(process.pid), '-x', 'git'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      } catch {
+        return []; // pgrep exits 1 when nothing matches
+      }
+    };
+    for await (const outcome of readGitTree(root, first)) {
+      expect(outcome.ok).toBe(true);
+      expect(gitChildren().length).toBeGreaterThan(0);
+      break;
+    }
+    await vi.waitFor(() => expect(gitChildren()).toEqual([]), { timeout: 5000 });
+  });
+
+  it('throws clear errors for a bad ref, an option-like ref, a non-repository and a missing dir', async () => {
+    await expect(collect(readGitTree(root, 'no-such-ref'))).rejects.toThrow(/git could not read no-such-ref/);
+    await expect(collect(readGitTree(root, '--output=x'))).rejects.toThrow(/invalid git ref/);
+    const plain = await mkdtemp(join(tmpdir(), 'treesynth-nogit-'));
+    try {
+      await expect(collect(readGitTree(plain, 'HEAD'))).rejects.toThrow(/not a git repository/);
+    } finally {
+      await rm(plain, { recursive: true, force: true });
+    }
+    await expect(collect(readGitTree(join(root, 'missing'), 'HEAD'))).rejects.toThrow(`input not found: ${join(root, 'missing')}`);
+  });
+});

@@ -1,0 +1,129 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { countJsonlBytes, readJsonl } from '../connectors/jsonl-source.js';
+import type { Outcome } from '../processors/outcome.js';
+import type { SourceFile } from '../schemas/contract.js';
+import { MAX_DEAD_LETTER_RECORD_CHARS } from '../processors/outcome.js';
+
+async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of source) out.push(item);
+  return out;
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'treesynth-jsonl-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const LINES = [
+  JSON.stringify({ path: 'a.py', content: 'print(1)\n', language: 'Python' }),
+  '',
+  JSON.stringify({ max_stars_repo_path: 'lib/b.js', text: 'let b = 1;\n', lang: 'JavaScript' }),
+  '   ',
+  JSON.stringify({ filepath: 'c.go', code: 'package c\n' }),
+  '{"path": "broken.py", "content": ',
+  JSON.stringify({ file_path: 'no-content.py', size: 3 }),
+  '[1, 2, 3]',
+  JSON.stringify({ name: 'blob.bin', content_base64: Buffer.from([0, 159, 146, 150]).toString('base64') }),
+  JSON.stringify({ content: 'x = 1\n' }),
+  JSON.stringify({ path: 'bad64.bin', content_base64: 'not base64!' }),
+  JSON.stringify({ path: 'n.txt', content: 42 }),
+  JSON.stringify({ path: 'tool', content: '#!/usr/bin/env python3\nprint(2)\n' }),
+];
+
+function summary(o: Outcome<SourceFile>): unknown[] {
+  return o.ok
+    ? ['ok', o.value.position, o.value.path, o.value.languageHint, o.value.content.toString('utf8')]
+    : ['rejected', o.rejection.position, o.rejection.reason];
+}
+
+describe('readJsonl', () => {
+  it('reads good lines, alternative fields, and rejects bad lines with their line numbers', async () => {
+    const file = join(dir, 'corpus.jsonl');
+    await writeFile(file, `${LINES.join('\n')}\n`);
+    const outcomes = await collect(readJsonl(file));
+    expect(outcomes.map(summary)).toEqual([
+      ['ok', 1, 'a.py', 'Python', 'print(1)\n'],
+      ['ok', 3, 'lib/b.js', 'JavaScript', 'let b = 1;\n'],
+      ['ok', 5, 'c.go', 'go', 'package c\n'],
+      ['rejected', 6, 'invalid-json'],
+      ['rejected', 7, 'missing-content'],
+      ['rejected', 8, 'invalid-json'],
+      ['ok', 9, 'blob.bin', null, Buffer.from([0, 159, 146, 150]).toString('utf8')],
+      ['ok', 10, `${file}:10`, null, 'x = 1\n'],
+      ['rejected', 11, 'missing-content'],
+      ['rejected', 12, 'missing-content'],
+      ['ok', 13, 'tool', 'python', '#!/usr/bin/env python3\nprint(2)\n'],
+    ]);
+    const blob = outcomes[6]!;
+    expect(blob.ok && blob.value.content).toEqual(Buffer.from([0, 159, 146, 150]));
+    const first = outcomes[0]!;
+    expect(first.ok && first.value.source).toBe(file);
+    const broken = outcomes[3]!;
+    expect(broken.ok).toBe(false);
+    if (!broken.ok) {
+      expect(broken.rejection).toMatchObject({ stage: 'source', source: file, record: LINES[5] });
+      expect(broken.rejection.detail).toMatch(/line 6 is not JSON/);
+    }
+  });
+
+  it('handles CRLF line ends and a leading BOM', async () => {
+    const file = join(dir, 'crlf.jsonl');
+    await writeFile(file, `\uFEFF${LINES[0]}\r\n${LINES[2]}\r\n`);
+    const got = await collect(readJsonl(file));
+    expect(got.map(summary)).toEqual([
+      ['ok', 1, 'a.py', 'Python', 'print(1)\n'],
+      ['ok', 2, 'lib/b.js', 'JavaScript', 'let b = 1;\n'],
+    ]);
+  });
+
+  it('truncates a huge offending line in the rejection record', async () => {
+    const file = join(dir, 'huge.jsonl');
+    await writeFile(file, `{"content": "${'x'.repeat(MAX_DEAD_LETTER_RECORD_CHARS * 2)}\n`);
+    const [only] = await collect(readJsonl(file));
+    expect(only!.ok).toBe(false);
+    if (!only!.ok) expect(only!.rejection.record!.length).toBeLessThan(MAX_DEAD_LETTER_RECORD_CHARS + 100);
+  });
+
+  it('reads .jsonl.gz and reports progress up to the file size', async () => {
+    const file = join(dir, 'corpus.jsonl.gz');
+    await writeFile(file, gzipSync(`${LINES.join('\n')}\n`));
+    const progress: number[] = [];
+    const plain = join(dir, 'plain.jsonl');
+    await writeFile(plain, `${LINES.join('\n')}\n`);
+    const fromGzip = (await collect(readJsonl(file, { onProgress: (n) => progress.push(n) }))).map(summary);
+    const fromPlain = (await collect(readJsonl(plain))).map((o) =>
+      o.ok ? summary(o).map((v) => (v === `${plain}:10` ? `${file}:10` : v)) : summary(o),
+    );
+    expect(fromGzip).toEqual(fromPlain);
+    expect(progress.length).toBe(LINES.length);
+    expect(progress.at(-1)).toBe(await countJsonlBytes(file));
+    expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+  });
+
+  it('throws one clear error for a missing file and for a corrupt gzip', async () => {
+    const missing = join(dir, 'missing.jsonl');
+    await expect(collect(readJsonl(missing))).rejects.toThrow(`input not found: ${missing}`);
+    const corrupt = join(dir, 'corrupt.jsonl.gz');
+    await writeFile(corrupt, Buffer.from('this is not gzip at all'));
+    await expect(collect(readJsonl(corrupt))).rejects.toThrow(/cannot read .*corrupt\.jsonl\.gz/);
+  });
+
+  it('stops reading when the consumer stops', async () => {
+    const file = join(dir, 'many.jsonl');
+    await writeFile(file, Array.from({ length: 1000 }, (_, i) => JSON.stringify({ path: `f${i}.py`, content: 'x' })).join('\n'));
+    const seen: string[] = [];
+    for await (const o of readJsonl(file)) {
+      if (o.ok) seen.push(o.value.path);
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual(['f0.py', 'f1.py', 'f2.py']);
+  });
+});

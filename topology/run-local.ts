@@ -1,0 +1,280 @@
+// Local mode: the topology over the in-memory transport, a directory / git tree / JSONL
+// corpus in, files out. No broker, no model. Every file read is either accepted (its
+// features reach the tree) or rejected with a reason, and the summary says so.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultIfEmpty, lastValueFrom, map, range, tap } from 'rxjs';
+import { readDirectory } from '../connectors/directory-source.js';
+import { readGitTree } from '../connectors/git-tree-source.js';
+import { readJsonl } from '../connectors/jsonl-source.js';
+import { JsonlSink, writeTo } from '../connectors/jsonl-sink.js';
+import { MemoryTransport } from '../connectors/memory-transport.js';
+import { pacedSource } from '../connectors/paced-source.js';
+import type { Embedder } from '../embeddings/embedder.js';
+import { canonicalizeLabels, type LabelCounts } from '../processors/canonicalize-labels.js';
+import { extractStaticFeatures } from '../processors/extract-static-features.js';
+import { filterFiles } from '../processors/filter-files.js';
+import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
+import type { Outcome } from '../processors/outcome.js';
+import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
+import { loadGrammars } from '../processors/tree-sitter/grammars.js';
+import { loadContracts, type Rejection, type SourceFile, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
+import { ContentHashStore } from '../stores/content-hash-store.js';
+import { CoverageStore } from '../stores/coverage-store.js';
+import { FeatureTrees } from '../stores/feature-trees.js';
+import { FileIndex } from '../stores/file-index.js';
+import { splitOutcomes } from './route-rejections.js';
+import { TOPICS } from './topics.js';
+import { wireTopology } from './treesynth.js';
+
+export type TreeKeyMode = 'all' | 'language';
+
+export interface LocalRunConfig {
+  input: string;
+  out: string;
+  gitRef?: string;
+  seed: number;
+  tasks: number;
+  maxFiles?: number;
+  /** Files larger than this are rejected as too large. */
+  maxBytes: number;
+  /** Cosine similarity at or above which a label merges into a sibling. */
+  similarity: number;
+  /** Cosine distance within which a file is a near-duplicate of an accepted one; 0 disables. */
+  nearDuplicateRadius: number;
+  temperature: number;
+  topN: number;
+  coverageBoost: number;
+  levels: Record<TaskLevel, LevelShape>;
+  levelMix: Record<TaskLevel, number>;
+  targetLanguage: string;
+  treeKey: TreeKeyMode;
+  upweights?: Upweight[];
+  required?: string[][];
+  /** Files in flight at once; bounds memory. */
+  window?: number;
+  labelEmbedder: Embedder;
+  codeEmbedder: Embedder;
+  /** Called as files settle, for a progress bar or log counters. */
+  onProgress?: (progress: RunProgress) => void;
+  clock?: () => number;
+}
+
+export interface RunProgress {
+  read: number;
+  accepted: number;
+  rejected: number;
+  nodes: number;
+  tasks: number;
+  phase: 'files' | 'tasks' | 'done';
+  /** Bytes consumed of a JSONL input, when known. */
+  bytesRead?: number;
+}
+
+export interface RunSummary {
+  input: string;
+  files: { read: number; accepted: number; rejected: number };
+  rejectedByReason: Record<string, number>;
+  rejectedByStage: Record<string, number>;
+  exactDuplicates: number;
+  nearDuplicates: number;
+  labels: LabelCounts;
+  nodes: number;
+  trees: Record<string, { nodes: number; depth: number; categories: number }>;
+  tasks: { requested: number; written: number; rejected: number; byLevel: Record<string, number> };
+  coverage: { nodesSampled: number; nodes: number; share: number };
+  embedders: { labels: string; files: string };
+  settings: Record<string, unknown>;
+  startedAt: string;
+  elapsedMs: number;
+  filesPerSecond: number;
+}
+
+const FILE_STAGES = new Set(['source', 'filter', 'near-duplicate', 'extract-static', 'canonicalize']);
+
+function isJsonl(path: string): boolean {
+  return /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
+}
+
+async function* limit<T>(source: AsyncIterable<T>, max: number | undefined): AsyncIterable<T> {
+  if (max === undefined) return yield* source;
+  let n = 0;
+  if (n >= max) return;
+  for await (const item of source) {
+    yield item;
+    if (++n >= max) return;
+  }
+}
+
+function openSource(config: LocalRunConfig, onBytes: (n: number) => void): AsyncIterable<Outcome<SourceFile>> {
+  if (config.gitRef) return readGitTree(config.input, config.gitRef, { maxReadBytes: Math.max(config.maxBytes * 4, 1 << 20) });
+  if (isJsonl(config.input)) return readJsonl(config.input, { onProgress: onBytes });
+  return readDirectory(config.input, { maxReadBytes: Math.max(config.maxBytes * 4, 1 << 20) });
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFile(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
+const bump = (counts: Record<string, number>, key: string) => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
+
+export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
+  const clock = config.clock ?? Date.now;
+  const started = clock();
+  await mkdir(config.out, { recursive: true });
+  const contracts = loadContracts();
+  const grammars = await loadGrammars();
+  const trees = new FeatureTrees(clock);
+  const coverage = new CoverageStore();
+  const transport = new MemoryTransport(contracts);
+
+  const progress: RunProgress = { read: 0, accepted: 0, rejected: 0, nodes: 0, tasks: 0, phase: 'files' };
+  const labels: LabelCounts = { seen: 0, exact: 0, merged: 0, created: 0 };
+  const rejectedByReason: Record<string, number> = {};
+  const rejectedByStage: Record<string, number> = {};
+  let tasksRejected = 0;
+  const byLevel: Record<string, number> = {};
+  const report = () => config.onProgress?.({ ...progress, nodes: trees.nodeCount });
+
+  const source = pacedSource(limit(openSource(config, (n) => (progress.bytesRead = n)), config.maxFiles), config.window ?? 64);
+
+  wireTopology(
+    transport,
+    {
+      filter: filterFiles({
+        maxBytes: config.maxBytes,
+        seen: new ContentHashStore(),
+        treeKey: config.treeKey === 'language' ? (language: string) => language : () => 'all',
+      }),
+      nearDuplicates: filterNearDuplicates({ index: new FileIndex(config.codeEmbedder.dimension), embedder: config.codeEmbedder, radius: config.nearDuplicateRadius }),
+      extract: extractStaticFeatures({ grammars }),
+      canonicalize: canonicalizeLabels({ trees, embedder: config.labelEmbedder, threshold: config.similarity }),
+      sample: sampleSubtrees({
+        trees, coverage, seed: config.seed, temperature: config.temperature, levels: config.levels,
+        levelMix: config.levelMix, targetLanguage: config.targetLanguage, topN: config.topN,
+        coverageBoost: config.coverageBoost, upweights: config.upweights, required: config.required,
+        excludeCategories: ['programming language'], clock,
+      }),
+    },
+    {
+      canonicalized: (file) => {
+        progress.accepted += 1;
+        for (const k of Object.keys(labels) as Array<keyof LabelCounts>) labels[k] += file.labels[k];
+        source.settle();
+        report();
+      },
+    },
+  );
+
+  // Sinks subscribe before anything flows: the in-memory topics are hot.
+  const rejectedSink = new JsonlSink<Rejection>(join(config.out, 'rejected.jsonl'));
+  const tasksSink = new JsonlSink<SynthesisTask>(join(config.out, 'tasks.jsonl'));
+  const latestChange = new Map<string, TreeNodeChange>();
+  const deadLetters = lastValueFrom(
+    transport.consume(TOPICS.deadLetters, 'local-sink').pipe(
+      tap((r) => {
+        bump(rejectedByReason, r.reason);
+        bump(rejectedByStage, r.stage);
+        if (FILE_STAGES.has(r.stage)) {
+          progress.rejected += 1;
+          source.settle();
+          report();
+        } else tasksRejected += 1;
+      }),
+      writeTo(rejectedSink),
+    ),
+    { defaultValue: null },
+  );
+  const treeDone = lastValueFrom(
+    transport.consume(TOPICS.treeChanges, 'local-sink').pipe(
+      tap((c) => latestChange.set(`${c.treeKey}/${c.nodeId}`, c)),
+      defaultIfEmpty(null),
+    ),
+  );
+  const tasksDone = lastValueFrom(
+    transport.consume(TOPICS.tasks, 'local-sink').pipe(
+      tap((t) => {
+        progress.tasks += 1;
+        bump(byLevel, t.level);
+        report();
+      }),
+      writeTo(tasksSink),
+    ),
+    { defaultValue: null },
+  );
+
+  // Files in: source rejections (unreadable, invalid JSONL) go straight to the dead letters.
+  const { values: files, rejections: sourceRejections } = splitOutcomes(
+    source.items.pipe(tap(() => (progress.read += 1))),
+  );
+  transport.produce(TOPICS.deadLetters, sourceRejections);
+  transport.produce(TOPICS.files, files);
+  transport.start();
+  await treeDone;
+
+  // Tasks: sampled from the finished tree, spread over the tree keys in turn.
+  progress.phase = 'tasks';
+  const keys = trees.keys();
+  const requests = range(0, keys.length === 0 ? 0 : config.tasks).pipe(
+    map((index) => ({ treeKey: keys[index % keys.length]!, index, level: null, requestedAt: clock() })),
+  );
+  transport.produce(TOPICS.taskRequests, requests);
+  await tasksDone;
+  await deadLetters;
+  await Promise.all([rejectedSink.close(), tasksSink.close()]);
+
+  // The tree: nested for people, compacted changelog to restore from.
+  const treeFile = keys.length === 1 ? trees.get(keys[0]!).tree.toNested() : { label: 'trees', children: keys.map((k) => trees.get(k).tree.toNested()) };
+  await writeJsonAtomic(join(config.out, 'tree.json'), keys.length === 0 ? trees.get('all').tree.toNested() : treeFile);
+  const changelog = new JsonlSink<TreeNodeChange>(join(config.out, 'tree.changelog.jsonl'));
+  for (const change of [...latestChange.values()].sort((a, b) => a.seq - b.seq)) await changelog.write(change);
+  await changelog.close();
+
+  progress.phase = 'done';
+  report();
+  const elapsedMs = clock() - started;
+  let nodes = 0;
+  let sampledNodes = 0;
+  const covered = coverage.covered();
+  const treeStats: RunSummary['trees'] = {};
+  for (const key of keys) {
+    const { tree } = trees.get(key);
+    let depth = 0;
+    for (const node of tree.all()) {
+      depth = Math.max(depth, node.depth);
+      if (node.parentId !== null) {
+        nodes += 1;
+        if (covered.has(node.id)) sampledNodes += 1;
+      }
+    }
+    treeStats[key] = { nodes: tree.size - 1, depth, categories: tree.childCount('root') };
+  }
+  const summary: RunSummary = {
+    input: config.input,
+    files: { read: progress.read, accepted: progress.accepted, rejected: progress.rejected },
+    rejectedByReason,
+    rejectedByStage,
+    exactDuplicates: rejectedByReason['duplicate'] ?? 0,
+    nearDuplicates: rejectedByReason['near-duplicate'] ?? 0,
+    labels,
+    nodes,
+    trees: treeStats,
+    tasks: { requested: keys.length === 0 ? 0 : config.tasks, written: progress.tasks, rejected: tasksRejected, byLevel },
+    coverage: { nodesSampled: sampledNodes, nodes, share: nodes === 0 ? 0 : sampledNodes / nodes },
+    embedders: { labels: config.labelEmbedder.name, files: config.codeEmbedder.name },
+    settings: {
+      seed: config.seed, tasks: config.tasks, maxFiles: config.maxFiles ?? null, maxBytes: config.maxBytes,
+      similarity: config.similarity, nearDuplicateRadius: config.nearDuplicateRadius, temperature: config.temperature,
+      topN: config.topN, coverageBoost: config.coverageBoost, levels: config.levels, levelMix: config.levelMix,
+      targetLanguage: config.targetLanguage, treeKey: config.treeKey, gitRef: config.gitRef ?? null,
+    },
+    startedAt: new Date(started).toISOString(),
+    elapsedMs,
+    filesPerSecond: elapsedMs > 0 ? Math.round((progress.read * 1000) / elapsedMs) : progress.read,
+  };
+  await writeJsonAtomic(join(config.out, 'summary.json'), summary);
+  return summary;
+}

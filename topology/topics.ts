@@ -1,0 +1,30 @@
+// The topics of the flow: which record each carries, how it is keyed, how it is kept. Local
+// mode names the same topics in memory, so both modes share one contract.
+import type { RecordName, Records } from '../schemas/contract.js';
+
+export interface TopicSpec<N extends RecordName> {
+  /** Name without the deployment prefix. */
+  readonly name: string;
+  readonly record: N;
+  /** Kafka key: chosen for ordering and compaction. */
+  readonly key: (record: Records[N]) => string;
+  readonly cleanupPolicy: 'delete' | 'compact';
+}
+
+const topic = <N extends RecordName>(spec: TopicSpec<N>): TopicSpec<N> => spec;
+
+export const TOPICS = {
+  /** Raw files from sources; keyed by path so a file's versions stay in order. */
+  files: topic({ name: 'code.files', record: 'SourceFile', key: (r) => r.path, cleanupPolicy: 'delete' }),
+  /** Files past filter, dedup and seed diversity; keyed by content hash. */
+  accepted: topic({ name: 'code.accepted', record: 'CodeFile', key: (r) => r.id, cleanupPolicy: 'delete' }),
+  features: topic({ name: 'features', record: 'FeatureSet', key: (r) => r.fileId, cleanupPolicy: 'delete' }),
+  /** The tree changelog: compacted, so the latest state of every node survives. */
+  treeChanges: topic({ name: 'tree.nodes', record: 'TreeNodeChange', key: (r) => `${r.treeKey}/${r.nodeId}`, cleanupPolicy: 'compact' }),
+  taskRequests: topic({ name: 'tasks.requests', record: 'TaskRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
+  tasks: topic({ name: 'tasks', record: 'SynthesisTask', key: (r) => r.taskId, cleanupPolicy: 'delete' }),
+  samples: topic({ name: 'samples', record: 'GeneratedSample', key: (r) => r.sampleId, cleanupPolicy: 'delete' }),
+  deadLetters: topic({ name: 'dead.letters', record: 'Rejection', key: (r) => r.recordId ?? r.path ?? r.stage, cleanupPolicy: 'delete' }),
+} as const;
+
+export type TopicName = keyof typeof TOPICS;

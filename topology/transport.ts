@@ -1,0 +1,17 @@
+// What the topology needs from a transport: read a topic as a stream, write a stream into a
+// topic. The in-memory transport and the Kafka transport both provide it.
+import type { Observable } from 'rxjs';
+import type { RecordName, Records } from '../schemas/contract.js';
+import type { TopicSpec } from './topics.js';
+
+export interface Transport {
+  /** The records of a topic, checked against its schema. */
+  consume<N extends RecordName>(topic: TopicSpec<N>, group: string): Observable<Records[N]>;
+  /**
+   * Writes `records` into a topic, checking each against its schema. A topic with several
+   * producers completes when all of them have.
+   */
+  produce<N extends RecordName>(topic: TopicSpec<N>, records: Observable<Records[N]>): void;
+  /** Lets records flow once everything is wired. */
+  start(): void;
+}
