@@ -99,7 +99,6 @@ function isJsonl(path: string): boolean {
 async function* limit<T>(source: AsyncIterable<T>, max: number | undefined): AsyncIterable<T> {
   if (max === undefined) return yield* source;
   let n = 0;
-  if (n >= max) return;
   for await (const item of source) {
     yield item;
     if (++n >= max) return;
@@ -207,8 +206,8 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   );
 
   // Files in: source rejections (unreadable, invalid JSONL) go straight to the dead letters.
-  const { values: files, rejections: sourceRejections } = splitOutcomes(
-    source.items.pipe(tap(() => (progress.read += 1))),
+  const { values: files, rejections: sourceRejections } = splitOutcomes<SourceFile>(
+    source.items.pipe(tap<Outcome<SourceFile>>(() => (progress.read += 1))),
   );
   transport.produce(TOPICS.deadLetters, sourceRejections);
   transport.produce(TOPICS.files, files);

@@ -24,7 +24,8 @@ const query = String.raw`
 (class_definition name: (identifier) @class.name)
 (class_definition superclasses: (argument_list [(identifier) (attribute) (subscript)] @class.super))
 (class_definition superclasses: (argument_list (keyword_argument name: (identifier) @flag.metaprogramming)))
-(type_parameter) @flag.generics
+(function_definition type_parameters: (type_parameter) @flag.generics)
+(class_definition type_parameters: (type_parameter) @flag.generics)
 
 (for_statement) @flag.forLoop
 (while_statement) @flag.whileLoop
@@ -127,8 +128,7 @@ export const python: LanguageSpec = {
     'os.walk': ['directoryTraversal'], 'os.fwalk': ['directoryTraversal'], 'os.listdir': ['directoryTraversal'],
     'os.scandir': ['directoryTraversal'], glob: ['directoryTraversal'], iglob: ['directoryTraversal'],
     rglob: ['directoryTraversal'], iterdir: ['directoryTraversal'],
-    'os.path.*': ['pathManipulation'], 'pathlib.*': ['pathManipulation'], Path: ['pathManipulation'],
-    PurePath: ['pathManipulation'], 'os.getcwd': ['pathManipulation'], 'os.chdir': ['pathManipulation'],
+    'os.path.*': ['pathManipulation'], 'pathlib.*': ['pathManipulation'], 'os.getcwd': ['pathManipulation'], 'os.chdir': ['pathManipulation'],
     'os.remove': ['fileManagement'], 'os.unlink': ['fileManagement'], 'os.rename': ['fileManagement'],
     'os.replace': ['fileManagement'], 'os.makedirs': ['fileManagement'], 'os.mkdir': ['fileManagement'],
     'os.rmdir': ['fileManagement'], 'os.stat': ['fileManagement'], 'os.chmod': ['fileManagement'],
@@ -138,10 +138,10 @@ export const python: LanguageSpec = {
     'logging.debug': ['debugLevel'], 'logging.info': ['infoLevel'], 'logging.warning': ['warningLevel'],
     'logging.warn': ['warningLevel'], 'logging.error': ['errorLevel'], 'logging.exception': ['errorLevel'],
     'logging.critical': ['criticalLevel'], 'logging.*': ['loggingFramework'],
-    print: ['consoleOutput'], pprint: ['consoleOutput'], 'sys.stdout.*': ['consoleOutput'], 'sys.stdout': ['consoleOutput'],
+    'print()': ['consoleOutput'], 'pprint()': ['consoleOutput'], 'sys.stdout.*': ['consoleOutput'], 'sys.stdout': ['consoleOutput'],
     'sys.stderr.*': ['standardError'], 'sys.stderr': ['standardError'], print_exc: ['standardError'],
     // user interaction
-    input: ['consoleInput'], raw_input: ['consoleInput'], 'sys.stdin': ['consoleInput'], 'sys.stdin.*': ['consoleInput'],
+    'input()': ['consoleInput'], 'raw_input()': ['consoleInput'], 'sys.stdin': ['consoleInput'], 'sys.stdin.*': ['consoleInput'],
     'sys.argv': ['commandLineArguments'], 'sys.argv.*': ['commandLineArguments'],
     'os.environ': ['environmentVariables'], 'os.environ.*': ['environmentVariables'], 'os.getenv': ['environmentVariables'],
     // data processing
@@ -162,7 +162,7 @@ export const python: LanguageSpec = {
     'math.hypot': ['trigonometry'], 'math.sqrt': ['exponentiation'], 'math.isqrt': ['exponentiation'],
     'math.pow': ['exponentiation'], 'math.exp': ['exponentiation'], 'math.log': ['logarithm'],
     'math.log2': ['logarithm'], 'math.log10': ['logarithm'], 'math.floor': ['rounding'], 'math.ceil': ['rounding'],
-    round: ['rounding'], 'math.gcd': ['gcd'], 'math.lcm': ['gcd'], 'math.factorial': ['combinatorics'],
+    'round()': ['rounding'], 'math.gcd': ['gcd'], 'math.lcm': ['gcd'], 'math.factorial': ['combinatorics'],
     'math.comb': ['combinatorics'], 'math.perm': ['combinatorics'],
     'numpy.array': ['numpyArray'], 'numpy.zeros': ['numpyArray'], 'numpy.ones': ['numpyArray'],
     'numpy.arange': ['numpyArray'], 'numpy.empty': ['numpyArray'], 'numpy.linspace': ['numpyArray'],
@@ -179,17 +179,17 @@ export const python: LanguageSpec = {
     'queue.Queue': ['queue'], 'queue.SimpleQueue': ['queue'], 'queue.LifoQueue': ['stack'],
     'queue.PriorityQueue': ['priorityQueue'], 'asyncio.Queue': ['queue'], 'asyncio.PriorityQueue': ['priorityQueue'],
     'multiprocessing.Queue': ['queue'],
-    dict: ['hashMap'], set: ['set'], frozenset: ['set'], list: ['list'], tuple: ['tuple'], 'array.array': ['array'],
+    'dict()': ['hashMap'], 'set()': ['set'], 'frozenset()': ['set'], 'list()': ['list'], 'tuple()': ['tuple'], 'array.array': ['array'],
     'dataclasses.dataclass': ['dataClass'], 'dataclasses.field': ['dataClass'],
     'enum.Enum': ['enumeration'], 'enum.IntEnum': ['enumeration'], 'enum.Flag': ['enumeration'], 'enum.auto': ['enumeration'],
     // algorithms and functional style
-    sorted: ['sorting'], sort: ['sorting'], 'bisect.*': ['binarySearch'],
+    'sorted()': ['sorting'], sort: ['sorting'], 'bisect.*': ['binarySearch'],
     'itertools.permutations': ['combinatorics'], 'itertools.combinations': ['combinatorics'],
     'itertools.product': ['combinatorics'], 'itertools.combinations_with_replacement': ['combinatorics'],
     'functools.lru_cache': ['memoization'], 'functools.cache': ['memoization'], 'functools.cached_property': ['memoization'],
-    hash: ['hashing'],
-    map: ['higherOrderFunctions'], filter: ['higherOrderFunctions'], 'functools.reduce': ['higherOrderFunctions'],
-    reduce: ['higherOrderFunctions'], 'functools.partial': ['higherOrderFunctions'],
+    'hash()': ['hashing'],
+    'map()': ['higherOrderFunctions'], 'filter()': ['higherOrderFunctions'], 'functools.reduce': ['higherOrderFunctions'],
+    'reduce()': ['higherOrderFunctions'], 'functools.partial': ['higherOrderFunctions'],
     'functools.wraps': ['decorators'],
     // concurrency
     'threading.Thread': ['threads'], 'threading.Lock': ['synchronization'], 'threading.RLock': ['synchronization'],
@@ -202,19 +202,19 @@ export const python: LanguageSpec = {
     // processes and environment
     'os.system': ['subprocess'], 'os.popen': ['subprocess'], 'os.fork': ['multiprocessing'],
     // reflection, metaprogramming
-    getattr: ['reflection'], setattr: ['reflection'], hasattr: ['reflection'], delattr: ['reflection'],
-    globals: ['reflection'], locals: ['reflection'], vars: ['reflection'],
-    eval: ['dynamicCodeExecution'], exec: ['dynamicCodeExecution'],
-    __import__: ['dynamicImports'], 'importlib.import_module': ['dynamicImports'],
+    'getattr()': ['reflection'], 'setattr()': ['reflection'], 'hasattr()': ['reflection'], 'delattr()': ['reflection'],
+    'globals()': ['reflection'], 'locals()': ['reflection'], 'vars()': ['reflection'],
+    'eval()': ['dynamicCodeExecution'], 'exec()': ['dynamicCodeExecution'],
+    '__import__()': ['dynamicImports'], 'importlib.import_module': ['dynamicImports'],
     // decorators and base classes with a meaning
-    property: ['properties'], staticmethod: ['staticMethods'], classmethod: ['staticMethods'],
-    'abc.abstractmethod': ['abstractClasses'], abstractmethod: ['abstractClasses'], 'abc.ABC': ['abstractClasses'],
+    'property()': ['properties'], 'staticmethod()': ['staticMethods'], 'classmethod()': ['staticMethods'],
+    'abc.abstractmethod': ['abstractClasses'], 'abstractmethod()': ['abstractClasses'], 'abc.ABC': ['abstractClasses'],
     'abc.ABCMeta': ['abstractClasses'], 'contextlib.contextmanager': ['contextManagers'],
     'contextlib.asynccontextmanager': ['contextManagers'], 'typing.Protocol': ['interfaces'],
-    'typing.Generic': ['generics'], 'typing.TypeVar': ['generics'], Generic: ['generics'], TypeVar: ['generics'],
+    'typing.Generic': ['generics'], 'typing.TypeVar': ['generics'], 'Generic()': ['generics'], 'TypeVar()': ['generics'],
     'pytest.*': ['pytest'], 'unittest.TestCase': ['unittest'], 'unittest.mock.*': ['mocking'], 'mock.patch': ['mocking'],
-    patch: ['mocking'], MagicMock: ['mocking'], Mock: ['mocking'],
-    route: ['httpServer'], 'warnings.warn': ['deprecation'], deprecated: ['deprecation'],
+    'patch()': ['mocking'], 'MagicMock()': ['mocking'], 'Mock()': ['mocking'],
+    route: ['httpServer'], 'warnings.warn': ['deprecation'], 'deprecated()': ['deprecation'],
   },
   dependencyLabels(module) {
     if (module.startsWith('.')) return ['local modules'];

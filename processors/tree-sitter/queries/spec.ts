@@ -2,6 +2,13 @@
 // facts, and the tables that give library modules and symbols their meaning.
 import type { FeatureKey } from '../categories.js';
 
+/** Capture names the extractor understands besides `flag.<FeatureKey>` (and `_`-prefixed helpers). */
+export const CAPTURE_NAMES = [
+  'import', 'import.from', 'import.name', 'import.alias', 'call', 'call.object', 'new', 'ref', 'decorator',
+  'def', 'def.name', 'def.receiver', 'class.name', 'class.super', 'class.iface', 'iface.name', 'struct.name',
+  'guard', 'package', 'errcheck', 'comment', 'catch.body',
+] as const;
+
 /** Lookup table: key → the features it signals. */
 export type Rules = Readonly<Record<string, readonly FeatureKey[]>>;
 
@@ -26,13 +33,18 @@ export interface LanguageSpec {
   readonly query: string;
   /** Keyed by module id or a leading part of it (`os.path` also matches key `os`). */
   readonly modules: Rules;
-  /** Keyed by a dotted suffix (`path.join`, `sort`) or a dotted prefix ending in `.*` (`Math.*`). */
+  /**
+   * Keyed by a dotted suffix (`path.join`, `sort`), a dotted prefix ending in `.*` (`Math.*`), or a
+   * bare function name ending in `()` that must not match methods (`print()` but not `x.print`).
+   */
   readonly symbols: Rules;
   /** Dependency label path for an imported module, or null to skip it. */
   dependencyLabels(module: string, filePackage: string | null): string[] | null;
-  /** Module id that an import binding resolves to (`node:fs/promises` → `fs`). */
+  /** Module id for `modules` lookup (`node:fs/promises` → `fs`, Go `"net/http"` → `net/http`). */
   moduleId(module: string): string;
-  /** Local name an `import` without an explicit alias binds, if any (Go `"net/http"` → `http`). */
+  /** What a name bound to this module resolves to for `symbols` lookup; moduleId if absent (Go: `http`). */
+  bindingTarget?(module: string): string;
+  /** Local name an `import` without a binding capture binds, if any (Java `java.util.List` → `List`). */
   implicitBinding?(module: string): string | null;
   /** Extra features of a call whose text after the callee is `rest` (e.g. the mode of `open`). */
   callFeatures?(symbol: string, rest: string): readonly FeatureKey[] | null;

@@ -1,0 +1,19 @@
+// One local run in its own process, so its peak resident memory is its own.
+import { rmSync } from 'node:fs';
+import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample-subtrees.js';
+import { runLocal } from '../topology/run-local.js';
+
+const [input, out, maxFiles] = process.argv.slice(2);
+rmSync(out!, { recursive: true, force: true });
+const started = Date.now();
+const summary = await runLocal({
+  input: input!, out: out!, seed: 1, tasks: 100, maxFiles: Number(maxFiles), maxBytes: 1 << 20, similarity: 0.85,
+  nearDuplicateRadius: 0.05, temperature: 1, topN: 50, coverageBoost: 1, levels: { ...DEFAULT_LEVELS },
+  levelMix: { ...DEFAULT_LEVEL_MIX }, targetLanguage: 'python', treeKey: 'all',
+  labelEmbedder: new LexicalLabelEmbedder(), codeEmbedder: new LexicalCodeEmbedder(),
+});
+console.log(JSON.stringify({
+  maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), read: summary.files.read, accepted: summary.files.accepted,
+  nodes: summary.nodes, seconds: +((Date.now() - started) / 1000).toFixed(1),
+}));

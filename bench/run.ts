@@ -1,0 +1,153 @@
+// `npm run bench`: the numbers DESIGN.md holds us to, each measured side by side in one run.
+//  1. static extraction time vs bare tree-sitter parse time of the same files (target ≤ 2x)
+//  2. canonicalization throughput, insert + query (target ≥ 20,000 labels/s), and recall@1
+//     of the HNSW label index against brute force (target ≥ 0.95)
+//  3. peak resident memory of a local run at 1,000 and at 10,000 files (target: flat)
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cosine } from '../embeddings/embedder.js';
+import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
+import { canonicalizeFeatureSet } from '../processors/canonicalize-labels.js';
+import { extractFeatures } from '../processors/extract-static-features.js';
+import { loadGrammars } from '../processors/tree-sitter/grammars.js';
+import type { FeatureSet } from '../schemas/contract.js';
+import { FeatureTrees } from '../stores/feature-trees.js';
+import { GrowableHnsw } from '../stores/hnsw-index.js';
+import { benchCorpus, pythonStdlib } from './corpus.js';
+
+const cacheDir = join(process.cwd(), '.treesynth', 'bench');
+mkdirSync(cacheDir, { recursive: true });
+const results: Record<string, unknown> = {};
+const now = () => performance.now();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function extraction(): Promise<void> {
+  const files = benchCorpus(Number(process.env['BENCH_FILES_PER_LANGUAGE'] ?? 200), cacheDir);
+  const grammars = await loadGrammars();
+  const codeFiles = files.map((f, i) => ({
+    id: String(i), path: f.path, language: f.language, content: f.content, sizeBytes: Buffer.byteLength(f.content),
+    lines: f.content.split('\n').length, source: 'bench', treeKey: 'all',
+  }));
+  const parseAll = () => {
+    const t = now();
+    for (const f of codeFiles) grammars.parse(f.language, f.content).delete();
+    return now() - t;
+  };
+  const extractAll = () => {
+    const t = now();
+    for (const f of codeFiles) extractFeatures(f, { grammars });
+    return now() - t;
+  };
+  parseAll();
+  extractAll(); // warm up both
+  const parse: number[] = [];
+  const extract: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    parse.push(parseAll());
+    extract.push(extractAll());
+  }
+  const mb = codeFiles.reduce((a, f) => a + f.sizeBytes, 0) / 1e6;
+  const byLanguage: Record<string, number> = {};
+  for (const f of codeFiles) byLanguage[f.language] = (byLanguage[f.language] ?? 0) + 1;
+  results['extraction'] = {
+    files: codeFiles.length, megabytes: +mb.toFixed(2), byLanguage,
+    bareParseMs: +median(parse).toFixed(1), extractionMs: +median(extract).toFixed(1),
+    ratio: +(median(extract) / median(parse)).toFixed(2), target: '≤ 2.0',
+  };
+  console.log(`extraction: ${codeFiles.length} files (${mb.toFixed(1)} MB): bare parse ${median(parse).toFixed(0)} ms, extraction ${median(extract).toFixed(0)} ms, ratio ${(median(extract) / median(parse)).toFixed(2)} (target ≤ 2)`);
+}
+
+/** Distinct multi-word labels in the style of the feature tree, with spelling variants as queries. */
+function labelVocabulary(n: number): { labels: string[]; queries: string[] } {
+  const verbs = ['read', 'write', 'parse', 'validate', 'serialize', 'compress', 'encrypt', 'sort', 'merge', 'filter', 'render', 'schedule', 'retry', 'cache', 'index', 'stream', 'upload', 'download', 'hash', 'normalize', 'tokenize', 'format', 'convert', 'query', 'aggregate', 'log', 'monitor', 'route', 'authenticate', 'paginate'];
+  const objects = ['file', 'json document', 'config', 'http request', 'database row', 'user input', 'image', 'matrix', 'graph', 'tree', 'queue', 'socket', 'csv record', 'xml node', 'token', 'session', 'cookie', 'url', 'timestamp', 'directory', 'archive', 'log entry', 'metric', 'event', 'message', 'template', 'schema', 'buffer', 'checksum', 'certificate'];
+  const qualifiers = ['', 'in parallel', 'with retry', 'incrementally', 'in batches', 'lazily', 'asynchronously', 'with timeout', 'from disk', 'over network', 'in memory', 'with cache', 'recursively', 'by key', 'with lock'];
+  const labels: string[] = [];
+  const queries: string[] = [];
+  outer: for (const q of qualifiers)
+    for (const v of verbs)
+      for (const o of objects) {
+        labels.push(`${v} ${o}${q ? ` ${q}` : ''}`.trim());
+        // A variant spelling: gerund and plural, as another extractor would write it.
+        queries.push(`${v.endsWith('e') ? v.slice(0, -1) : v}ing ${o}s${q ? ` ${q}` : ''}`.trim());
+        if (labels.length >= n) break outer;
+      }
+  return { labels, queries };
+}
+
+async function canonicalization(): Promise<void> {
+  const embedder = new LexicalLabelEmbedder();
+  const n = Number(process.env['BENCH_LABELS'] ?? 6000);
+  const { labels, queries } = labelVocabulary(n);
+
+  // (a) The canonicalize stage end to end: files of 12 labels over 18 categories, every
+  // label a query against its would-be siblings and then an insert (or a merge).
+  const trees = new FeatureTrees();
+  const categories = ['algorithm', 'data processing', 'file operation', 'functionality', 'error handling', 'logging', 'security', 'resource usage', 'data structures', 'implementation logic', 'workflow', 'user interaction', 'computation operation', 'advanced techniques', 'dependency relations', 'implementation style', 'issues & bugs', 'programming language'];
+  const sets: FeatureSet[] = [];
+  const stream = [...labels, ...queries];
+  for (let i = 0; i < stream.length; i += 12) {
+    sets.push({
+      fileId: `f${i}`, path: `f${i}`, language: 'python', treeKey: 'all', extractor: 'static',
+      features: stream.slice(i, i + 12).map((l, j) => ({ category: categories[(i + j) % categories.length]!, labels: [l] })),
+      summary: null, purpose: null, scenario: null, extractedAt: 0,
+    });
+  }
+  let resolved = 0;
+  const t0 = now();
+  for (const set of sets) resolved += (await canonicalizeFeatureSet(set, { trees, embedder, threshold: 0.85 })).labels.seen;
+  const stageSeconds = (now() - t0) / 1000;
+
+  // (b) The index alone, worst case: every label under one parent, then recall@1 of HNSW
+  // against brute force for the variant spellings.
+  const vectors = await embedder.embed(labels);
+  const hnsw = new GrowableHnsw(embedder.dimension, { initialCapacity: 8, m: 16, efConstruction: 64, ef: 32 });
+  const t1 = now();
+  for (let i = 0; i < vectors.length; i++) {
+    hnsw.nearest(vectors[i]!, 1);
+    hnsw.add(vectors[i]!);
+  }
+  const indexSeconds = (now() - t1) / 1000;
+  const queryVectors = await embedder.embed(queries.slice(0, 1000));
+  let agree = 0;
+  for (const q of queryVectors) {
+    const got = hnsw.nearest(q, 1)[0]!;
+    let best = -Infinity;
+    for (const v of vectors) best = Math.max(best, cosine(q, v));
+    // Ties count as agreement: any label at the best similarity is a correct answer.
+    if (Math.abs(got.similarity - best) < 1e-5) agree += 1;
+  }
+  const recall = agree / queryVectors.length;
+  results['canonicalization'] = {
+    labelsThroughStage: resolved, stageLabelsPerSecond: Math.round(resolved / stageSeconds),
+    indexLabels: vectors.length, indexInsertPlusQueryPerSecond: Math.round(vectors.length / indexSeconds),
+    recallAt1: +recall.toFixed(4), targets: { labelsPerSecond: '≥ 20000', recallAt1: '≥ 0.95' },
+  };
+  console.log(`canonicalization: stage ${Math.round(resolved / stageSeconds)} labels/s (${resolved} labels incl. embedding); index alone ${Math.round(vectors.length / indexSeconds)} insert+query/s over ${vectors.length} labels under one parent; recall@1 vs brute force ${recall.toFixed(4)} (targets ≥ 20000/s, ≥ 0.95)`);
+}
+
+function memory(): void {
+  const stdlib = pythonStdlib();
+  if (!stdlib) {
+    console.log('memory: skipped (no Python standard library on this machine to stream)');
+    return;
+  }
+  const peak = (maxFiles: number) => {
+    const out = join(cacheDir, `memory-${maxFiles}`);
+    const child = new URL('./memory-child.js', import.meta.url).pathname;
+    const text = execFileSync('node', [child, stdlib, out, String(maxFiles)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    return JSON.parse(text.trim().split('\n').pop()!) as { maxRssMb: number; read: number; accepted: number; nodes: number; seconds: number };
+  };
+  const small = peak(1000);
+  const large = peak(10_000);
+  results['memory'] = { at1000: small, at10000: large, ratio: +(large.maxRssMb / small.maxRssMb).toFixed(2), target: 'flat (ratio near 1)' };
+  console.log(`memory: peak RSS ${small.maxRssMb} MB at ${small.read} files, ${large.maxRssMb} MB at ${large.read} files: ratio ${(large.maxRssMb / small.maxRssMb).toFixed(2)} (target flat); ${large.read} files in ${large.seconds} s`);
+}
+
+const only = process.argv[2];
+if (!only || only === 'extraction') await extraction();
+if (!only || only === 'canonicalization') await canonicalization();
+if (!only || only === 'memory') memory();
+writeFileSync(join(cacheDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+console.log(`results: ${join(cacheDir, 'results.json')}`);
