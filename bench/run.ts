@@ -102,7 +102,7 @@ async function canonicalization(): Promise<void> {
   // (b) The index alone, worst case: every label under one parent, then recall@1 of HNSW
   // against brute force for the variant spellings.
   const vectors = await embedder.embed(labels);
-  const hnsw = new GrowableHnsw(embedder.dimension, { initialCapacity: 8, m: 16, efConstruction: 64, ef: 32 });
+  const hnsw = new GrowableHnsw(embedder.dimension, { initialCapacity: 8, m: 12, efConstruction: 40, ef: 24 });
   const t1 = now();
   for (let i = 0; i < vectors.length; i++) {
     hnsw.nearest(vectors[i]!, 1);

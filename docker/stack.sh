@@ -12,11 +12,12 @@
 # stdout carries only the two KEY=VALUE lines (so `eval "$(bash docker/stack.sh up)"` works);
 # progress and errors go to stderr. Settings (environment):
 #   TREESYNTH_STACK_DIR            default <repo>/.treesynth/stack (cache/ jars, data/ state+logs)
-#   TREESYNTH_KAFKA_VERSION        default 4.1.1
+#   TREESYNTH_KAFKA_VERSION        default 4.3.1
 #   TREESYNTH_APICURIO_VERSION     default 3.3.3 (needs Java 21+; without one: 2.6.13.Final)
 #   TREESYNTH_KAFKA_PORT / TREESYNTH_KAFKA_CONTROLLER_PORT       default 9092 / 9093
 #   TREESYNTH_REGISTRY_PORT / TREESYNTH_REGISTRY_MANAGEMENT_PORT default 8081 / 8082
 #   TREESYNTH_KAFKA_HEAP / TREESYNTH_REGISTRY_HEAP               default 512m / 384m
+#   TREESYNTH_REGISTRY_STORAGE     file (default: H2 file in data/, survives down/up) | memory
 #   TREESYNTH_STACK_WAIT_SECONDS   default 180 (per service)
 set -euo pipefail
 
@@ -27,9 +28,11 @@ CACHE_DIR=$STACK_DIR/cache
 DATA_DIR=$STACK_DIR/data
 LOG_DIR=$DATA_DIR/logs
 
-KAFKA_VERSION=${TREESYNTH_KAFKA_VERSION:-4.1.1}
+KAFKA_VERSION=${TREESYNTH_KAFKA_VERSION:-4.3.1}
 APICURIO_VERSION=${TREESYNTH_APICURIO_VERSION:-}
 APICURIO_DEFAULT=3.3.3
+# 3.0.x would run on Java 17 too, but its parent POM (io.apicurio:apicurio-registry:3.0.9)
+# is missing from Maven Central, so Maven cannot resolve it.
 APICURIO_JAVA17_FALLBACK=2.6.13.Final
 KAFKA_PORT=${TREESYNTH_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${TREESYNTH_KAFKA_CONTROLLER_PORT:-9093}
@@ -37,6 +40,7 @@ REGISTRY_PORT=${TREESYNTH_REGISTRY_PORT:-8081}
 REGISTRY_MGMT_PORT=${TREESYNTH_REGISTRY_MANAGEMENT_PORT:-8082}
 KAFKA_HEAP=${TREESYNTH_KAFKA_HEAP:-512m}
 REGISTRY_HEAP=${TREESYNTH_REGISTRY_HEAP:-384m}
+REGISTRY_STORAGE=${TREESYNTH_REGISTRY_STORAGE:-file}
 WAIT_SECONDS=${TREESYNTH_STACK_WAIT_SECONDS:-180}
 STOP_SECONDS=30
 
@@ -55,7 +59,8 @@ print_addresses() {
 # --- Java and Maven -------------------------------------------------------------------
 
 java_major() { # path-to-java -> major version, or nothing
-  "$1" -version 2>&1 | sed -nE '1s/.*version "(1\.)?([0-9]+).*/\2/p'
+  # Not just line 1: JAVA_TOOL_OPTIONS makes the JVM print a "Picked up ..." line first.
+  "$1" -version 2>&1 | sed -nE 's/.*version "(1\.)?([0-9]+).*/\2/p' | head -n1
 }
 
 # First Java of at least the given major: JAVA_HOME, then PATH, then /usr/lib/jvm (newest first).
@@ -88,7 +93,8 @@ run_mvn() {
   shift 2
   require_mvn
   mkdir -p "$STACK_DIR"
-  local mvn_log=$STACK_DIR/maven.log
+  local mvn_log
+  mvn_log=$STACK_DIR/maven-$(basename "$(dirname "$pom")").log
   log "resolving $what from Maven Central (log: $mvn_log)"
   if ! JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$KAFKA_JAVA")")") \
     mvn -B -ntp -f "$pom" -Dstack.buildDir="$CACHE_DIR/mvn-build" "$@" </dev/null >"$mvn_log" 2>&1; then
@@ -216,8 +222,6 @@ start_kafka() {
     log "kafka already running (pid $(running_pid kafka))"
     return 0
   fi
-  check_ports_free kafka "$KAFKA_PORT" "$CONTROLLER_PORT"
-  ensure_kafka_jars
   write_server_properties
   if [ ! -f "$DATA_DIR/kafka/meta.properties" ]; then
     local cluster_id
@@ -239,15 +243,16 @@ start_kafka() {
 
 choose_registry() {
   if [ -n "$APICURIO_VERSION" ]; then
+    # 2.x and 3.0.x are Java 17 class files; later 3.x are Java 21.
     local need=21
-    [[ $APICURIO_VERSION == 2.* ]] && need=17
+    [[ $APICURIO_VERSION == 2.* || $APICURIO_VERSION == 3.0.* ]] && need=17
     REGISTRY_JAVA=$(find_java "$need") || die "Apicurio Registry $APICURIO_VERSION needs Java $need+; none found (JAVA_HOME, PATH, /usr/lib/jvm)"
   elif REGISTRY_JAVA=$(find_java 21); then
     APICURIO_VERSION=$APICURIO_DEFAULT
   else
     APICURIO_VERSION=$APICURIO_JAVA17_FALLBACK
     REGISTRY_JAVA=$KAFKA_JAVA
-    log "no Java 21+ found: using Apicurio Registry $APICURIO_VERSION, the last line that runs on Java 17"
+    log "no Java 21+ found: using Apicurio Registry $APICURIO_VERSION, which runs on Java 17"
   fi
   REGISTRY_HOME=$CACHE_DIR/apicurio-$APICURIO_VERSION
 }
@@ -274,17 +279,27 @@ start_registry() {
     log "registry already running (pid $(running_pid registry))"
     return 0
   fi
-  choose_registry
-  check_ports_free registry "$REGISTRY_PORT" "$REGISTRY_MGMT_PORT"
-  ensure_registry_dist
   local jar
   jar=$(registry_jar)
   [ -n "$jar" ] || die "no runnable jar in $REGISTRY_HOME; delete that folder and run up again"
+  # Storage: an H2 database file in the data folder, so schema ids survive `down`/`up` as
+  # long as the Kafka records that carry them do (with Apicurio's default in-memory H2, a
+  # restarted registry no longer knows the ids in existing topics). --clean drops both.
+  local storage=()
+  if [ "$REGISTRY_STORAGE" = file ] && [[ $APICURIO_VERSION != 2.* ]]; then
+    mkdir -p "$DATA_DIR/registry"
+    storage=(-Dapicurio.datasource.url="jdbc:h2:file:$DATA_DIR/registry/registry")
+  elif [ "$REGISTRY_STORAGE" = file ]; then
+    log "Apicurio $APICURIO_VERSION: in-memory storage only; schemas are lost when it stops"
+  fi
   log "starting Apicurio Registry $APICURIO_VERSION on $REGISTRY_BASE ($("$REGISTRY_JAVA" -version 2>&1 | head -n1))"
-  # In-memory H2 storage (the default); deletion enabled because this is a dev/test stack.
   mkdir -p "$DATA_DIR/registry-tmp"
+  # Deletion is enabled because this is a dev/test stack; a small JDBC pool for 2 cores.
   spawn registry "$DATA_DIR" "$REGISTRY_JAVA" "$(marker registry)" \
     -Xms64m -Xmx"$REGISTRY_HEAP" -Djava.io.tmpdir="$DATA_DIR/registry-tmp" \
+    ${storage[@]+"${storage[@]}"} \
+    -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
+    -Dapicurio.datasource.jdbc.max-size=20 \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MGMT_PORT" \
     -Dapicurio.storage.snapshot.location="$DATA_DIR/registry-tmp" \
@@ -297,14 +312,26 @@ start_registry() {
 # --- commands -------------------------------------------------------------------------
 
 cmd_up() {
+  case $REGISTRY_STORAGE in file | memory) ;; *) die "TREESYNTH_REGISTRY_STORAGE must be file or memory, not '$REGISTRY_STORAGE'" ;; esac
   KAFKA_JAVA=$(find_java 17) || die "Java 17+ not found (JAVA_HOME, PATH, /usr/lib/jvm); Kafka 4 needs it (Debian: apt-get install -y openjdk-17-jre-headless)"
   command -v node >/dev/null 2>&1 || die "node not found; it runs the readiness probe"
   [ -d "$ROOT/node_modules/kafkajs" ] || die "node_modules/kafkajs missing; run npm ci first (the readiness probe uses it)"
-  command -v setsid >/dev/null 2>&1 || die "setsid not found (util-linux)"
+  command -v setsid >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || die "setsid or flock not found (Debian: apt-get install -y util-linux)"
   mkdir -p "$CACHE_DIR" "$LOG_DIR"
   # One `up`/`down` at a time per stack folder (parallel test workers may all call up).
   exec 9>"$STACK_DIR/.lock"
   flock -w 900 9 || die "another stack command holds $STACK_DIR/.lock"
+
+  # Ports and downloads first, so a failure there does not leave half a stack running.
+  if ! running_pid kafka >/dev/null; then
+    check_ports_free kafka "$KAFKA_PORT" "$CONTROLLER_PORT"
+    ensure_kafka_jars
+  fi
+  if ! running_pid registry >/dev/null; then
+    check_ports_free registry "$REGISTRY_PORT" "$REGISTRY_MGMT_PORT"
+    choose_registry
+    ensure_registry_dist
+  fi
 
   local started=$SECONDS
   start_kafka

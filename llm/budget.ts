@@ -2,6 +2,7 @@
 // stops a run whose calls mostly fail (a broken endpoint, a model that cannot follow the
 // schema) before it burns the budget. Both stop cleanly: once tripped, new calls fail fast and
 // queued ones are released, while requests already on the wire finish and deliver their answers.
+import { setMaxListeners } from 'node:events';
 import { BreakerOpenError, BudgetExhaustedError, type LlmStopError } from './errors.js';
 
 export interface BudgetOptions {
@@ -147,6 +148,9 @@ export class LlmRunGuard {
   private stopError: LlmStopError | undefined;
 
   constructor(options: RunGuardOptions = {}) {
+    // Every queued call listens to the stop signal (and removes its listener when it leaves the
+    // queue), so hundreds of listeners are expected here, not a leak.
+    setMaxListeners(0, this.stopper.signal);
     this.budget = new RunBudget(options.budget);
     this.breaker = options.breaker === false ? undefined : new ErrorRateBreaker(options.breaker);
   }

@@ -30,7 +30,7 @@ import {
   type LlmMessage,
   type RawAnswer,
 } from './structured.js';
-import { UsageMeter, type TokenUsage } from './usage.js';
+import { UsageMeter, type StageUsage, type TokenUsage } from './usage.js';
 
 /** Why a call produced no value. The stage turns it into a dead letter with this reason. */
 export type LlmFailureReason =
@@ -196,7 +196,7 @@ export class LlmClient {
   }
 
   /** Totals of this client's stage (from the shared meter). */
-  usage(): ReturnType<UsageMeter['stage']> {
+  usage(): StageUsage {
     return this.meter.stage(this.stage);
   }
 
@@ -219,11 +219,16 @@ export class LlmClient {
   /**
    * Asks for a JSON answer that conforms to `schema`, checks it, repairs it once if needed.
    * Resolves with the value or a typed failure; throws only LlmError subclasses that stop the
-   * run, or the abort reason when `signal` aborts.
+   * run, or the abort reason when `signal` aborts. A call already under way when the run stops
+   * finishes the request it has on the wire, but a retry or repair it would still need throws
+   * the stop error (the record is then neither done nor dead: a resumed run does it again).
+   * Every call that yields no value, typed failure or LlmUnavailableError, counts against the
+   * breaker; configuration errors, stops and aborts do not.
    */
   async complete<T>(request: CompleteRequest<T>): Promise<LlmResult<T>> {
     const started = performance.now();
     if (request.messages.length === 0) throw new Error('LlmClient.complete: messages must not be empty');
+    this.validator.prepare(request.schema);
     const promptVersion = request.promptVersion ?? this.config.promptVersion ?? DEFAULT_PROMPT_VERSION;
     const key = this.cache && request.cache !== false ? this.cacheKey(request) : undefined;
     const elapsed = (): number => Math.round(performance.now() - started);

@@ -68,6 +68,11 @@ export class SchemaValidator {
     return unique.length > MAX_ERRORS ? [...unique.slice(0, MAX_ERRORS), `… and ${unique.length - MAX_ERRORS} more`] : unique;
   }
 
+  /** Compiles the schema now, so a broken one fails before any request is paid for. */
+  prepare(schema: JsonSchemaSpec): void {
+    this.compile(schema);
+  }
+
   private compile(schema: JsonSchemaSpec): ValidateFunction {
     const text = JSON.stringify(schema.jsonSchema);
     let validate = this.compiled.get(text);
@@ -100,16 +105,21 @@ export function parseJsonAnswer(text: string): { ok: true; value: unknown } | { 
   }
 }
 
-/** Checks one answer: refusal, truncation, emptiness, JSON, schema, then the caller's own checks. */
+/** Checks one answer: refusal, emptiness, JSON, schema, then the caller's own checks. */
 export function checkAnswer<T>(answer: RawAnswer, schema: JsonSchemaSpec, validator: SchemaValidator, extra?: ExtraValidation<T>): AnswerCheck {
   if (answer.refusal || answer.finishReason === 'content_filter') {
     return { ok: false, problem: 'refusal', errors: [answer.refusal ? `the model refused: ${answer.refusal}` : 'the answer was stopped by a content filter'] };
   }
-  const content = answer.content ?? '';
-  // Truncation first: a cut-off answer is also invalid JSON, but the fix is different (be shorter).
-  if (answer.finishReason === 'length') {
+  const check = checkContent(answer.content ?? '', schema, validator, extra);
+  // Cut off at the token limit: if the JSON happens to be whole and valid, keep it; otherwise
+  // call it truncated, since the fix is a shorter answer rather than a corrected one.
+  if (!check.ok && answer.finishReason === 'length') {
     return { ok: false, problem: 'truncated', errors: ['the answer was cut off at the output token limit before the JSON was complete'] };
   }
+  return check;
+}
+
+function checkContent<T>(content: string, schema: JsonSchemaSpec, validator: SchemaValidator, extra?: ExtraValidation<T>): AnswerCheck {
   if (content.trim() === '') return { ok: false, problem: 'empty', errors: ['the answer was empty'] };
   const parsed = parseJsonAnswer(content);
   if (!parsed.ok) return { ok: false, problem: 'invalid-json', errors: [`the answer is not valid JSON: ${parsed.error}`] };

@@ -14,6 +14,15 @@ export interface CodeFile {
   /** Which feature tree this file feeds; the partition key of the stateful stages. */
   treeKey: string;
 }
+/** A request to evolve a feature tree once: sample a subtree and ask the model to expand it in depth and breadth. */
+export interface EvolutionRequest {
+  treeKey: string;
+  /** Evolution round, kept on the nodes it adds. */
+  round: number;
+  /** What triggered it: every-n-files, end-of-corpus, on-demand. */
+  reason: string;
+  requestedAt: number;
+}
 export interface Feature {
   /** One of the method's top-level categories, e.g. 'error handling'. */
   category: string;
@@ -155,6 +164,8 @@ export interface TreeNode {
   frequency: number;
   origin: NodeOrigin;
   evolutionRound: null | number;
+  /** How many frequency estimates an evolved node's frequency averages (0 for counted nodes). */
+  estimates: number;
   descendants: number;
   createdAt: number;
   updatedAt: number;
@@ -175,6 +186,7 @@ export interface TreeNodeChange {
 /** Every record that crosses a stage, by name. */
 export interface Records {
   CodeFile: CodeFile;
+  EvolutionRequest: EvolutionRequest;
   FeatureSet: FeatureSet;
   GeneratedSample: GeneratedSample;
   Rejection: Rejection;
@@ -227,6 +239,32 @@ export const avroSchemas: Record<RecordName, object> = {
         "name": "treeKey",
         "type": "string",
         "doc": "Which feature tree this file feeds; the partition key of the stateful stages."
+      }
+    ]
+  },
+  "EvolutionRequest": {
+    "type": "record",
+    "name": "EvolutionRequest",
+    "namespace": "treesynth",
+    "doc": "A request to evolve a feature tree once: sample a subtree and ask the model to expand it in depth and breadth.",
+    "fields": [
+      {
+        "name": "treeKey",
+        "type": "string"
+      },
+      {
+        "name": "round",
+        "type": "int",
+        "doc": "Evolution round, kept on the nodes it adds."
+      },
+      {
+        "name": "reason",
+        "type": "string",
+        "doc": "What triggered it: every-n-files, end-of-corpus, on-demand."
+      },
+      {
+        "name": "requestedAt",
+        "type": "long"
       }
     ]
   },
@@ -825,6 +863,12 @@ export const avroSchemas: Record<RecordName, object> = {
                   "int"
                 ],
                 "default": null
+              },
+              {
+                "name": "estimates",
+                "type": "int",
+                "default": 0,
+                "doc": "How many frequency estimates an evolved node's frequency averages (0 for counted nodes)."
               },
               {
                 "name": "descendants",

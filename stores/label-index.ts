@@ -29,7 +29,7 @@ export class LabelIndex {
   private vectors = 0;
 
   /** Vector length is taken from the first vector, so remote embedders need not know it up front. */
-  constructor(private readonly hnswOptions: HnswOptions = { initialCapacity: 8, m: 16, efConstruction: 64, ef: 32 }) {}
+  constructor(private readonly hnswOptions: HnswOptions = { initialCapacity: 8, m: 12, efConstruction: 40, ef: 24 }) {}
 
   /** Number of vectors indexed across all parents. */
   get size(): number {

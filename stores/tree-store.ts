@@ -46,7 +46,7 @@ export class TreeStore {
     const now = this.clock();
     this.insert({
       id: ROOT_ID, label: treeKey, aliases: [], parentId: null, depth: 0, frequency: 0,
-      origin: 'root', evolutionRound: null, descendants: 0, createdAt: now, updatedAt: now,
+      origin: 'root', evolutionRound: null, estimates: 0, descendants: 0, createdAt: now, updatedAt: now,
     });
     this.dirty.add(ROOT_ID);
   }
@@ -109,7 +109,7 @@ export class TreeStore {
     const node: TreeNode = {
       id, label: spec.label, aliases: [], parentId: spec.parentId, depth: parent.depth + 1,
       frequency: spec.frequency ?? 0, origin: spec.origin, evolutionRound: spec.evolutionRound ?? null,
-      descendants: 0, createdAt: now, updatedAt: now,
+      estimates: spec.origin === 'evolved' && spec.frequency !== undefined ? 1 : 0, descendants: 0, createdAt: now, updatedAt: now,
     };
     this.insert(node);
     this.dirty.add(id);
@@ -131,6 +131,18 @@ export class TreeStore {
   addFrequency(id: string, delta: number): void {
     const node = this.require(id);
     node.frequency += delta;
+    this.touch(node);
+  }
+
+  /**
+   * Folds another frequency estimate into an evolved node: its frequency becomes the mean of
+   * all estimates so far. Counted (extracted) nodes keep their counts.
+   */
+  addEstimate(id: string, estimate: number): void {
+    const node = this.require(id);
+    if (node.origin !== 'evolved') return;
+    node.frequency = (node.frequency * node.estimates + estimate) / (node.estimates + 1);
+    node.estimates += 1;
     this.touch(node);
   }
 

@@ -104,10 +104,10 @@ describe('LlmClient', () => {
 
   it('retries 429 (honouring retry-after 0) and 5xx, then succeeds', async () => {
     server.failNext(2, { status: 429, retryAfter: 0 }, '/v1/chat/completions');
-    server.failNext(1, { status: 500 }, '/v1/chat/completions');
+    server.failNext(1, { status: 500, retryAfter: 0 }, '/v1/chat/completions');
     server.failNext(1, { status: 503, retryAfterMs: 0 }, '/v1/chat/completions');
-    // Large backoff: only the server's retry-after (0) keeps this fast for the 429s and the 503.
-    const c = client({ maxRetries: 5 }, { retry: { baseDelayMs: 1, maxDelayMs: 2 } });
+    // A backoff of seconds: only honouring the server's retry-after (0) keeps this fast.
+    const c = client({ maxRetries: 5 }, { retry: { baseDelayMs: 5_000, maxDelayMs: 5_000 }, random: () => 0.99 });
     const started = Date.now();
     const result = await c.complete<Features>({ messages: MESSAGES, schema: SCHEMA });
     expect(result.ok).toBe(true);
@@ -208,6 +208,12 @@ describe('LlmClient', () => {
     expect(await client().complete({ messages: MESSAGES, schema: SCHEMA })).toMatchObject({ ok: false, reason: 'too-long', usage: { requests: 1 } });
   });
 
+  it('a schema that does not compile is a configuration error before anything is sent', async () => {
+    const broken: JsonSchemaSpec = { name: 'broken', jsonSchema: { type: 'object', properties: { a: { type: 'no-such-type' } } } };
+    await expect(client().complete({ messages: MESSAGES, schema: broken })).rejects.toThrow(/JSON schema "broken" does not compile/);
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('a spent quota (429 insufficient_quota) is configuration, not retried', async () => {
     server.failNext(5, { status: 429, code: 'insufficient_quota', type: 'insufficient_quota', message: 'You exceeded your current quota.' });
     await expect(client({ maxRetries: 4 }).complete({ messages: MESSAGES, schema: SCHEMA })).rejects.toThrow(/quota/);
@@ -263,6 +269,11 @@ describe('LlmClient', () => {
     server.reset();
     server.setChatHandler((_r, { callIndex }) => (callIndex === 0 ? { content: '{"lab', finishReason: 'length' } : GOOD));
     expect(await client().complete({ messages: MESSAGES, schema: SCHEMA })).toMatchObject({ ok: true, repaired: true });
+
+    // Stopped exactly at the limit, but the JSON is whole and valid: nothing to repair.
+    server.reset();
+    server.setChatHandler(() => ({ content: GOOD, finishReason: 'length' }));
+    expect(await client().complete({ messages: MESSAGES, schema: SCHEMA })).toMatchObject({ ok: true, repaired: false, usage: { requests: 1 } });
   });
 
   it('empty answers are repaired; refusals are not', async () => {

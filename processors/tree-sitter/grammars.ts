@@ -63,15 +63,39 @@ export class Grammars {
     const grammar = this.byLanguage.get(language);
     if (!grammar) throw new Error(`no grammar loaded for ${language}`);
     const { parser } = grammar;
-    parser.setTimeoutMicros(Math.max(0, Math.round(timeoutMs * 1000)));
+    // The WASM build ignores ts_parser_set_timeout_micros (no working clock), so the deadline is
+    // checked each time the lexer asks for the next chunk: past it, the input "ends" and the
+    // truncated tree is discarded.
+    const deadline = timeoutMs > 0 ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY;
+    let parsing = true;
+    let timedOut = false;
+    const input = (index: number): string | null => {
+      if (index >= content.length) return null;
+      if (parsing && (timedOut || performance.now() > deadline)) {
+        timedOut = true;
+        return null;
+      }
+      let end = index + INPUT_CHUNK;
+      // Keep surrogate pairs whole across chunks.
+      const last = content.charCodeAt(end - 1);
+      if (last >= 0xd800 && last <= 0xdbff) end++;
+      return content.slice(index, end);
+    };
+    let tree: Tree;
     try {
-      return parser.parse(content);
+      tree = parser.parse(input);
     } catch (err) {
-      // A cancelled parse resumes on the next call unless the parser is reset.
       parser.reset();
-      const reason = timeoutMs > 0 ? `parse did not finish within ${timeoutMs} ms` : 'parse failed';
-      throw new ParseFailure(language, `${reason}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new ParseFailure(language, `parse failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      // The tree keeps `input` to read node text later; from now on it must return real text.
+      parsing = false;
     }
+    if (timedOut) {
+      tree.delete();
+      throw new ParseFailure(language, `parse did not finish within ${timeoutMs} ms`);
+    }
+    return tree;
   }
 
   /** Frees the parsers and queries; the object is unusable afterwards. */
@@ -83,6 +107,9 @@ export class Grammars {
     this.byLanguage.clear();
   }
 }
+
+/** Characters handed to the lexer per read; web-tree-sitter copies at most 5119 UTF-16 units. */
+const INPUT_CHUNK = 4096;
 
 const KNOWN_CAPTURES: ReadonlySet<string> = new Set(CAPTURE_NAMES);
 

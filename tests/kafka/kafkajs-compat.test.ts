@@ -29,7 +29,8 @@ describe.skipIf(!brokers)('kafkajs 2.2.4 against the stack broker (needs KAFKA_B
   const cleanup: Array<Producer | Consumer> = [];
 
   const consumer = (groupId: string, readUncommitted = false): Consumer => {
-    const c = kafka.consumer({ groupId, readUncommitted, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+    // Short fetch waits: the default 5 s long poll would dominate these small tests.
+    const c = kafka.consumer({ groupId, readUncommitted, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 250 });
     cleanup.push(c);
     return c;
   };

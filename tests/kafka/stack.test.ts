@@ -149,8 +149,13 @@ describe('docker/compose.yml and docker/stack.sh describe the same stack', () =>
       .split('\n')
       .filter((line) => /^[a-z]/.test(line))
       .map((line) => line.split('=', 2) as [string, string]);
-    // Listener addresses differ by design (container network vs loopback); all else matches.
-    const addressKeys = new Set(['controller.quorum.voters', 'listeners', 'advertised.listeners']);
+    // Listeners differ by design (compose adds one for the container network); all else matches.
+    const addressKeys = new Set([
+      'controller.quorum.voters',
+      'listeners',
+      'advertised.listeners',
+      'listener.security.protocol.map',
+    ]);
     for (const [key, value] of settings) {
       if (addressKeys.has(key)) continue;
       const envName = `KAFKA_${key.toUpperCase().replace(/\./g, '_')}`;

@@ -1,0 +1,71 @@
+// LLM feature extraction: the model reads the file and names its features under the method's
+// categories, with a summary, purpose and scenario. Merged with the static features of the
+// same file, so the tree keeps what the syntax shows and gains what only reading shows.
+import { mergeMap, type OperatorFunction } from 'rxjs';
+import { EXTRACT_PROMPT_VERSION, EXTRACT_SCHEMA, checkExtractAnswer, extractMessages, type ExtractAnswer } from '../prompts/extract-features.js';
+import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
+import { extractFeatures, type ExtractStaticConfig } from './extract-static-features.js';
+import { stopReason, type ModelAccess } from './model.js';
+import { accept, reject, type Outcome } from './outcome.js';
+
+export const EXTRACT_LLM_STAGE = 'extract-llm';
+
+export interface ExtractLlmConfig {
+  static: ExtractStaticConfig;
+  access: ModelAccess;
+  /** Characters of a file sent to the model; the rest is cut with a note. */
+  maxChars: number;
+  /** Files in flight at once; the client's limiter decides how many requests really are. */
+  concurrency: number;
+  clock?: () => number;
+}
+
+/** Static and model features together, each path once. */
+export function mergeFeatures(staticSet: FeatureSet, answer: ExtractAnswer): FeatureSet {
+  const seen = new Set<string>();
+  const features: Feature[] = [];
+  for (const f of [...staticSet.features, ...answer.features.map((a) => ({ category: a.category, labels: a.labels }))]) {
+    const labels = f.labels.map((l) => l.trim().toLowerCase()).filter(Boolean);
+    const key = [f.category, ...labels].join('\u0000');
+    if (labels.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    features.push({ category: f.category, labels });
+  }
+  return {
+    ...staticSet,
+    extractor: 'static+llm',
+    features,
+    summary: answer.summary.trim() || null,
+    purpose: answer.purpose.trim() || null,
+    scenario: answer.scenario.trim() || null,
+  };
+}
+
+export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig): Promise<Outcome<FeatureSet>> {
+  const base = extractFeatures(file, config.static, (config.clock ?? Date.now)());
+  if (!base.ok) return base;
+  const messages = extractMessages(file, config.maxChars);
+  if ('pending' in config.access) {
+    config.access.pending({
+      stage: EXTRACT_LLM_STAGE, recordId: file.id, promptVersion: EXTRACT_PROMPT_VERSION, messages,
+      responseFormat: { name: EXTRACT_SCHEMA.name, schema: EXTRACT_SCHEMA.jsonSchema },
+    });
+    return base;
+  }
+  const where = { stage: EXTRACT_LLM_STAGE, recordId: file.id, path: file.path, source: file.source };
+  try {
+    const result = await config.access.model.complete<ExtractAnswer>({
+      messages, schema: EXTRACT_SCHEMA, validate: checkExtractAnswer, promptVersion: EXTRACT_PROMPT_VERSION,
+    });
+    if (!result.ok) return reject({ ...where, reason: `llm-${result.reason}`, detail: result.detail, record: { path: file.path, answer: result.answer ?? null } });
+    return accept(mergeFeatures(base.value, result.value));
+  } catch (error) {
+    const reason = stopReason(error);
+    if (!reason) throw error;
+    return reject({ ...where, reason, detail: (error as Error).message });
+  }
+}
+
+export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
+  return mergeMap((file) => extractWithModel(file, config), config.concurrency);
+}
