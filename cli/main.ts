@@ -1,7 +1,7 @@
 // The `treesynth` command.
 import { stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample-subtrees.js';
@@ -15,6 +15,10 @@ import type { LevelShape, Upweight } from '../processors/sample-subtrees.js';
 import type { TaskLevel } from '../schemas/contract.js';
 import { readFile } from 'node:fs/promises';
 import type { NestedNode } from '../stores/tree-store.js';
+import { LlmClientFactory, LlmError, type LlmSettings } from '../llm/index.js';
+import { ResponseCache } from '../stores/response-cache.js';
+import type { LlmStage, LocalLlmConfig } from '../topology/run-local.js';
+import type { StructuredModel } from '../processors/model.js';
 
 /** An error the user can fix: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -45,6 +49,89 @@ interface RunOptions {
   embeddingsUrl?: string;
   window: number;
   quiet: boolean;
+  llmBaseUrl?: string;
+  model?: string;
+  extractModel?: string;
+  evolveModel?: string;
+  generateModel?: string;
+  llmStages: LlmStage[];
+  maxRequests?: number;
+  maxTokens?: number;
+  concurrency: number;
+  llmTimeout: number;
+  llmRetries: number;
+  cache: string | false;
+  evolveEvery: number;
+  evolveRounds: number;
+  maxChars: number;
+}
+
+const LLM_STAGES: readonly LlmStage[] = ['extract', 'evolve', 'generate'];
+
+function llmStages(value: string): LlmStage[] {
+  const stages = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of stages) if (!(LLM_STAGES as readonly string[]).includes(s)) throw new InvalidArgumentError(`unknown stage "${s}" (expected some of ${LLM_STAGES.join(', ')})`);
+  return stages as LlmStage[];
+}
+
+interface LlmSetup {
+  config: LocalLlmConfig | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the LLM stages' clients when an endpoint is configured and checks the endpoint before
+ * anything is paid for; without one, says so in one line and leaves the prompts to pending.jsonl.
+ */
+async function setupLlm(options: RunOptions): Promise<LlmSetup> {
+  const defaults: LlmSettings = { timeoutMs: options.llmTimeout, maxRetries: options.llmRetries, seed: options.seed };
+  if (options.llmBaseUrl) defaults.baseURL = options.llmBaseUrl;
+  if (options.model) defaults.model = options.model;
+  const stageModels: Record<string, LlmSettings> = {};
+  if (options.extractModel) stageModels['extract'] = { model: options.extractModel };
+  if (options.evolveModel) stageModels['evolve'] = { model: options.evolveModel };
+  if (options.generateModel) stageModels['generate'] = { model: options.generateModel };
+  const probe = new LlmClientFactory({ defaults, stages: stageModels });
+  const wanted = options.llmStages;
+  if (!wanted.some((s) => probe.configured(s))) {
+    if (!options.quiet && wanted.length > 0) {
+      process.stderr.write(
+        `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
+      );
+    }
+    return { config: { models: {}, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery, evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2 }, close: async () => {} };
+  }
+  const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
+  const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
+  if (options.maxRequests !== undefined) budget.maxRequests = options.maxRequests;
+  if (options.maxTokens !== undefined) budget.maxTotalTokens = options.maxTokens;
+  const factory = new LlmClientFactory({
+    defaults, stages: stageModels, guard: { budget }, concurrency: { initial: Math.min(4, options.concurrency), min: 1, max: options.concurrency },
+    ...(cache ? { cache } : {}),
+  });
+  const models: Partial<Record<LlmStage, StructuredModel>> = {};
+  const checked = new Set<string>();
+  for (const stage of wanted) {
+    const client = factory.forStage(stage);
+    const key = `${client.config.baseURL}\u0000${client.config.model}`;
+    if (!checked.has(key)) {
+      await client.checkEndpoint();
+      checked.add(key);
+    }
+    models[stage] = client;
+  }
+  const first = factory.forStage(wanted[0]!);
+  return {
+    config: {
+      models, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery,
+      evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
+      usage: () => ({ byStage: factory.usageByStage(), budget: factory.guard.budget.snapshot() }),
+      endpoint: first.provenance().endpointHost,
+    },
+    close: async () => {
+      await cache?.close();
+    },
+  };
 }
 
 function embedders(options: RunOptions): { labels: Embedder; files: Embedder } {
@@ -69,6 +156,7 @@ async function run(options: RunOptions): Promise<RunSummary> {
     multi_file: { ...DEFAULT_LEVELS.multi_file, breadth: options.breadthMultiFile },
   };
   const { labels, files } = embedders(options);
+  const llm = await setupLlm(options);
   const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
   const total = tty ? await countInput(input, info.isDirectory() && !options.gitRef, options.maxFiles) : null;
   const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });
@@ -79,10 +167,11 @@ async function run(options: RunOptions): Promise<RunSummary> {
       temperature: options.temperature, topN: options.topN, coverageBoost: options.coverageBoost, levels,
       levelMix: options.levels, targetLanguage: options.targetLanguage, treeKey: options.treeKey,
       upweights: options.upweight, required: options.require, window: options.window,
-      labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
+      labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p), llm: llm.config,
     });
   } finally {
     progress.stop();
+    await llm.close();
   }
 }
 
@@ -119,6 +208,22 @@ export function buildProgram(): Command {
     .option('--embedding-model <name>', 'embedding model for --embeddings openai')
     .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
     .option('--window <n>', 'files in flight at once; bounds memory', integer(1, 100_000), 64)
+    .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the LLM stages (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
+    .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL)')
+    .option('--extract-model <name>', 'model for feature extraction (default: TREESYNTH_EXTRACT_MODEL, else --model)')
+    .option('--evolve-model <name>', 'model for tree evolution (default: TREESYNTH_EVOLVE_MODEL, else --model)')
+    .option('--generate-model <name>', 'model for sample generation (default: TREESYNTH_GENERATE_MODEL, else --model)')
+    .option('--llm-stages <list>', 'stages that use the model: extract, evolve, generate', llmStages, [...LLM_STAGES])
+    .option('--max-requests <n>', 'stop sending LLM requests after this many (the run still finishes and says so)', integer(1))
+    .option('--max-tokens <n>', 'stop sending LLM requests after this many tokens in all', integer(1))
+    .option('--concurrency <n>', 'most LLM requests in flight; the client adapts below it to latency and errors', integer(1, 1024), 16)
+    .option('--llm-timeout <ms>', 'timeout of one LLM request', integer(1000), 180_000)
+    .option('--llm-retries <n>', 'retries of one LLM request on 429, 5xx, timeouts and connection errors', integer(0, 20), 5)
+    .option('--cache <file>', 'LLM response cache: a second run over the same corpus sends no requests', '.treesynth/cache/llm-responses.jsonl')
+    .option('--no-cache', 'do not read or write the LLM response cache')
+    .option('--evolve-every <n>', 'evolve the tree after every N accepted files (0: only after the corpus)', integer(0), 0)
+    .option('--evolve-rounds <n>', 'evolution rounds after the corpus, before tasks are sampled', integer(0), 1)
+    .option('--max-chars <n>', 'characters of a file sent to the model for feature extraction', integer(1000), 24_000)
     .option('-q, --quiet', 'no progress output', false)
     .action(async (options: RunOptions) => {
       const summary = await run(options);
@@ -128,8 +233,10 @@ export function buildProgram(): Command {
         process.stdout.write(
           `${summary.files.read} files read: ${summary.files.accepted} accepted, ${summary.files.rejected} rejected` +
             ` (${summary.exactDuplicates} duplicates, ${summary.nearDuplicates} near-duplicates); ${summary.nodes} tree nodes` +
-            ` from ${summary.labels.seen} labels (${summary.labels.merged} merged by similarity); ${summary.tasks.written} tasks.\n` +
-            `Wrote ${['tree.json', 'tree.txt', 'tasks.jsonl', 'rejected.jsonl', 'summary.json', 'tree.changelog.jsonl'].map((f) => join(options.out, f)).join(', ')}\n`,
+            ` from ${summary.labels.seen} labels (${summary.labels.merged} merged by similarity); ${summary.tasks.written} tasks` +
+            (summary.samples.written + summary.samples.rejected > 0 ? `, ${summary.samples.written} samples (${summary.samples.rejected} rejected)` : '') +
+            (summary.evolution.added > 0 ? `; evolution added ${summary.evolution.added} nodes` : '') + '.\n' +
+            `Wrote ${['tree.json', 'tree.txt', 'tasks.jsonl', 'samples.jsonl', 'rejected.jsonl', 'summary.json', 'tree.changelog.jsonl', ...(summary.llm.pendingPrompts > 0 ? ['pending.jsonl'] : [])].map((f) => join(options.out, f)).join(', ')}\n`,
         );
       }
     });
@@ -147,7 +254,7 @@ export async function main(argv: string[]): Promise<number> {
       // commander has printed its one-line message already.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof LlmError) {
       process.stderr.write(`treesynth: ${error.message}\n`);
       return 2;
     }

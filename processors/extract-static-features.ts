@@ -120,12 +120,14 @@ interface Facts {
 
 const SIMPLE_CHAIN = /^[\w$#]+(?:\.[\w$#]+)*$/;
 const LOGGER_RECEIVER = /^_*(?:log|logger|slog)_*$/i;
-const LOG_LEVELS: Readonly<Record<string, FeatureKey>> = {
-  debug: 'debugLevel', trace: 'debugLevel', fine: 'debugLevel', finer: 'debugLevel', finest: 'debugLevel',
-  info: 'infoLevel', config: 'infoLevel', warn: 'warningLevel', warning: 'warningLevel', error: 'errorLevel',
-  exception: 'errorLevel', severe: 'errorLevel', critical: 'criticalLevel', fatal: 'criticalLevel',
-  log: 'loggingFramework',
-};
+const LOG_LEVELS: ReadonlyMap<string, FeatureKey> = new Map(
+  Object.entries({
+    debug: 'debugLevel', trace: 'debugLevel', fine: 'debugLevel', finer: 'debugLevel', finest: 'debugLevel',
+    info: 'infoLevel', config: 'infoLevel', warn: 'warningLevel', warning: 'warningLevel', error: 'errorLevel',
+    exception: 'errorLevel', severe: 'errorLevel', critical: 'criticalLevel', fatal: 'criticalLevel',
+    log: 'loggingFramework',
+  } as const),
+);
 const NOTABLE_COMMENT = /TODO|FIXME|XXX|HACK|noqa|type:\s*ignore|eslint-disable|ts-ignore|ts-expect-error|nolint|NOSONAR|deprecated/i;
 
 function collectFeatures(grammar: Grammar, root: SyntaxNode, file: CodeFile): FeaturePath[] {
@@ -290,7 +292,8 @@ function noteCall(facts: Facts, node: SyntaxNode, object: string | null, content
     // A method of a computed receiver (`foo().bar`, `"x".join`): only the method name is known.
     last = callee.slice(callee.lastIndexOf('.') + 1);
     if (!SIMPLE_CHAIN.test(last)) return;
-    facts.symbols.add(last);
+    // `()` stands for the unknown receiver: a method, so `name()` rules for bare functions don't apply.
+    facts.symbols.add(`().${last}`);
     if (/^["'`]/.test(callee)) facts.keys.add('stringManipulation');
   }
   let sites = facts.callSites.get(last);
@@ -382,7 +385,7 @@ function resolveSymbols(facts: Facts, grammar: Grammar): void {
     if (dot > 0) {
       // `logger.info(...)`, `self.log.error(...)`: a logging framework at that level.
       const receiver = symbol.slice(symbol.lastIndexOf('.', dot - 1) + 1, dot);
-      const level = LOG_LEVELS[symbol.slice(dot + 1).toLowerCase()];
+      const level = LOG_LEVELS.get(symbol.slice(dot + 1).toLowerCase());
       if (level && LOGGER_RECEIVER.test(receiver)) keys.add(level);
     }
   }
@@ -421,7 +424,7 @@ function noteDefinitions(facts: Facts, grammar: Grammar, content: string): void 
     const name = def.name;
     if (TRIVIAL.has(name)) continue;
     if (grammar.language === 'python' && name.startsWith('__') && name.endsWith('__')) {
-      const dunder = DUNDER_FEATURES[name];
+      const dunder = DUNDER_FEATURES.get(name);
       if (dunder) keys.add(dunder);
       continue;
     }
@@ -450,7 +453,7 @@ function noteDefinitions(facts: Facts, grammar: Grammar, content: string): void 
   for (const typeName of facts.typeNames) noteNameHints(splitName(typeName), facts);
 }
 
-const DUNDER_FEATURES: Readonly<Record<string, FeatureKey>> = {
+const DUNDER_FEATURES: ReadonlyMap<string, FeatureKey> = new Map(Object.entries({
   __add__: 'operatorOverloading', __sub__: 'operatorOverloading', __mul__: 'operatorOverloading',
   __truediv__: 'operatorOverloading', __floordiv__: 'operatorOverloading', __mod__: 'operatorOverloading',
   __pow__: 'operatorOverloading', __eq__: 'operatorOverloading', __lt__: 'operatorOverloading',
@@ -464,7 +467,7 @@ const DUNDER_FEATURES: Readonly<Record<string, FeatureKey>> = {
   __new__: 'metaprogramming', __init_subclass__: 'metaprogramming', __class_getitem__: 'metaprogramming',
   __set_name__: 'metaprogramming', __get__: 'metaprogramming', __set__: 'metaprogramming',
   __call__: 'higherOrderFunctions', __hash__: 'hashing',
-};
+} as const));
 
 /** Lowercase words of an identifier: `parseHTTPResponse_v2` → parse, http, response, v2. */
 export function splitName(name: string): string[] {
@@ -552,11 +555,11 @@ const VERBS = new Set(
     'validate verify visit wait walk warn watch wrap write zip'
   ).split(' '),
 );
-const VERB_ALIASES: Readonly<Record<string, string>> = {
+const VERB_ALIASES: ReadonlyMap<string, string> = new Map(Object.entries({
   calc: 'calculate', init: 'initialize', gen: 'generate', del: 'delete', rm: 'remove', mk: 'make', eval: 'evaluate',
   exec: 'execute', fmt: 'format', conv: 'convert', cmp: 'compare', analyse: 'analyze',
   is: 'check', has: 'check', can: 'check', should: 'check', to: 'convert', on: 'handle',
-};
+}));
 // One-word names too generic to say anything about the file.
 const GENERIC_SINGLE = new Set([
   'run', 'call', 'get', 'set', 'handle', 'execute', 'process', 'apply', 'invoke', 'make', 'start', 'stop', 'initialize',
@@ -577,7 +580,7 @@ function functionality(allWords: readonly string[]): FeaturePath | null {
   const words = allWords.length > 1 && FILLER_PREFIXES.has(allWords[0]!) ? allWords.slice(1) : allWords;
   const first = words[0];
   if (first === undefined) return null;
-  const verb = VERB_ALIASES[first] ?? first;
+  const verb = VERB_ALIASES.get(first) ?? first;
   if (!VERBS.has(verb)) return null;
   if (words.length === 1) return GENERIC_SINGLE.has(verb) ? null : ['functionality', verb];
   // getName / set_value: plain accessors.

@@ -3,7 +3,7 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defaultIfEmpty, lastValueFrom, map, range, tap } from 'rxjs';
+import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap } from 'rxjs';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
@@ -15,10 +15,14 @@ import { canonicalizeLabels, type LabelCounts } from '../processors/canonicalize
 import { extractStaticFeatures } from '../processors/extract-static-features.js';
 import { filterFiles } from '../processors/filter-files.js';
 import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
+import { evolveTree } from '../processors/evolve-tree.js';
+import { extractLlmFeatures } from '../processors/extract-llm-features.js';
+import { generateSamples } from '../processors/generate-samples.js';
+import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/model.js';
 import type { Outcome } from '../processors/outcome.js';
 import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
 import { loadGrammars } from '../processors/tree-sitter/grammars.js';
-import { loadContracts, type Rejection, type SourceFile, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
+import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
@@ -55,9 +59,34 @@ export interface LocalRunConfig {
   window?: number;
   labelEmbedder: Embedder;
   codeEmbedder: Embedder;
+  /** The LLM stages; absent means no endpoint: their prompts go to pending.jsonl instead. */
+  llm?: LocalLlmConfig;
   /** Called as files settle, for a progress bar or log counters. */
   onProgress?: (progress: RunProgress) => void;
   clock?: () => number;
+}
+
+export type LlmStage = 'extract' | 'evolve' | 'generate';
+
+export interface LocalLlmConfig {
+  /** Models per stage; a stage without one records its prompts in pending.jsonl. */
+  models: Partial<Record<LlmStage, StructuredModel>>;
+  /** Stages that use a model at all (others run without: static extraction, no evolution, no generation). */
+  stages: readonly LlmStage[];
+  /** Characters of a file sent for extraction. */
+  maxChars: number;
+  /** Records in flight per LLM stage. */
+  concurrency: number;
+  /** Evolve after every N accepted files (0: never during the corpus). */
+  evolveEvery: number;
+  /** Evolution rounds after the corpus, before tasks are sampled. */
+  evolveRounds: number;
+  evolveBreadth: number[];
+  evolveTemperature: number;
+  minSiblings: number;
+  /** Token and request totals by stage, for the summary. */
+  usage?: () => Record<string, unknown>;
+  endpoint?: string;
 }
 
 export interface RunProgress {
@@ -66,7 +95,8 @@ export interface RunProgress {
   rejected: number;
   nodes: number;
   tasks: number;
-  phase: 'files' | 'tasks' | 'done';
+  samples: number;
+  phase: 'files' | 'evolve' | 'tasks' | 'done';
   /** Bytes consumed of a JSONL input, when known. */
   bytesRead?: number;
 }
@@ -82,6 +112,9 @@ export interface RunSummary {
   nodes: number;
   trees: Record<string, { nodes: number; depth: number; categories: number }>;
   tasks: { requested: number; written: number; rejected: number; byLevel: Record<string, number> };
+  evolution: { rounds: number; added: number; known: number; skipped: number; depth: number; breadth: number };
+  samples: { written: number; rejected: number; byLevel: Record<string, number> };
+  llm: { endpoint: string | null; stages: string[]; pendingPrompts: number; usage: Record<string, unknown> };
   coverage: { nodesSampled: number; nodes: number; share: number };
   embedders: { labels: string; files: string };
   settings: Record<string, unknown>;
@@ -90,7 +123,7 @@ export interface RunSummary {
   filesPerSecond: number;
 }
 
-const FILE_STAGES = new Set(['source', 'filter', 'near-duplicate', 'extract-static', 'canonicalize']);
+const FILE_STAGES = new Set(['source', 'filter', 'near-duplicate', 'extract-static', 'extract-llm', 'canonicalize']);
 
 function isJsonl(path: string): boolean {
   return /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
@@ -129,16 +162,50 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const trees = new FeatureTrees(clock);
   const coverage = new CoverageStore();
   const transport = new MemoryTransport(contracts);
+  const llm = config.llm;
+  const llmStages = new Set<LlmStage>(llm ? llm.stages : ['extract', 'evolve', 'generate']);
 
-  const progress: RunProgress = { read: 0, accepted: 0, rejected: 0, nodes: 0, tasks: 0, phase: 'files' };
+  const progress: RunProgress = { read: 0, accepted: 0, rejected: 0, nodes: 0, tasks: 0, samples: 0, phase: 'files' };
   const labels: LabelCounts = { seen: 0, exact: 0, merged: 0, created: 0 };
+  const evolution = { rounds: 0, added: 0, known: 0, skipped: 0, depth: 0, breadth: 0 };
   const rejectedByReason: Record<string, number> = {};
   const rejectedByStage: Record<string, number> = {};
+  const taskLevels: Record<string, number> = {};
+  const sampleLevels: Record<string, number> = {};
   let tasksRejected = 0;
-  const byLevel: Record<string, number> = {};
+  let samplesRejected = 0;
   const report = () => config.onProgress?.({ ...progress, nodes: trees.nodeCount });
 
+  // Output files are this run's: overwrite what an earlier run left.
+  const sinks = {
+    rejected: new JsonlSink<Rejection>(join(config.out, 'rejected.jsonl'), { mode: 'overwrite' }),
+    tasks: new JsonlSink<SynthesisTask>(join(config.out, 'tasks.jsonl'), { mode: 'overwrite' }),
+    samples: new JsonlSink<GeneratedSample>(join(config.out, 'samples.jsonl'), { mode: 'overwrite' }),
+    pending: new JsonlSink<PendingPrompt>(join(config.out, 'pending.jsonl'), { mode: 'overwrite' }),
+  };
+  let pendingPrompts = 0;
+  let pendingWrites: Promise<void> = Promise.resolve();
+  const access = (stage: LlmStage): ModelAccess => {
+    const model = llm?.models[stage];
+    if (model) return { model };
+    return {
+      pending: (prompt) => {
+        pendingPrompts += 1;
+        pendingWrites = pendingWrites.then(() => sinks.pending.write(prompt));
+      },
+    };
+  };
+
   const source = pacedSource(limit(openSource(config, (n) => (progress.bytesRead = n)), config.maxFiles), config.window ?? 64);
+  const evolutionRequests = new Subject<EvolutionRequest>();
+  let round = 0;
+  const requestEvolution = (treeKey: string, reason: string) => {
+    round += 1;
+    evolutionRequests.next({ treeKey, round, reason, requestedAt: clock() });
+  };
+  let filesDone!: () => void;
+  const filesFinished = new Promise<void>((resolve) => (filesDone = resolve));
+  const concurrency = llm?.concurrency ?? 16;
 
   wireTopology(
     transport,
@@ -149,14 +216,21 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
         treeKey: config.treeKey === 'language' ? (language: string) => language : () => 'all',
       }),
       nearDuplicates: filterNearDuplicates({ index: new FileIndex(config.codeEmbedder.dimension), embedder: config.codeEmbedder, radius: config.nearDuplicateRadius }),
-      extract: extractStaticFeatures({ grammars }),
+      extract: llmStages.has('extract')
+        ? extractLlmFeatures({ static: { grammars }, access: access('extract'), maxChars: llm?.maxChars ?? 24_000, concurrency, clock })
+        : extractStaticFeatures({ grammars }),
       canonicalize: canonicalizeLabels({ trees, embedder: config.labelEmbedder, threshold: config.similarity }),
+      evolve: evolveTree({
+        trees, embedder: config.labelEmbedder, access: access('evolve'), threshold: config.similarity, seed: config.seed,
+        breadth: llm?.evolveBreadth ?? [4, 2, 2], temperature: llm?.evolveTemperature ?? 2, topN: config.topN, minSiblings: llm?.minSiblings ?? 2,
+      }),
       sample: sampleSubtrees({
         trees, coverage, seed: config.seed, temperature: config.temperature, levels: config.levels,
         levelMix: config.levelMix, targetLanguage: config.targetLanguage, topN: config.topN,
         coverageBoost: config.coverageBoost, upweights: config.upweights, required: config.required,
         excludeCategories: ['programming language'], clock,
       }),
+      generate: generateSamples({ access: access('generate'), concurrency, clock }),
     },
     {
       canonicalized: (file) => {
@@ -164,13 +238,19 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
         for (const k of Object.keys(labels) as Array<keyof LabelCounts>) labels[k] += file.labels[k];
         source.settle();
         report();
+        const every = llm?.evolveEvery ?? 0;
+        if (llmStages.has('evolve') && every > 0 && progress.accepted % every === 0) requestEvolution(file.treeKey, 'every-n-files');
+      },
+      canonicalizeDone: () => filesDone(),
+      evolved: (result) => {
+        evolution.rounds += 1;
+        for (const k of ['added', 'known', 'skipped', 'depth', 'breadth'] as const) evolution[k] += result[k];
       },
     },
   );
+  transport.produce(TOPICS.evolutionRequests, evolutionRequests);
 
   // Sinks subscribe before anything flows: the in-memory topics are hot.
-  const rejectedSink = new JsonlSink<Rejection>(join(config.out, 'rejected.jsonl'));
-  const tasksSink = new JsonlSink<SynthesisTask>(join(config.out, 'tasks.jsonl'));
   const latestChange = new Map<string, TreeNodeChange>();
   const deadLetters = lastValueFrom(
     transport.consume(TOPICS.deadLetters, 'local-sink').pipe(
@@ -181,9 +261,10 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
           progress.rejected += 1;
           source.settle();
           report();
-        } else tasksRejected += 1;
+        } else if (r.stage === 'generate') samplesRejected += 1;
+        else if (r.stage === 'sample') tasksRejected += 1;
       }),
-      writeTo(rejectedSink),
+      writeTo(sinks.rejected),
     ),
     { defaultValue: null },
   );
@@ -197,10 +278,21 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     transport.consume(TOPICS.tasks, 'local-sink').pipe(
       tap((t) => {
         progress.tasks += 1;
-        bump(byLevel, t.level);
+        bump(taskLevels, t.level);
         report();
       }),
-      writeTo(tasksSink),
+      writeTo(sinks.tasks),
+    ),
+    { defaultValue: null },
+  );
+  const samplesDone = lastValueFrom(
+    transport.consume(TOPICS.samples, 'local-sink').pipe(
+      tap((s) => {
+        progress.samples += 1;
+        bump(sampleLevels, s.level);
+        report();
+      }),
+      writeTo(sinks.samples),
     ),
     { defaultValue: null },
   );
@@ -212,23 +304,30 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   transport.produce(TOPICS.deadLetters, sourceRejections);
   transport.produce(TOPICS.files, files);
   transport.start();
+  await filesFinished;
+
+  // Evolution rounds over the finished corpus, one after another, then the tree is complete.
+  progress.phase = 'evolve';
+  report();
+  const keys = trees.keys();
+  if (llmStages.has('evolve')) for (let r = 0; r < (llm?.evolveRounds ?? 1); r++) for (const key of keys) requestEvolution(key, 'end-of-corpus');
+  evolutionRequests.complete();
   await treeDone;
 
-  // Tasks: sampled from the finished tree, spread over the tree keys in turn.
+  // Tasks: sampled from the finished tree, spread over the tree keys in turn; generated if a model is there.
   progress.phase = 'tasks';
-  const keys = trees.keys();
   const requests = range(0, keys.length === 0 ? 0 : config.tasks).pipe(
     map((index) => ({ treeKey: keys[index % keys.length]!, index, level: null, requestedAt: clock() })),
   );
   transport.produce(TOPICS.taskRequests, requests);
-  await tasksDone;
-  await deadLetters;
-  await Promise.all([rejectedSink.close(), tasksSink.close()]);
+  await Promise.all([tasksDone, samplesDone, deadLetters]);
+  await pendingWrites;
+  await Promise.all(Object.values(sinks).map((s) => s.close()));
 
   // The tree: nested for people, compacted changelog to restore from.
   const treeFile = keys.length === 1 ? trees.get(keys[0]!).tree.toNested() : { label: 'trees', children: keys.map((k) => trees.get(k).tree.toNested()) };
   await writeJsonAtomic(join(config.out, 'tree.json'), keys.length === 0 ? trees.get('all').tree.toNested() : treeFile);
-  const changelog = new JsonlSink<TreeNodeChange>(join(config.out, 'tree.changelog.jsonl'));
+  const changelog = new JsonlSink<TreeNodeChange>(join(config.out, 'tree.changelog.jsonl'), { mode: 'overwrite' });
   for (const change of [...latestChange.values()].sort((a, b) => a.seq - b.seq)) await changelog.write(change);
   await changelog.close();
 
@@ -261,7 +360,10 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     labels,
     nodes,
     trees: treeStats,
-    tasks: { requested: keys.length === 0 ? 0 : config.tasks, written: progress.tasks, rejected: tasksRejected, byLevel },
+    tasks: { requested: keys.length === 0 ? 0 : config.tasks, written: progress.tasks, rejected: tasksRejected, byLevel: taskLevels },
+    evolution,
+    samples: { written: progress.samples, rejected: samplesRejected, byLevel: sampleLevels },
+    llm: { endpoint: llm?.endpoint ?? null, stages: [...llmStages], pendingPrompts, usage: llm?.usage?.() ?? {} },
     coverage: { nodesSampled: sampledNodes, nodes, share: nodes === 0 ? 0 : sampledNodes / nodes },
     embedders: { labels: config.labelEmbedder.name, files: config.codeEmbedder.name },
     settings: {

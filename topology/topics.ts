@@ -21,6 +21,7 @@ export const TOPICS = {
   features: topic({ name: 'features', record: 'FeatureSet', key: (r) => r.fileId, cleanupPolicy: 'delete' }),
   /** The tree changelog: compacted, so the latest state of every node survives. */
   treeChanges: topic({ name: 'tree.nodes', record: 'TreeNodeChange', key: (r) => `${r.treeKey}/${r.nodeId}`, cleanupPolicy: 'compact' }),
+  evolutionRequests: topic({ name: 'tree.evolve', record: 'EvolutionRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   taskRequests: topic({ name: 'tasks.requests', record: 'TaskRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   tasks: topic({ name: 'tasks', record: 'SynthesisTask', key: (r) => r.taskId, cleanupPolicy: 'delete' }),
   samples: topic({ name: 'samples', record: 'GeneratedSample', key: (r) => r.sampleId, cleanupPolicy: 'delete' }),

@@ -4,10 +4,13 @@
 //   code.files ─► filter+dedup ─► near-duplicates ─► code.accepted
 //   code.accepted ─► extract features ─► features
 //   features ─► canonicalize labels ─► tree.nodes (changelog)
+//   tree.evolve ─► evolve tree (LLM) ─► tree.nodes
 //   tasks.requests ─► sample subtrees ─► tasks
+//   tasks ─► generate (LLM) ─► samples
 //   every stage ─► dead.letters
 import { mergeMap, tap, type Observable, type OperatorFunction } from 'rxjs';
-import type { CodeFile, FeatureSet, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
+import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
+import type { EvolutionResult } from '../processors/evolve-tree.js';
 import type { CanonicalizedFile } from '../processors/canonicalize-labels.js';
 import type { Outcome } from '../processors/outcome.js';
 import { splitOutcomes } from './route-rejections.js';
@@ -19,16 +22,21 @@ export interface Stages {
   nearDuplicates: OperatorFunction<CodeFile, Outcome<CodeFile>>;
   extract: OperatorFunction<CodeFile, Outcome<FeatureSet>>;
   canonicalize: OperatorFunction<FeatureSet, Outcome<CanonicalizedFile>>;
+  evolve: OperatorFunction<EvolutionRequest, Outcome<EvolutionResult>>;
   sample: OperatorFunction<TaskRequest, Outcome<SynthesisTask>>;
+  generate: OperatorFunction<SynthesisTask, Outcome<GeneratedSample>>;
 }
 
 export type StageName = keyof Stages;
 
-export const STAGE_NAMES: readonly StageName[] = ['filter', 'nearDuplicates', 'extract', 'canonicalize', 'sample'];
+export const STAGE_NAMES: readonly StageName[] = ['filter', 'nearDuplicates', 'extract', 'canonicalize', 'evolve', 'sample', 'generate'];
 
 /** Observers for counters and pacing; they see records, they never change them. */
 export interface TopologyHooks {
   canonicalized?(file: CanonicalizedFile): void;
+  /** Every file has been canonicalized (or rejected before): the corpus is in the tree. */
+  canonicalizeDone?(): void;
+  evolved?(result: EvolutionResult): void;
 }
 
 /** Runs `stage` over `input`, sends its rejections to the dead letters, returns its values. */
@@ -60,12 +68,25 @@ export function wireTopology(
 
   if (runs('canonicalize')) {
     const features = transport.consume(TOPICS.features, 'treesynth-canonicalize');
-    const canonical = stage(transport, features, stages.canonicalize).pipe(tap((c) => hooks.canonicalized?.(c)));
+    const canonical = stage(transport, features, stages.canonicalize).pipe(
+      tap({ next: (c) => hooks.canonicalized?.(c), complete: () => hooks.canonicalizeDone?.() }),
+    );
     transport.produce(TOPICS.treeChanges, canonical.pipe(mergeMap((c) => c.changes)));
+  }
+
+  if (runs('evolve')) {
+    const requests = transport.consume(TOPICS.evolutionRequests, 'treesynth-evolve');
+    const evolved = stage(transport, requests, stages.evolve).pipe(tap((e) => hooks.evolved?.(e)));
+    transport.produce(TOPICS.treeChanges, evolved.pipe(mergeMap((e) => e.changes)));
   }
 
   if (runs('sample')) {
     const requests = transport.consume(TOPICS.taskRequests, 'treesynth-sample');
     transport.produce(TOPICS.tasks, stage(transport, requests, stages.sample));
+  }
+
+  if (runs('generate')) {
+    const tasks = transport.consume(TOPICS.tasks, 'treesynth-generate');
+    transport.produce(TOPICS.samples, stage(transport, tasks, stages.generate));
   }
 }

@@ -104,7 +104,7 @@ const NODE_BUILTINS = new Set([
 ]);
 
 const modules: Rules = {
-  fs: [], path: ['pathManipulation'], readline: ['consoleInput'], crypto: [], events: ['eventDriven'],
+  path: ['pathManipulation'], readline: ['consoleInput'], events: ['eventDriven'],
   child_process: ['subprocess'], execa: ['subprocess'], 'cross-spawn': ['subprocess'],
   worker_threads: ['threads'], cluster: ['multiprocessing'], piscina: ['workerPool'], workerpool: ['workerPool'],
   'async-mutex': ['synchronization'], net: ['sockets'], dgram: ['sockets'], ws: ['sockets'], 'socket.io': ['sockets'],
