@@ -1,5 +1,6 @@
 // The treesynth topology: which stage reads which topic and writes which. One definition for
-// local mode (in-memory transport) and Kafka mode. Reads like the flow in DESIGN.md:
+// local mode (in-memory transport, `wireTopology`) and Kafka mode (one consumer group per
+// stage, each batch in one transaction). Reads like the flow in DESIGN.md:
 //
 //   code.files ─► filter+dedup ─► near-duplicates ─► code.accepted
 //   code.accepted ─► extract features ─► features
@@ -8,15 +9,16 @@
 //   tasks.requests ─► sample subtrees ─► tasks
 //   tasks ─► generate (LLM) ─► samples
 //   every stage ─► dead.letters
-import { mergeMap, tap, type Observable, type OperatorFunction } from 'rxjs';
-import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
+import { concatMap, mergeMap, of, pipe, tap, type Observable, type OperatorFunction } from 'rxjs';
+import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, RecordName, Records, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
 import type { EvolutionResult } from '../processors/evolve-tree.js';
 import type { CanonicalizedFile } from '../processors/canonicalize-labels.js';
 import type { Outcome } from '../processors/outcome.js';
 import { splitOutcomes } from './route-rejections.js';
-import { TOPICS } from './topics.js';
+import { TOPICS, type TopicSpec } from './topics.js';
 import type { Transport } from './transport.js';
 
+/** The operator of every stage: each input yields one outcome (generate: none while prompts are only recorded). */
 export interface Stages {
   filter: OperatorFunction<SourceFile, Outcome<CodeFile>>;
   nearDuplicates: OperatorFunction<CodeFile, Outcome<CodeFile>>;
@@ -27,9 +29,42 @@ export interface Stages {
   generate: OperatorFunction<SynthesisTask, Outcome<GeneratedSample>>;
 }
 
-export type StageName = keyof Stages;
+/** A deployable stage: its consumer group reads `input` and writes `output` (and dead letters). */
+export interface StageSpec<I extends RecordName = RecordName, O extends RecordName = RecordName, V = unknown> {
+  readonly name: DeployedStage;
+  readonly input: TopicSpec<I>;
+  readonly output: TopicSpec<O>;
+  readonly operator: OperatorFunction<Records[I], Outcome<V>>;
+  /** The output records of one value (a canonicalized file is many tree changes). */
+  readonly records: (value: V) => Array<Records[O]>;
+  /**
+   * State the stage keeps in stores: it runs as a single writer per tree key and rebuilds its
+   * store from a topic on start (the tree from tree.nodes, seen hashes from code.accepted).
+   */
+  readonly stateful: boolean;
+}
 
-export const STAGE_NAMES: readonly StageName[] = ['filter', 'nearDuplicates', 'extract', 'canonicalize', 'evolve', 'sample', 'generate'];
+export const DEPLOYED_STAGES = ['filter', 'extract', 'canonicalize', 'evolve', 'sample', 'generate'] as const;
+export type DeployedStage = (typeof DEPLOYED_STAGES)[number];
+
+const spec = <I extends RecordName, O extends RecordName, V>(s: StageSpec<I, O, V>): StageSpec => s as unknown as StageSpec;
+
+/** The stages in flow order. Near-duplicate filtering runs inside the filter stage: both guard code.accepted. */
+export function topology(stages: Stages): StageSpec[] {
+  return [
+    spec({
+      name: 'filter', input: TOPICS.files, output: TOPICS.accepted, stateful: true,
+      // One file at a time through both checks, so two near-duplicates cannot pass together.
+      operator: pipe(stages.filter, concatMap((o: Outcome<CodeFile>) => (o.ok ? of(o.value).pipe(stages.nearDuplicates) : of(o)))),
+      records: (file: CodeFile) => [file],
+    }),
+    spec({ name: 'extract', input: TOPICS.accepted, output: TOPICS.features, stateful: false, operator: stages.extract, records: (f: FeatureSet) => [f] }),
+    spec({ name: 'canonicalize', input: TOPICS.features, output: TOPICS.treeChanges, stateful: true, operator: stages.canonicalize, records: (c: CanonicalizedFile) => c.changes }),
+    spec({ name: 'evolve', input: TOPICS.evolutionRequests, output: TOPICS.treeChanges, stateful: true, operator: stages.evolve, records: (e: EvolutionResult) => e.changes }),
+    spec({ name: 'sample', input: TOPICS.taskRequests, output: TOPICS.tasks, stateful: true, operator: stages.sample, records: (t: SynthesisTask) => [t] }),
+    spec({ name: 'generate', input: TOPICS.tasks, output: TOPICS.samples, stateful: false, operator: stages.generate, records: (s: GeneratedSample) => [s] }),
+  ];
+}
 
 /** Observers for counters and pacing; they see records, they never change them. */
 export interface TopologyHooks {
@@ -39,54 +74,22 @@ export interface TopologyHooks {
   evolved?(result: EvolutionResult): void;
 }
 
-/** Runs `stage` over `input`, sends its rejections to the dead letters, returns its values. */
+/** Runs `operator` over `input`, sends its rejections to the dead letters, returns its values. */
 function stage<I, O>(transport: Transport, input: Observable<I>, operator: OperatorFunction<I, Outcome<O>>): Observable<O> {
   const { values, rejections } = splitOutcomes(input.pipe(operator));
   transport.produce(TOPICS.deadLetters, rejections);
   return values;
 }
 
-/** Wires the chosen stages (all by default) onto the transport. */
-export function wireTopology(
-  transport: Transport,
-  stages: Stages,
-  hooks: TopologyHooks = {},
-  only: readonly StageName[] = STAGE_NAMES,
-): void {
-  const runs = (name: StageName) => only.includes(name);
-
-  if (runs('filter') || runs('nearDuplicates')) {
-    const files = transport.consume(TOPICS.files, 'treesynth-filter');
-    const unique = stage(transport, files, stages.filter);
-    transport.produce(TOPICS.accepted, stage(transport, unique, stages.nearDuplicates));
-  }
-
-  if (runs('extract')) {
-    const accepted = transport.consume(TOPICS.accepted, 'treesynth-extract');
-    transport.produce(TOPICS.features, stage(transport, accepted, stages.extract));
-  }
-
-  if (runs('canonicalize')) {
-    const features = transport.consume(TOPICS.features, 'treesynth-canonicalize');
-    const canonical = stage(transport, features, stages.canonicalize).pipe(
-      tap({ next: (c) => hooks.canonicalized?.(c), complete: () => hooks.canonicalizeDone?.() }),
-    );
-    transport.produce(TOPICS.treeChanges, canonical.pipe(mergeMap((c) => c.changes)));
-  }
-
-  if (runs('evolve')) {
-    const requests = transport.consume(TOPICS.evolutionRequests, 'treesynth-evolve');
-    const evolved = stage(transport, requests, stages.evolve).pipe(tap((e) => hooks.evolved?.(e)));
-    transport.produce(TOPICS.treeChanges, evolved.pipe(mergeMap((e) => e.changes)));
-  }
-
-  if (runs('sample')) {
-    const requests = transport.consume(TOPICS.taskRequests, 'treesynth-sample');
-    transport.produce(TOPICS.tasks, stage(transport, requests, stages.sample));
-  }
-
-  if (runs('generate')) {
-    const tasks = transport.consume(TOPICS.tasks, 'treesynth-generate');
-    transport.produce(TOPICS.samples, stage(transport, tasks, stages.generate));
+/** Wires the stages onto a transport that carries whole streams (local mode). */
+export function wireTopology(transport: Transport, stages: Stages, hooks: TopologyHooks = {}): void {
+  const withHooks: Stages = {
+    ...stages,
+    canonicalize: pipe(stages.canonicalize, tap({ next: (o) => o.ok && hooks.canonicalized?.(o.value), complete: () => hooks.canonicalizeDone?.() })),
+    evolve: pipe(stages.evolve, tap((o) => o.ok && hooks.evolved?.(o.value))),
+  };
+  for (const s of topology(withHooks)) {
+    const input = transport.consume(s.input, `treesynth-${s.name}`);
+    transport.produce(s.output, stage(transport, input, s.operator).pipe(mergeMap((v) => s.records(v))));
   }
 }
