@@ -23,9 +23,14 @@ import type { StructuredModel } from '../processors/model.js';
 /** An error the user can fix: printed as one line, exit code 2. */
 export class UsageError extends Error {}
 
-interface RunOptions {
+export interface RunOptions {
   input: string;
   out: string;
+  /** Kafka mode: bootstrap brokers; the stages run as consumer groups instead of over files. */
+  kafka?: string;
+  registry?: string;
+  stages?: string[];
+  topicPrefix: string;
   gitRef?: string;
   seed: number;
   tasks: number;
@@ -184,8 +189,12 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('Run the pipeline locally: a directory, git tree or JSONL corpus in, tree.json, tasks.jsonl, rejected.jsonl and summary.json out.')
-    .requiredOption('-i, --input <path>', 'a directory of source code, a git work tree (with --git-ref), or a JSONL corpus (one {"path","content","language"} per line, .jsonl or .jsonl.gz)')
-    .requiredOption('-o, --out <dir>', 'output directory (created if missing)')
+    .option('-i, --input <path>', 'a directory of source code, a git work tree (with --git-ref), or a JSONL corpus (one {"path","content","language"} per line, .jsonl or .jsonl.gz)')
+    .option('-o, --out <dir>', 'output directory (created if missing)')
+    .option('--kafka <brokers>', 'Kafka mode: run the stages as consumer groups on these brokers (e.g. 127.0.0.1:9092) instead of over --input')
+    .option('--registry <url>', 'Kafka mode: Confluent-compatible schema registry URL (default: SCHEMA_REGISTRY_URL)')
+    .option('--stages <list>', 'Kafka mode: the stages this process runs (default all): filter, extract, canonicalize, evolve, sample, generate', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--topic-prefix <prefix>', 'Kafka mode: prefix of every topic and consumer group name', 'treesynth.')
     .option('--git-ref <ref>', 'read the files of this commit or branch of the git repository at --input instead of its work tree')
     .option('--seed <n>', 'random seed: the same seed and corpus give the same tasks', integer(0, 2 ** 32 - 1), 42)
     .option('--tasks <n>', 'synthesis tasks to sample from the tree', integer(0), 100)
@@ -226,6 +235,13 @@ export function buildProgram(): Command {
     .option('--max-chars <n>', 'characters of a file sent to the model for feature extraction', integer(1000), 24_000)
     .option('-q, --quiet', 'no progress output', false)
     .action(async (options: RunOptions) => {
+      if (options.kafka) {
+        const { runKafka } = await import('./kafka-run.js');
+        await runKafka(options);
+        return;
+      }
+      if (!options.input) throw new UsageError("required option '--input <path>' not specified (or --kafka <brokers> for Kafka mode)");
+      if (!options.out) throw new UsageError("required option '--out <dir>' not specified");
       const summary = await run(options);
       const treeText = renderTree(JSON.parse(await readFile(join(options.out, 'tree.json'), 'utf8')) as NestedNode, { width: 8, depth: 2 });
       await writeFile(join(options.out, 'tree.txt'), treeText);
