@@ -3,6 +3,8 @@
 //  2. canonicalization throughput, insert + query (target ≥ 20,000 labels/s), and recall@1
 //     of the HNSW label index against brute force (target ≥ 0.95)
 //  3. peak resident memory of a local run at 1,000 and at 10,000 files (target: flat)
+//  4. orchestration: LLM requests per second against a fake endpoint of fixed latency L at
+//     concurrency C, as a fraction of C/L (target ≥ 0.95); requests on a replay (target 0)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import type { FeatureSet } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { GrowableHnsw } from '../stores/hnsw-index.js';
 import { benchCorpus, pythonStdlib } from './corpus.js';
+import { orchestration } from './orchestration.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
 mkdirSync(cacheDir, { recursive: true });
@@ -145,9 +148,23 @@ function memory(): void {
   console.log(`memory: peak RSS ${small.maxRssMb} MB at ${small.read} files, ${large.maxRssMb} MB at ${large.read} files: ratio ${(large.maxRssMb / small.maxRssMb).toFixed(2)} (target flat); ${large.read} files in ${large.seconds} s`);
 }
 
+async function llmOrchestration(): Promise<void> {
+  const stdlib = pythonStdlib();
+  if (!stdlib) {
+    console.log('orchestration: skipped (no Python standard library on this machine to stream)');
+    return;
+  }
+  const latency = Number(process.env['BENCH_LATENCY_MS'] ?? 200);
+  const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 16);
+  const r = await orchestration(stdlib, Number(process.env['BENCH_LLM_FILES'] ?? 1000), latency, concurrency);
+  results['orchestration'] = { ...r, targets: { fraction: '≥ 0.95', replayRequests: 0 } };
+  console.log(`orchestration: ${r.requests} requests in ${r.seconds} s busy (${r.wallSeconds} s wall) = ${r.requestsPerSecond}/s against a bound of C/L = ${r.concurrency}/${r.latencyMs} ms = ${r.bound}/s: ${r.fraction} (target ≥ 0.95); replay sent ${r.replayRequests} requests (target 0)`);
+}
+
 const only = process.argv[2];
 if (!only || only === 'extraction') await extraction();
 if (!only || only === 'canonicalization') await canonicalization();
 if (!only || only === 'memory') memory();
+if (!only || only === 'orchestration') await llmOrchestration();
 writeFileSync(join(cacheDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results: ${join(cacheDir, 'results.json')}`);

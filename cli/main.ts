@@ -11,6 +11,8 @@ import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweig
 import { createProgress } from './progress.js';
 import { renderTree } from './render-tree.js';
 import { countInput } from './count-input.js';
+import { registerExportCommand } from './export.js';
+import { UsageError } from './errors.js';
 import type { LevelShape, Upweight } from '../processors/sample-subtrees.js';
 import type { TaskLevel } from '../schemas/contract.js';
 import { readFile } from 'node:fs/promises';
@@ -20,8 +22,7 @@ import { ResponseCache } from '../stores/response-cache.js';
 import type { LlmStage, LocalLlmConfig } from '../topology/run-local.js';
 import type { StructuredModel } from '../processors/model.js';
 
-/** An error the user can fix: printed as one line, exit code 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface RunOptions {
   input: string;
@@ -257,6 +258,7 @@ export function buildProgram(): Command {
       }
     });
 
+  registerExportCommand(program);
   return program;
 }
 

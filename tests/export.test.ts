@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exportFile } from '../cli/export.js';
+import { toTrainingRecord } from '../connectors/training-formats.js';
+import type { GeneratedSample } from '../schemas/contract.js';
+
+const sample = (id: string, passed: boolean | null): GeneratedSample => ({
+  sampleId: id, taskId: 't', treeKey: 'all', level: 'file', language: 'python',
+  instruction: 'Write `add(a, b)`.', analysis: 'Add them.',
+  files: [
+    { path: 'add.py', role: 'solution', content: 'def add(a, b):\n    return a + b\n' },
+    { path: 'test_add.py', role: 'test', content: 'from add import add\nassert add(1, 2) == 3\n' },
+  ],
+  features: [], provenance: { model: 'm', endpointHost: 'h', promptVersion: 'v', seed: 1 },
+  usage: { promptTokens: 1, completionTokens: 1, requests: 1 }, elapsedMs: 1,
+  validation: passed === null ? null : { passed, turns: 0, reason: passed ? null : 'test-failure' }, createdAt: 0,
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'treesynth-export-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('training formats', () => {
+  it('chat: the instruction as the user turn, analysis and solution files as the assistant turn', () => {
+    const record = toTrainingRecord(sample('s1', true), 'chat', { includeTests: false, system: 'You are a coder.' });
+    expect(record['messages']).toEqual([
+      { role: 'system', content: 'You are a coder.' },
+      { role: 'user', content: 'Write `add(a, b)`.' },
+      { role: 'assistant', content: 'Add them.\n\n`add.py`\n```python\ndef add(a, b):\n    return a + b\n```' },
+    ]);
+  });
+
+  it('instruction/output, with the tests when asked', () => {
+    const record = toTrainingRecord(sample('s1', true), 'instruction', { includeTests: true });
+    expect(record).toMatchObject({ instruction: 'Write `add(a, b)`.', input: '' });
+    expect(record['output']).toContain('`test_add.py`');
+  });
+
+  it('exports a samples file, skipping unvalidated samples on request and reporting bad lines', async () => {
+    const input = join(dir, 'samples.jsonl');
+    writeFileSync(input, [JSON.stringify(sample('a', true)), 'not json', JSON.stringify(sample('b', false)), JSON.stringify({ sampleId: 'x' }), ''].join('\n'));
+    const warnings: string[] = [];
+    const counts = await exportFile(input, join(dir, 'out.jsonl'), { format: 'chat', includeTests: false, validatedOnly: true }, (w) => warnings.push(w));
+    expect(counts).toEqual({ read: 4, written: 1, skipped: 1, invalid: 2 });
+    expect(warnings.map((w) => w.split(': skipped')[0])).toEqual([`${input}:2`, `${input}:4`]);
+    const lines = readFileSync(join(dir, 'out.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(lines[0]!).id).toBe('a');
+  });
+});
