@@ -1,7 +1,7 @@
 // Real code already on the machine, for benchmarks: the Python standard library, Go's own
 // sources, the JavaScript and TypeScript in node_modules, and the JDK's Java sources.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Language } from '../schemas/languages.js';
 
@@ -57,19 +57,40 @@ function javaSources(cacheDir: string): string | null {
   return command('unzip', ['-q', '-o', zip, 'java.base/java/util/*', 'java.base/java/io/*', '-d', target]) === null ? null : target;
 }
 
-/** Up to `perLanguage` files of each language that the machine has. */
-export function benchCorpus(perLanguage: number, cacheDir: string): BenchFile[] {
-  const roots: Array<[Language, string | null, (p: string) => boolean]> = [
+/** Paths of up to `perLanguage` files of each language that the machine has. */
+export function benchPaths(perLanguage: number, cacheDir: string): Array<{ path: string; language: Language }> {
+  return corpusRoots(cacheDir).flatMap(([language, root, accept]) => (root ? walk(root, accept, perLanguage).map((path) => ({ path, language })) : []));
+}
+
+/**
+ * A JSONL corpus of real files (one {"path","content","language"} per line), written one file
+ * at a time so that building it does not hold the corpus in memory. Returns the line count.
+ */
+export function writeJsonlCorpus(target: string, perLanguage: number, cacheDir: string): number {
+  const fd = openSync(target, 'w');
+  let n = 0;
+  try {
+    for (const { path, language } of benchPaths(perLanguage, cacheDir)) {
+      writeSync(fd, `${JSON.stringify({ path, content: readFileSync(path, 'utf8'), language })}\n`);
+      n += 1;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return n;
+}
+
+function corpusRoots(cacheDir: string): Array<[Language, string | null, (p: string) => boolean]> {
+  return [
     ['python', pythonStdlib(), (p) => p.endsWith('.py') && !p.includes('/test')],
     ['go', command('go', ['env', 'GOROOT']) && join(command('go', ['env', 'GOROOT'])!, 'src'), (p) => p.endsWith('.go') && !p.includes('testdata')],
     ['javascript', 'node_modules', (p) => p.endsWith('.js') && !p.endsWith('.min.js')],
     ['typescript', 'node_modules', (p) => p.endsWith('.ts') && !p.endsWith('.d.ts')],
     ['java', javaSources(cacheDir), (p) => p.endsWith('.java')],
   ];
-  const files: BenchFile[] = [];
-  for (const [language, root, accept] of roots) {
-    if (!root) continue;
-    for (const path of walk(root, accept, perLanguage)) files.push({ path, language, content: readFileSync(path, 'utf8') });
-  }
-  return files;
+}
+
+/** Up to `perLanguage` files of each language that the machine has. */
+export function benchCorpus(perLanguage: number, cacheDir: string): BenchFile[] {
+  return benchPaths(perLanguage, cacheDir).map(({ path, language }) => ({ path, language, content: readFileSync(path, 'utf8') }));
 }

@@ -16,7 +16,7 @@ import { loadGrammars } from '../processors/tree-sitter/grammars.js';
 import type { FeatureSet } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { GrowableHnsw } from '../stores/hnsw-index.js';
-import { benchCorpus, pythonStdlib } from './corpus.js';
+import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
@@ -131,15 +131,14 @@ async function canonicalization(): Promise<void> {
 }
 
 function memory(): void {
-  const stdlib = pythonStdlib();
-  if (!stdlib) {
-    console.log('memory: skipped (no Python standard library on this machine to stream)');
-    return;
-  }
+  // Real code of several languages as one JSONL stream, so both runs read the same corpus.
+  const corpus = join(cacheDir, 'corpus-mixed.jsonl');
+  const lines = writeJsonlCorpus(corpus, 4000, cacheDir);
+  if (lines < 10_000) console.log(`memory: only ${lines} real files on this machine; the large run reads them all`);
   const peak = (maxFiles: number) => {
     const out = join(cacheDir, `memory-${maxFiles}`);
     const child = new URL('./memory-child.js', import.meta.url).pathname;
-    const text = execFileSync('node', [child, stdlib, out, String(maxFiles)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const text = execFileSync('node', [child, corpus, out, String(maxFiles)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     return JSON.parse(text.trim().split('\n').pop()!) as { maxRssMb: number; read: number; accepted: number; nodes: number; seconds: number };
   };
   const small = peak(1000);

@@ -26,6 +26,7 @@ export class JsonlSink<T> {
   #closing: Promise<void> | undefined;
   #error: Error | undefined;
   #written = 0;
+  #drained: Promise<void> | undefined;
 
   constructor(path: string, options: JsonlSinkOptions = {}) {
     this.path = path;
@@ -60,21 +61,26 @@ export class JsonlSink<T> {
     if (this.#closing) throw new Error(`cannot write ${this.path}: sink is closed`);
     const line = `${serialiseJsonLine(record)}\n`;
     const stream = await this.#open();
+    // Concurrent writers wait for the same 'drain' instead of each adding to the buffer.
+    while (this.#drained) await this.#drained;
     this.#check();
     if (stream.destroyed) throw this.#error ?? new Error(`cannot write ${this.path}: stream destroyed`);
     this.#written += 1;
     if (stream.write(line)) return;
-    await new Promise<void>((resolve) => {
+    this.#drained = new Promise<void>((resolve) => {
       const done = (): void => {
         stream.off('drain', done);
         stream.off('close', done);
+        this.#drained = undefined;
         resolve();
       };
       stream.on('drain', done);
       stream.on('close', done); // destroyed after an error: no 'drain' will come
     });
+    await this.#drained;
     this.#check();
   }
+
 
   /** Flushes and closes the file (creating it if nothing was written); idempotent. */
   close(): Promise<void> {

@@ -84,7 +84,7 @@ export async function evolveOnce(request: EvolutionRequest, config: EvolveConfig
 
   const messages = evolveMessages(subtreeJson(tree, picked), config.minSiblings);
   if ('pending' in config.access) {
-    config.access.pending({
+    await config.access.pending({
       stage: EVOLVE_STAGE, recordId: where.recordId, promptVersion: EVOLVE_PROMPT_VERSION, messages,
       responseFormat: { name: EVOLVE_SCHEMA.name, schema: EVOLVE_SCHEMA.jsonSchema },
     });

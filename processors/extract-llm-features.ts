@@ -46,7 +46,7 @@ export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig)
   if (!base.ok) return base;
   const messages = extractMessages(file, config.maxChars);
   if ('pending' in config.access) {
-    config.access.pending({
+    await config.access.pending({
       stage: EXTRACT_LLM_STAGE, recordId: file.id, promptVersion: EXTRACT_PROMPT_VERSION, messages,
       responseFormat: { name: EXTRACT_SCHEMA.name, schema: EXTRACT_SCHEMA.jsonSchema },
     });

@@ -19,7 +19,7 @@ export interface GenerateConfig {
 export async function generateSample(task: SynthesisTask, config: GenerateConfig): Promise<Outcome<GeneratedSample> | null> {
   const messages = generateMessages(task);
   if ('pending' in config.access) {
-    config.access.pending({
+    await config.access.pending({
       stage: GENERATE_STAGE, recordId: task.taskId, promptVersion: GENERATE_PROMPT_VERSION, messages,
       responseFormat: { name: GENERATE_SCHEMA.name, schema: GENERATE_SCHEMA.jsonSchema },
     });

@@ -17,8 +17,11 @@ export interface PendingPrompt {
   responseFormat: { name: string; schema: Record<string, unknown> };
 }
 
-/** A model to call, or a place to record what would have been asked. */
-export type ModelAccess = { model: StructuredModel } | { pending: (prompt: PendingPrompt) => void };
+/**
+ * A model to call, or a place to record what would have been asked. Stages await the record,
+ * so a slow disk slows the stage instead of queueing prompts in memory.
+ */
+export type ModelAccess = { model: StructuredModel } | { pending: (prompt: PendingPrompt) => Promise<void> };
 
 /** Errors that stop a stage cleanly (budget, breaker): each further record is a dead letter. */
 export function stopReason(error: unknown): string | null {

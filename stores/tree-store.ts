@@ -165,6 +165,17 @@ export class TreeStore {
     });
   }
 
+  /**
+   * The tree as a compacted changelog: one UPSERT per node, parents first, each at the current
+   * version. Restoring from it gives this tree, as restoring from a compacted topic does.
+   */
+  *snapshot(): IterableIterator<TreeNodeChange> {
+    const nodes = [...this.nodes.values()].sort((a, b) => a.depth - b.depth || (a.id < b.id ? -1 : 1));
+    for (const node of nodes) {
+      yield { treeKey: this.treeKey, seq: this.seqNo, op: 'UPSERT', nodeId: node.id, node: { ...node, aliases: [...node.aliases] }, cause: 'snapshot' };
+    }
+  }
+
   /** Applies a changelog record, e.g. while restoring. Parents may arrive after children. */
   apply(change: TreeNodeChange): void {
     if (change.treeKey !== this.treeKey) throw new Error(`change for tree ${change.treeKey} applied to ${this.treeKey}`);

@@ -68,13 +68,16 @@ describe('canonicalize labels', () => {
     expect(Object.fromEntries(tree.children(logging.id).map((c) => [c.label, c.frequency]))).toEqual({ 'console output': 2, 'logging framework': 1 });
   });
 
-  it('grows per-parent indexes past their initial capacity without rebuilding them', async () => {
+  it('moves a large sibling set into an HNSW index that grows past its capacity without rebuilding', async () => {
     const config = setup();
     const labels = Array.from({ length: 300 }, (_, i) => `feature number ${i} ${String.fromCharCode(97 + (i % 26))}${i * 7919}`);
     await canonicalizeFeatureSet(featureSet('f1', labels.map((l) => ['functionality', l] as [string, string])), config);
     const { tree, labels: index } = config.trees.get('all');
     expect(tree.childCount(tree.children(ROOT_ID)[0]!.id)).toBeGreaterThan(250);
     expect(index.size).toBeGreaterThan(250);
+    // Small parents (the root's 1 category) stay exact; the 300-child parent moved to HNSW.
+    expect(index.parents).toBe(2);
+    expect(index.hnswParents).toBe(1);
     // Every stored label finds itself again.
     const again = await canonicalizeFeatureSet(featureSet('f2', labels.map((l) => ['functionality', l] as [string, string])), config);
     expect(again.labels.created).toBe(0);

@@ -184,14 +184,13 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     pending: new JsonlSink<PendingPrompt>(join(config.out, 'pending.jsonl'), { mode: 'overwrite' }),
   };
   let pendingPrompts = 0;
-  let pendingWrites: Promise<void> = Promise.resolve();
   const access = (stage: LlmStage): ModelAccess => {
     const model = llm?.models[stage];
     if (model) return { model };
     return {
       pending: (prompt) => {
         pendingPrompts += 1;
-        pendingWrites = pendingWrites.then(() => sinks.pending.write(prompt));
+        return sinks.pending.write(prompt);
       },
     };
   };
@@ -251,7 +250,6 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   transport.produce(TOPICS.evolutionRequests, evolutionRequests);
 
   // Sinks subscribe before anything flows: the in-memory topics are hot.
-  const latestChange = new Map<string, TreeNodeChange>();
   const deadLetters = lastValueFrom(
     transport.consume(TOPICS.deadLetters, 'local-sink').pipe(
       tap((r) => {
@@ -268,12 +266,8 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     ),
     { defaultValue: null },
   );
-  const treeDone = lastValueFrom(
-    transport.consume(TOPICS.treeChanges, 'local-sink').pipe(
-      tap((c) => latestChange.set(`${c.treeKey}/${c.nodeId}`, c)),
-      defaultIfEmpty(null),
-    ),
-  );
+  // Local mode keeps the tree in its store; the changelog file is written compacted at the end.
+  const treeDone = lastValueFrom(transport.consume(TOPICS.treeChanges, 'local-sink').pipe(defaultIfEmpty(null)));
   const tasksDone = lastValueFrom(
     transport.consume(TOPICS.tasks, 'local-sink').pipe(
       tap((t) => {
@@ -321,14 +315,13 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   );
   transport.produce(TOPICS.taskRequests, requests);
   await Promise.all([tasksDone, samplesDone, deadLetters]);
-  await pendingWrites;
   await Promise.all(Object.values(sinks).map((s) => s.close()));
 
   // The tree: nested for people, compacted changelog to restore from.
   const treeFile = keys.length === 1 ? trees.get(keys[0]!).tree.toNested() : { label: 'trees', children: keys.map((k) => trees.get(k).tree.toNested()) };
   await writeJsonAtomic(join(config.out, 'tree.json'), keys.length === 0 ? trees.get('all').tree.toNested() : treeFile);
   const changelog = new JsonlSink<TreeNodeChange>(join(config.out, 'tree.changelog.jsonl'), { mode: 'overwrite' });
-  for (const change of [...latestChange.values()].sort((a, b) => a.seq - b.seq)) await changelog.write(change);
+  for (const key of keys) for (const change of trees.get(key).tree.snapshot()) await changelog.write(change);
   await changelog.close();
 
   progress.phase = 'done';
