@@ -18,7 +18,7 @@ describe('LexicalLabelEmbedder', () => {
 
   it('names itself and has the configured dimension', async () => {
     expect(embedder.name).toBe('lexical-label-v1');
-    expect(embedder.dimension).toBe(256);
+    expect(embedder.dimension).toBe(128);
     const small = new LexicalLabelEmbedder({ dimension: 64 });
     const [v] = await small.embed(['read file']);
     expect(small.dimension).toBe(64);
