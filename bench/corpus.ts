@@ -50,9 +50,10 @@ export function pythonStdlib(): string | null {
 function javaSources(cacheDir: string): string | null {
   const target = join(cacheDir, 'jdk-src');
   if (existsSync(join(target, 'java.base'))) return target;
-  const home = command('bash', ['-c', 'dirname $(dirname $(readlink -f $(command -v javac)))']);
-  const zip = home ? join(home, 'lib', 'src.zip') : null;
-  if (!zip || !existsSync(zip)) return null;
+  // Any installed JDK's sources will do (Debian's src.zip may be a dangling link).
+  const jvm = '/usr/lib/jvm';
+  const zip = existsSync(jvm) ? readdirSync(jvm).map((d) => join(jvm, d, 'lib', 'src.zip')).find((z) => existsSync(z)) : undefined;
+  if (!zip) return null;
   mkdirSync(target, { recursive: true });
   return command('unzip', ['-q', '-o', zip, 'java.base/java/util/*', 'java.base/java/io/*', '-d', target]) === null ? null : target;
 }

@@ -116,8 +116,5 @@ export function rejectedRecord(rejection: Rejection): Record<string, unknown> | 
 /** Dead letters of the validate stage (its name may grow a suffix, e.g. validate-sandbox). */
 export const isValidationRejection = (r: Rejection): boolean => /^validat/i.test(r.stage);
 
-/** The reason the decontamination stage gives. */
-export const CONTAMINATED_REASON = 'contaminated';
-
 /** A feature path as one key; labels cannot contain the separator's control character. */
 export const pathKey = (path: readonly string[]): string => path.join('\u001f');
