@@ -138,13 +138,13 @@ function memory(): void {
   const peak = (maxFiles: number) => {
     const out = join(cacheDir, `memory-${maxFiles}`);
     const child = new URL('./memory-child.js', import.meta.url).pathname;
-    const text = execFileSync('node', [child, corpus, out, String(maxFiles)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    return JSON.parse(text.trim().split('\n').pop()!) as { maxRssMb: number; read: number; accepted: number; nodes: number; seconds: number };
+    const text = execFileSync('node', ['--expose-gc', child, corpus, out, String(maxFiles)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    return JSON.parse(text.trim().split('\n').pop()!) as { maxRssMb: number; peakHeapMb: number; read: number; accepted: number; nodes: number; seconds: number };
   };
   const small = peak(1000);
   const large = peak(10_000);
   results['memory'] = { at1000: small, at10000: large, ratio: +(large.maxRssMb / small.maxRssMb).toFixed(2), target: 'flat (ratio near 1)' };
-  console.log(`memory: peak RSS ${small.maxRssMb} MB at ${small.read} files, ${large.maxRssMb} MB at ${large.read} files: ratio ${(large.maxRssMb / small.maxRssMb).toFixed(2)} (target flat); ${large.read} files in ${large.seconds} s`);
+  console.log(`memory: peak RSS ${small.maxRssMb} MB at ${small.read} files, ${large.maxRssMb} MB at ${large.read} files: ratio ${(large.maxRssMb / small.maxRssMb).toFixed(2)}; live JS heap peak ${small.peakHeapMb} MB vs ${large.peakHeapMb} MB (target flat); ${large.read} files in ${large.seconds} s`);
 }
 
 async function llmOrchestration(): Promise<void> {

@@ -1,0 +1,124 @@
+// The one place treesynth makes kafkajs clients: brokers, client id, a quiet log, a retry
+// schedule, and a reachability check that turns "no broker there" into one clear line instead
+// of kafkajs's retry log and a stack trace. Everything Kafka-specific stays behind
+// connectors/kafka so the client library can be swapped (DESIGN.md §7).
+import { Kafka, logLevel, type Admin, type LogEntry, type logCreator } from 'kafkajs';
+
+/** A service (broker, registry) that did not answer: printed as one line, exit code 1. */
+export class ServiceUnavailableError extends Error {
+  override readonly name = 'ServiceUnavailableError';
+}
+
+export interface KafkaSettings {
+  /** Bootstrap brokers, e.g. ['127.0.0.1:9092']. */
+  brokers: string[];
+  clientId: string;
+  /** Retry schedule of the first connection, in ms between attempts (default CONNECT_SCHEDULE_MS). */
+  connectScheduleMs?: readonly number[];
+  /** Where kafkajs's remaining error lines go (default stderr). */
+  log?: (line: string) => void;
+}
+
+/** Waits between connection attempts: five attempts over about 7.5 s. */
+export const CONNECT_SCHEDULE_MS: readonly number[] = [500, 1000, 2000, 4000];
+
+/** "127.0.0.1:9092,host:9093" → brokers; a bad entry is a usage error. */
+export function parseBrokers(value: string): string[] {
+  const brokers = value.split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:/]+:\d{1,5}$/.test(b))) {
+    throw new Error(`--kafka expects host:port[,host:port...], got "${value}"`);
+  }
+  return brokers;
+}
+
+// Lines kafkajs logs at ERROR that are normal operation for us: retried broker answers
+// (CONCURRENT_TRANSACTIONS while a previous transaction completes, coordinator moves,
+// rebalances), connection attempts we report ourselves, and fencing we handle.
+const EXPECTED = [
+  /concurrent transactions/i,
+  /CONCURRENT_TRANSACTIONS/,
+  /coordinator (is )?(not available|loading|not aware)/i,
+  /rebalanc/i,
+  /Connection (error|timeout)|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|Closed connection|disconnected/i,
+  /KafkaJSNumberOfRetriesExceeded|KafkaJSConnectionError|KafkaJSNonRetriableError/,
+  /INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced/i,
+  /The group member needs to have a valid member id|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|not the correct coordinator/i,
+  /Restarting the consumer|Crash:/i,
+];
+
+/**
+ * kafkajs logs every retried broker answer at ERROR. This keeps the log for what an operator
+ * should see: unexpected errors, one line each; everything else only with TREESYNTH_DEBUG.
+ */
+export function quietLogCreator(sink: (line: string) => void = (line) => process.stderr.write(line)): logCreator {
+  const debug = Boolean(process.env['TREESYNTH_DEBUG']);
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, error } = log as { message: string; error?: string };
+      const text = `${message}${error ? `: ${error}` : ''}`;
+      if (!debug && (level > logLevel.ERROR || EXPECTED.some((re) => re.test(text)))) return;
+      sink(`kafkajs ${namespace}: ${text.split('\n')[0]}\n`);
+    };
+}
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))}`;
+
+/** "5 attempts over 7.5 s (waits 0.5, 1, 2, 4 s)". */
+export function describeSchedule(schedule: readonly number[]): string {
+  const total = schedule.reduce((a, b) => a + b, 0);
+  return `${schedule.length + 1} attempts over ${seconds(total)} s (waits ${schedule.map(seconds).join(', ')} s)`;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const reasonOf = (error: unknown): string => {
+  const e = error as { message?: string; cause?: { message?: string; code?: string }; code?: string };
+  return (e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? String(error)).split('\n')[0]!;
+};
+
+/** Runs `attempt` on the schedule until it succeeds; the last failure becomes one clear line. */
+export async function withConnectRetries<T>(what: string, schedule: readonly number[], attempt: () => Promise<T>, hint: string): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i <= schedule.length; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      last = error;
+      if (i < schedule.length) await sleep(schedule[i]!);
+    }
+  }
+  throw new ServiceUnavailableError(`cannot reach ${what} (${reasonOf(last)}); ${describeSchedule(schedule)}. ${hint}`);
+}
+
+/**
+ * A connected kafkajs client and admin. The first connection is tried on the schedule with
+ * kafkajs's own retries off (so its log stays quiet); after that kafkajs retries as usual.
+ */
+export async function connectKafka(settings: KafkaSettings): Promise<{ kafka: Kafka; admin: Admin }> {
+  process.env['KAFKAJS_NO_PARTITIONER_WARNING'] ??= '1';
+  const schedule = settings.connectScheduleMs ?? CONNECT_SCHEDULE_MS;
+  const log = settings.log ?? ((line: string) => process.stderr.write(line));
+  const probe = new Kafka({
+    clientId: `${settings.clientId}-probe`, brokers: settings.brokers, logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000, requestTimeout: 5000, retry: { retries: 0 },
+  });
+  await withConnectRetries(`Kafka at ${settings.brokers.join(',')}`, schedule, async () => {
+    const admin = probe.admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }, 'Is the broker running? (npm run -s stack:up prints its address)');
+
+  const kafka = new Kafka({
+    clientId: settings.clientId, brokers: settings.brokers, logCreator: quietLogCreator(log),
+    connectionTimeout: 3000, requestTimeout: 30_000,
+    // Once connected, transient failures are retried for about a minute before a stage restarts.
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 8 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  return { kafka, admin };
+}
