@@ -3,7 +3,7 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap } from 'rxjs';
+import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
@@ -268,28 +268,21 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   );
   // Local mode keeps the tree in its store; the changelog file is written compacted at the end.
   const treeDone = lastValueFrom(transport.consume(TOPICS.treeChanges, 'local-sink').pipe(defaultIfEmpty(null)));
-  const tasksDone = lastValueFrom(
-    transport.consume(TOPICS.tasks, 'local-sink').pipe(
-      tap((t) => {
-        progress.tasks += 1;
-        bump(taskLevels, t.level);
-        report();
-      }),
-      writeTo(sinks.tasks),
-    ),
-    { defaultValue: null },
-  );
-  const samplesDone = lastValueFrom(
-    transport.consume(TOPICS.samples, 'local-sink').pipe(
-      tap((s) => {
-        progress.samples += 1;
-        bump(sampleLevels, s.level);
-        report();
-      }),
-      writeTo(sinks.samples),
-    ),
-    { defaultValue: null },
-  );
+  /** Writes a topic to its file, counting records by level as they pass. */
+  const drain = <T extends { level: string }>(records: Observable<T>, sink: JsonlSink<T>, byLevel: Record<string, number>, counter: 'tasks' | 'samples') =>
+    lastValueFrom(
+      records.pipe(
+        tap((r) => {
+          progress[counter] += 1;
+          bump(byLevel, r.level);
+          report();
+        }),
+        writeTo(sink),
+      ),
+      { defaultValue: null },
+    );
+  const tasksDone = drain(transport.consume(TOPICS.tasks, 'local-sink'), sinks.tasks, taskLevels, 'tasks');
+  const samplesDone = drain(transport.consume(TOPICS.samples, 'local-sink'), sinks.samples, sampleLevels, 'samples');
 
   // Files in: source rejections (unreadable, invalid JSONL) go straight to the dead letters.
   const { values: files, rejections: sourceRejections } = splitOutcomes<SourceFile>(

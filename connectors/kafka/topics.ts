@@ -1,0 +1,111 @@
+// Topics under a deployment prefix, created by treesynth when missing with explicit settings
+// (the broker has auto-creation off): partitions, retention, and compaction for the tree
+// changelog. Plus the partitioner that keeps one tree's changes in one partition.
+import type { Admin } from 'kafkajs';
+import type { RecordName } from '../../schemas/contract.js';
+import { TOPICS, type TopicSpec } from '../../topology/topics.js';
+
+export const DEFAULT_PARTITIONS = 3;
+/** Seven days, Kafka's own default, written explicitly so every topic says what it keeps. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** Source files up to the sources' 4 MiB read limit fit in one record. */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+export interface TopicSettings {
+  partitions: number;
+  /** retention.ms of the delete-policy topics; -1 keeps records forever. */
+  retentionMs: number;
+}
+
+export const topicName = (prefix: string, spec: TopicSpec<RecordName>): string => `${prefix}${spec.name}`;
+
+/** Every topic of the flow, full names. */
+export function allTopics(prefix: string): Array<{ topic: string; spec: TopicSpec<RecordName> }> {
+  return Object.values(TOPICS).map((spec) => ({ topic: topicName(prefix, spec as TopicSpec<RecordName>), spec: spec as TopicSpec<RecordName> }));
+}
+
+function configEntries(spec: TopicSpec<RecordName>, settings: TopicSettings): Array<{ name: string; value: string }> {
+  const entries = [{ name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) }];
+  if (spec.cleanupPolicy === 'compact') {
+    // The changelog keeps the latest state of every node for as long as the tree lives.
+    entries.push({ name: 'cleanup.policy', value: 'compact' }, { name: 'retention.ms', value: '-1' });
+  } else {
+    entries.push({ name: 'cleanup.policy', value: 'delete' }, { name: 'retention.ms', value: String(settings.retentionMs) });
+  }
+  return entries;
+}
+
+/**
+ * Creates the missing topics of the flow under `prefix`; existing ones are left as they are
+ * (their partition count included: changing it would move keys between partitions).
+ * Returns the names created.
+ */
+export async function ensureTopics(admin: Admin, prefix: string, settings: TopicSettings): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = allTopics(prefix).filter(({ topic }) => !existing.has(topic));
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map(({ topic, spec }) => ({
+        topic, numPartitions: settings.partitions, replicationFactor: 1, configEntries: configEntries(spec, settings),
+      })),
+    });
+  } catch (error) {
+    // Another process created some of them meanwhile: fine, as long as they now exist.
+    const now = new Set(await admin.listTopics());
+    if (missing.some(({ topic }) => !now.has(topic))) throw error;
+  }
+  return missing.map(({ topic }) => topic);
+}
+
+/** Partition count of each topic, from the broker's metadata. */
+export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+  return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+}
+
+/** Kafka's murmur2 (as in the Java client's Utils.murmur2), so partitions match stock producers. */
+export function murmur2(data: Buffer): number {
+  const length = data.length;
+  const seed = 0x9747b28c;
+  const m = 0x5bd1e995;
+  const r = 24;
+  let h = seed ^ length;
+  const length4 = Math.floor(length / 4);
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = (data[i4]! & 0xff) + ((data[i4 + 1]! & 0xff) << 8) + ((data[i4 + 2]! & 0xff) << 16) + ((data[i4 + 3]! & 0xff) << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> r;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m);
+    h ^= k;
+  }
+  const rest = length % 4;
+  const tail = length & ~3;
+  if (rest === 3) h ^= (data[tail + 2]! & 0xff) << 16;
+  if (rest >= 2) h ^= (data[tail + 1]! & 0xff) << 8;
+  if (rest >= 1) {
+    h ^= data[tail]! & 0xff;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** The partition the Java default partitioner picks for `key`. */
+export function partitionFor(key: string, partitions: number): number {
+  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+}
+
+/**
+ * The partition of a record on its topic: the tree changelog by tree key, so one tree's
+ * changes stay in one partition and in order; every other topic by its record key.
+ */
+export function partitionOf<N extends RecordName>(spec: TopicSpec<N>, record: Parameters<TopicSpec<N>['key']>[0], partitions: number): number {
+  const tree = spec.name === TOPICS.treeChanges.name ? (record as { treeKey: string }).treeKey : spec.key(record);
+  return partitionFor(tree, partitions);
+}

@@ -1,0 +1,132 @@
+// From how a run ended and what it printed to a reason. What the sandbox enforced is known
+// for certain (our wall clock, our output budget, a signal); what the sample ran into inside
+// (a refused connection, a read-only file system, an allocation that failed) is only visible in
+// its error output, so it is read from there. Root causes win over symptoms: a fork bomb killed
+// by the wall clock is a process-limit case, a test that could not reach the network is a
+// sandbox violation even though its assertion failed too.
+import type { ProcessOutcome } from './process.js';
+import type { ValidationReason } from './types.js';
+
+export interface Verdict {
+  reason: ValidationReason;
+  detail: string;
+}
+
+const MEMORY = [
+  /\bMemoryError\b/,
+  /JavaScript heap out of memory/,
+  /Fatal process out of memory|Fatal process OOM/,
+  /Array buffer allocation failed/,
+  /Reached heap limit/,
+  /Cannot allocate memory|\bENOMEM\b/,
+  /std::bad_alloc/,
+];
+
+const PROCESS_LIMIT = [
+  /BlockingIOError: \[Errno 11\] Resource temporarily unavailable/,
+  /can't start new thread/,
+  /fork: (?:retry: )?Resource temporarily unavailable|Cannot fork/,
+  /\bspawn\b[^\n]{0,200}\bEAGAIN\b/,
+  /pthread_create[^\n]{0,80}(?:Resource temporarily unavailable|EAGAIN)/,
+];
+
+const NETWORK = [
+  /Network is unreachable|\bENETUNREACH\b/,
+  /\bEAI_AGAIN\b|Temporary failure in name resolution|Name or service not known|\bENOTFOUND\b|No address associated with hostname/,
+  /Connection refused|\bECONNREFUSED\b/,
+];
+
+const WRITE_OUTSIDE = [/Read-only file system|\bEROFS\b/, /PermissionError|Permission denied|\bEACCES\b/, /Operation not permitted|\bEPERM\b/];
+
+const FILE_TOO_LARGE = [/File too large|\bEFBIG\b/];
+
+const firstMatch = (text: string, patterns: readonly RegExp[]): RegExpExecArray | null => {
+  for (const p of patterns) {
+    const m = p.exec(text);
+    if (m) return m;
+  }
+  return null;
+};
+
+/** The line around a match, trimmed, for a one-line detail. */
+function lineAt(text: string, index: number): string {
+  const start = text.lastIndexOf('\n', index) + 1;
+  const end = text.indexOf('\n', index);
+  return oneLine(text.slice(start, end < 0 ? undefined : end));
+}
+
+export function oneLine(text: string, max = 300): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** The line that best says why tests failed: the last error or failed assertion, else the last line. */
+export function failureLine(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const patterns = [/^(?:E\s+)?\w*(?:Error|Exception)\b/, /^FAILED\b/, /^not ok \d+/, /^error:/, /\b\d+ failed\b/];
+  for (const p of patterns) {
+    for (let i = lines.length - 1; i >= 0; i--) if (p.test(lines[i]!)) return oneLine(lines[i]!);
+  }
+  return oneLine(lines[lines.length - 1] ?? '(no output)');
+}
+
+/** A module the sample imports that is neither its own nor installed; null when none is named. */
+export function missingModule(output: string, localModules: ReadonlySet<string>): { name: string; local: boolean } | null {
+  const py = /No module named '([^']+)'|No module named ([A-Za-z_][\w.]*)/.exec(output);
+  if (py) {
+    const name = (py[1] ?? py[2] ?? '').split('.')[0]!;
+    return { name, local: localModules.has(name) };
+  }
+  const js = /Cannot find (?:module|package) '([^']+)'/.exec(output);
+  if (js) {
+    const spec = js[1]!;
+    if (spec.startsWith('.') || spec.startsWith('/')) return { name: spec, local: true };
+    const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+    return { name, local: localModules.has(name) };
+  }
+  return null;
+}
+
+export interface ClassifyInput {
+  step: 'check' | 'test';
+  outcome: ProcessOutcome;
+  limits: { wallMs: number; outputBytes: number; cpuSeconds: number };
+  localModules: ReadonlySet<string>;
+}
+
+export function classify({ step, outcome, limits, localModules }: ClassifyInput): Verdict {
+  const out = outcome.output;
+  if (outcome.spawnError) return { reason: 'sandbox-error', detail: oneLine(`cannot start the sandbox: ${outcome.spawnError}`) };
+  // bwrap's own complaints (it prints "bwrap: ..." and exits 1 before running anything).
+  if (outcome.exitCode === 1 && /^bwrap: /m.test(out) && !outcome.timedOut) return { reason: 'sandbox-error', detail: oneLine(out.split('\n').find((l) => l.startsWith('bwrap: ')) ?? out) };
+
+  const clean = outcome.exitCode === 0 && !outcome.timedOut && !outcome.outputExceeded && !outcome.aborted;
+  if (clean) {
+    // pytest exits 5 when it collects nothing, node --test runs zero tests quietly.
+    if (step === 'test' && /^# tests 0$/m.test(out)) return { reason: 'test-failure', detail: 'no test ran' };
+    return { reason: 'passed', detail: step === 'check' ? 'syntax ok' : 'tests passed' };
+  }
+
+  const forks = firstMatch(out, PROCESS_LIMIT);
+  if (forks) return { reason: 'process-limit', detail: `process limit reached: ${lineAt(out, forks.index)}` };
+  const memory = firstMatch(out, MEMORY);
+  if (memory) return { reason: 'memory', detail: `memory limit reached: ${lineAt(out, memory.index)}` };
+  if (outcome.outputExceeded) return { reason: 'output-limit', detail: `more than ${limits.outputBytes} bytes of output` };
+  const tooLarge = firstMatch(out, FILE_TOO_LARGE);
+  if (tooLarge || outcome.signal === 'SIGXFSZ') return { reason: 'output-limit', detail: 'wrote a file larger than the file size limit' };
+  const net = firstMatch(out, NETWORK);
+  if (net) return { reason: 'sandbox-violation', detail: `network access attempted (the sandbox has none): ${lineAt(out, net.index)}` };
+  const write = firstMatch(out, WRITE_OUTSIDE);
+  if (write) return { reason: 'sandbox-violation', detail: `write outside the sample's directory attempted: ${lineAt(out, write.index)}` };
+  if (outcome.timedOut) return { reason: 'timeout', detail: `wall time limit of ${limits.wallMs} ms reached` };
+  if (outcome.signal === 'SIGXCPU') return { reason: 'timeout', detail: `CPU time limit of ${limits.cpuSeconds} s reached` };
+  if (outcome.aborted) return { reason: 'sandbox-error', detail: 'run aborted' };
+
+  if (step === 'check') return { reason: 'syntax-error', detail: failureLine(out) };
+  const missing = missingModule(out, localModules);
+  if (missing && !missing.local) return { reason: 'missing-package', detail: `needs "${missing.name}", which the sandbox does not have (nothing is installed inside it)` };
+  if (outcome.signal === 'SIGKILL') return { reason: 'timeout', detail: 'killed (SIGKILL): CPU time limit reached' };
+  if (outcome.signal && outcome.signal !== 'SIGABRT') return { reason: 'test-failure', detail: `the test process died of ${outcome.signal}` };
+  if (outcome.exitCode === 5 && /no tests ran/.test(out)) return { reason: 'test-failure', detail: 'pytest collected no tests' };
+  return { reason: 'test-failure', detail: failureLine(out) };
+}
