@@ -12,6 +12,7 @@ import { createProgress } from './progress.js';
 import { renderTree } from './render-tree.js';
 import { countInput } from './count-input.js';
 import { registerExportCommand } from './export.js';
+import { registerLagCommand } from './lag.js';
 import { UsageError } from './errors.js';
 import type { LevelShape, Upweight } from '../processors/sample-subtrees.js';
 import type { TaskLevel } from '../schemas/contract.js';
@@ -259,6 +260,7 @@ export function buildProgram(): Command {
     });
 
   registerExportCommand(program);
+  registerLagCommand(program);
   return program;
 }
 

@@ -1,0 +1,78 @@
+// `treesynth lag`: consumer lag of every stage's consumer group.
+import { Command } from 'commander';
+import { connectKafka, parseBrokers } from '../connectors/kafka/client.js';
+import { listGroups, readLag, summarise, type PartitionLag } from '../connectors/kafka/lag.js';
+import { UsageError } from './errors.js';
+
+interface LagOptions {
+  kafka?: string;
+  topicPrefix: string;
+  group?: string[];
+  json: boolean;
+  watch: boolean;
+  interval: number;
+}
+
+const pad = (cells: string[][]) => {
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells.map((row) => row.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+};
+
+const duration = (s: number | null) => (s === null ? '-' : s < 60 ? `${s.toFixed(0)}s` : s < 3600 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
+
+function table(rows: readonly PartitionLag[], previous?: { rows: readonly PartitionLag[]; elapsedSeconds: number }): string {
+  const perPartition = [
+    ['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG'],
+    ...rows.map((r) => [r.group, r.topic, String(r.partition), r.committed === null ? '-' : String(r.committed), String(r.end), r.lag === null ? '-' : String(r.lag)]),
+  ];
+  const perTopic = [
+    ['GROUP', 'TOPIC', 'LAG', 'RATE/S', 'TIME-TO-DRAIN'],
+    ...summarise(rows, previous).map((t) => [t.group, t.topic, String(t.lag), t.rate === null ? '-' : t.rate.toFixed(1), duration(t.drainSeconds)]),
+  ];
+  return `${pad(perPartition)}\n\n${pad(perTopic)}\n`;
+}
+
+export function registerLagCommand(program: Command): void {
+  program
+    .command('lag')
+    .description("Consumer lag of treesynth's consumer groups, per topic and partition (the same numbers as kafka-consumer-groups --describe).")
+    .option('--kafka <brokers>', 'bootstrap brokers (default: KAFKA_BROKERS)')
+    .option('--topic-prefix <prefix>', 'prefix of the consumer groups to show', 'treesynth.')
+    .option('--group <id>', 'a consumer group to show (repeatable); default all under the prefix', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--json', 'one JSON object per partition: group, topic, partition, committed, end, lag', false)
+    .option('--watch', 'read again every --interval seconds, with consumption rate and time to drain', false)
+    .option('--interval <s>', 'seconds between readings with --watch', (v: string) => Math.max(1, Number(v) || 5), 5)
+    .action(async (options: LagOptions) => {
+      const brokers = options.kafka ?? process.env['KAFKA_BROKERS'];
+      if (!brokers) throw new UsageError('lag needs --kafka <brokers> (or KAFKA_BROKERS)');
+      let parsed: string[];
+      try {
+        parsed = parseBrokers(brokers);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const { admin } = await connectKafka({ brokers: parsed, clientId: 'treesynth-lag' });
+      try {
+        let previous: { rows: PartitionLag[]; at: number } | undefined;
+        let stop = false;
+        const onSignal = () => (stop = true);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        do {
+          const groups = options.group ?? (await listGroups(admin, options.topicPrefix));
+          const rows = await readLag(admin, groups);
+          const at = Date.now();
+          if (options.json) {
+            for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+          } else {
+            const since = previous ? { rows: previous.rows, elapsedSeconds: (at - previous.at) / 1000 } : undefined;
+            process.stdout.write(groups.length === 0 ? `no consumer groups under "${options.topicPrefix}"\n` : table(rows, since));
+          }
+          previous = { rows, at };
+          if (options.watch && !stop) await new Promise((r) => setTimeout(r, options.interval * 1000));
+        } while (options.watch && !stop);
+      } finally {
+        await admin.disconnect();
+      }
+    });
+}
