@@ -12,6 +12,9 @@ import { createProgress } from './progress.js';
 import { renderTree } from './render-tree.js';
 import { countInput } from './count-input.js';
 import { registerExportCommand } from './export.js';
+import { registerValidateCommand } from './validate.js';
+import { registerKafkaCommands } from './kafka-run.js';
+import { registerReportCommand } from './report.js';
 import { registerLagCommand } from './lag.js';
 import { UsageError } from './errors.js';
 import type { LevelShape, Upweight } from '../processors/sample-subtrees.js';
@@ -22,6 +25,8 @@ import { LlmClientFactory, LlmError, type LlmSettings } from '../llm/index.js';
 import { ResponseCache } from '../stores/response-cache.js';
 import type { LlmStage, LocalLlmConfig } from '../topology/run-local.js';
 import type { StructuredModel } from '../processors/model.js';
+import { createValidateConfig, type ValidateConfig } from '../processors/validate-samples.js';
+import { loadBenchmarkIndex } from '../processors/decontaminate.js';
 
 export { UsageError };
 
@@ -71,6 +76,12 @@ export interface RunOptions {
   evolveEvery: number;
   evolveRounds: number;
   maxChars: number;
+  validate: boolean;
+  turns: number;
+  sandboxTimeout: number;
+  sandboxMemory: number;
+  benchmark?: string[];
+  ngram: number;
 }
 
 const LLM_STAGES: readonly LlmStage[] = ['extract', 'evolve', 'generate'];
@@ -83,6 +94,8 @@ function llmStages(value: string): LlmStage[] {
 
 interface LlmSetup {
   config: LocalLlmConfig | undefined;
+  /** The model of debugging turns (stage `validate`), when samples are generated. */
+  debugModel: StructuredModel | null;
   close(): Promise<void>;
 }
 
@@ -106,7 +119,7 @@ async function setupLlm(options: RunOptions): Promise<LlmSetup> {
         `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
       );
     }
-    return { config: { models: {}, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery, evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2 }, close: async () => {} };
+    return { debugModel: null, config: { models: {}, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery, evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2 }, close: async () => {} };
   }
   const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
   const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
@@ -129,6 +142,7 @@ async function setupLlm(options: RunOptions): Promise<LlmSetup> {
   }
   const first = factory.forStage(wanted[0]!);
   return {
+    debugModel: models.generate ? factory.forStage('validate') : null,
     config: {
       models, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery,
       evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
@@ -139,6 +153,19 @@ async function setupLlm(options: RunOptions): Promise<LlmSetup> {
       await cache?.close();
     },
   };
+}
+
+/**
+ * The sandbox for generated samples: only when a model writes samples (otherwise there is
+ * nothing to run). No bubblewrap here is one clear line with the way out.
+ */
+async function setupValidation(options: RunOptions, llm: LlmSetup): Promise<ValidateConfig | undefined> {
+  if (!options.validate || !llm.config?.models.generate) return undefined;
+  try {
+    return await createValidateConfig({ timeoutMs: options.sandboxTimeout, memoryMb: options.sandboxMemory, turns: options.turns }, llm.debugModel);
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (or run with --no-validate to keep samples unvalidated)`);
+  }
 }
 
 function embedders(options: RunOptions): { labels: Embedder; files: Embedder } {
@@ -164,6 +191,15 @@ async function run(options: RunOptions): Promise<RunSummary> {
   };
   const { labels, files } = embedders(options);
   const llm = await setupLlm(options);
+  const validation = await setupValidation(options, llm);
+  const decontamination = options.benchmark?.length
+    ? {
+        index: await loadBenchmarkIndex(options.benchmark, { n: options.ngram }).catch((error: Error) => {
+          throw new UsageError(`--benchmark: ${error.message.split('\n')[0]}`);
+        }),
+        minMatches: 1,
+      }
+    : undefined;
   const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
   const total = tty ? await countInput(input, info.isDirectory() && !options.gitRef, options.maxFiles) : null;
   const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });
@@ -175,6 +211,7 @@ async function run(options: RunOptions): Promise<RunSummary> {
       levelMix: options.levels, targetLanguage: options.targetLanguage, treeKey: options.treeKey,
       upweights: options.upweight, required: options.require, window: options.window,
       labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p), llm: llm.config,
+      ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
     });
   } finally {
     progress.stop();
@@ -235,6 +272,12 @@ export function buildProgram(): Command {
     .option('--evolve-every <n>', 'evolve the tree after every N accepted files (0: only after the corpus)', integer(0), 0)
     .option('--evolve-rounds <n>', 'evolution rounds after the corpus, before tasks are sampled', integer(0), 1)
     .option('--max-chars <n>', 'characters of a file sent to the model for feature extraction', integer(1000), 24_000)
+    .option('--no-validate', 'keep generated samples without running their tests in the sandbox')
+    .option('--turns <n>', 'debugging turns for a sample whose tests fail', integer(0, 10), 2)
+    .option('--sandbox-timeout <ms>', 'wall time of one sample run in the sandbox', integer(500), 10_000)
+    .option('--sandbox-memory <mb>', 'memory of one sample process in the sandbox', integer(32), 512)
+    .option('--benchmark <file>', 'benchmark problems (JSONL, e.g. HumanEval or MBPP): samples overlapping them are rejected as contaminated (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--ngram <n>', 'n-gram length of the contamination check', integer(5, 50), 13)
     .option('-q, --quiet', 'no progress output', false)
     .action(async (options: RunOptions) => {
       if (options.kafka) {
@@ -260,6 +303,9 @@ export function buildProgram(): Command {
     });
 
   registerExportCommand(program);
+  registerValidateCommand(program);
+  registerKafkaCommands(program);
+  registerReportCommand(program);
   registerLagCommand(program);
   return program;
 }

@@ -38,11 +38,13 @@ export function barChart(bars: readonly Bar[], options: { max: number; format: (
 
 const SERIES_COLOURS = ['#3b6fb6', '#e07b24', '#c23b3b', '#2f9e6a', '#8a5cc2', '#6b7280'];
 
+/** A span in the largest unit that keeps it readable, rounded to at most one decimal. */
 function duration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${ms / 1000} s`;
-  if (ms < 3_600_000) return `${ms / 60_000} min`;
-  return `${ms / 3_600_000} h`;
+  const round = (x: number) => String(Math.round(x * 10) / 10);
+  if (ms < 1000) return `${round(ms)} ms`;
+  if (ms < 60_000) return `${round(ms / 1000)} s`;
+  if (ms < 3_600_000) return `${round(ms / 60_000)} min`;
+  return `${round(ms / 3_600_000)} h`;
 }
 
 /** Records per time bucket as lines, one per series, with the time span along the bottom. */

@@ -75,6 +75,12 @@ export const SUNBURST_SCRIPT = `
     var max = mode === 'samples' ? maxS : maxT;
     return count > 0 ? shade(count, max) : '#e4e6eb';
   }
+  // Dark text on light fills, white on dark ones.
+  function lightFill(fill) {
+    if (fill.charAt(0) === '#') return fill === '#e4e6eb';
+    var m = /([0-9]+)%[)]$/.exec(fill);
+    return m ? Number(m[1]) >= 60 : false;
+  }
   function arc(a0, a1, r0, r1) {
     if (a1 - a0 >= 2 * Math.PI - 1e-6) {
       // A full ring: two half arcs, since one arc cannot start and end at the same point.
@@ -128,7 +134,7 @@ export const SUNBURST_SCRIPT = `
         var flip = mid > Math.PI;
         var t = el('text', {
           transform: 'rotate(' + deg.toFixed(2) + ') translate(' + rm.toFixed(1) + ',0)' + (flip ? ' rotate(180)' : ''),
-          'text-anchor': 'middle', 'dominant-baseline': 'central', class: 'seg-label'
+          'text-anchor': 'middle', 'dominant-baseline': 'central', class: 'seg-label' + (lightFill(colour(d)) ? ' on-light' : '')
         });
         t.textContent = label;
         gText.appendChild(t);

@@ -70,19 +70,35 @@ export function failureLine(output: string): string {
   return oneLine(lines[lines.length - 1] ?? '(no output)');
 }
 
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The sample's own module, or a near-miss of one ("solutions" for solution.py): a bug, not a package. */
+function isLocal(name: string, localModules: ReadonlySet<string>): boolean {
+  if (localModules.has(name)) return true;
+  return name.length >= 4 && [...localModules].some((m) => m.length >= 4 && editDistance(name.toLowerCase(), m.toLowerCase()) <= 2);
+}
+
 /** A module the sample imports that is neither its own nor installed; null when none is named. */
 export function missingModule(output: string, localModules: ReadonlySet<string>): { name: string; local: boolean } | null {
   const py = /No module named '([^']+)'|No module named ([A-Za-z_][\w.]*)/.exec(output);
   if (py) {
     const name = (py[1] ?? py[2] ?? '').split('.')[0]!;
-    return { name, local: localModules.has(name) };
+    return { name, local: isLocal(name, localModules) };
   }
   const js = /Cannot find (?:module|package) '([^']+)'/.exec(output);
   if (js) {
     const spec = js[1]!;
     if (spec.startsWith('.') || spec.startsWith('/')) return { name: spec, local: true };
     const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-    return { name, local: localModules.has(name) };
+    return { name, local: isLocal(name, localModules) };
   }
   return null;
 }
@@ -103,7 +119,7 @@ export function classify({ step, outcome, limits, localModules }: ClassifyInput)
   const clean = outcome.exitCode === 0 && !outcome.timedOut && !outcome.outputExceeded && !outcome.aborted;
   if (clean) {
     // pytest exits 5 when it collects nothing, node --test runs zero tests quietly.
-    if (step === 'test' && /^# tests 0$/m.test(out)) return { reason: 'test-failure', detail: 'no test ran' };
+    if (step === 'test' && /^(?:# |ℹ )tests 0$/m.test(out)) return { reason: 'test-failure', detail: 'no test ran' };
     return { reason: 'passed', detail: step === 'check' ? 'syntax ok' : 'tests passed' };
   }
 

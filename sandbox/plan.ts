@@ -204,8 +204,9 @@ function nodePlan(language: SandboxLanguage, files: SandboxFile[], node: string,
     syntaxError: problems.length > 0 ? problems.slice(0, 5).join('\n') : null,
     check: null,
     // --test-force-exit: a test that leaves a server or timer open still ends; two files at a
-    // time keeps node's threads (they count as processes) well under the process limit.
-    test: [node, '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=tap', ...tests],
+    // time keeps node's threads (they count as processes) well under the process limit; the
+    // spec reporter prints an error's cause (ECONNREFUSED under "fetch failed"), TAP does not.
+    test: [node, '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=spec', ...tests],
     localModules: new Set(files.map((f) => stem(f.path))),
     // The heap limit under the memory limit, so running out is V8's clear message, not a crash.
     env: { NODE_OPTIONS: `--max-old-space-size=${heapMb}`, UV_THREADPOOL_SIZE: '2', NODE_DISABLE_COLORS: '1' },

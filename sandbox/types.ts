@@ -59,7 +59,7 @@ export interface SandboxLimits {
 
 export const DEFAULT_LIMITS: SandboxLimits = {
   wallMs: 10_000,
-  cpuSeconds: 10,
+  cpuSeconds: 11,
   memoryBytes: 512 * 1024 * 1024,
   maxProcesses: 64,
   outputBytes: 1024 * 1024,

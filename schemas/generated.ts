@@ -70,10 +70,29 @@ export interface TokenUsage {
   completionTokens: number;
   requests: number;
 }
+export interface ValidationAttempt {
+  /** 0: as generated; n: the files the n-th debugging turn returned. */
+  turn: number;
+  /** passed, or why the run failed. */
+  reason: string;
+  /** One line about the run. */
+  detail: string;
+  /** The end of the run's output when it failed (empty when it passed). */
+  errorTail: string;
+  durationMs: number;
+  /** Tokens of the debugging request that produced this run's files (0 for turn 0). */
+  promptTokens: number;
+  completionTokens: number;
+}
+/** How the sample fared in the sandbox: passed or not, after how many debugging turns, and every run. */
 export interface ValidationResult {
   passed: boolean;
+  /** Debugging turns the model took (0: the sample passed or failed as generated). */
   turns: number;
+  /** Why the last run failed (test-failure, syntax-error, timeout, memory, process-limit, missing-package, sandbox-violation, output-limit, ...); null when it passed. */
   reason: null | string;
+  /** Every sandbox run in order: the sample as generated (turn 0), then one per debugging turn. */
+  attempts: Array<ValidationAttempt>;
 }
 /** A generated instruction-tuning sample: task, analysis, solution and tests as files, with provenance. */
 export interface GeneratedSample {
@@ -519,7 +538,8 @@ export const avroSchemas: Record<RecordName, object> = {
               },
               {
                 "name": "turns",
-                "type": "int"
+                "type": "int",
+                "doc": "Debugging turns the model took (0: the sample passed or failed as generated)."
               },
               {
                 "name": "reason",
@@ -527,9 +547,58 @@ export const avroSchemas: Record<RecordName, object> = {
                   "null",
                   "string"
                 ],
-                "default": null
+                "default": null,
+                "doc": "Why the last run failed (test-failure, syntax-error, timeout, memory, process-limit, missing-package, sandbox-violation, output-limit, ...); null when it passed."
+              },
+              {
+                "name": "attempts",
+                "doc": "Every sandbox run in order: the sample as generated (turn 0), then one per debugging turn.",
+                "type": {
+                  "type": "array",
+                  "items": {
+                    "type": "record",
+                    "name": "ValidationAttempt",
+                    "fields": [
+                      {
+                        "name": "turn",
+                        "type": "int",
+                        "doc": "0: as generated; n: the files the n-th debugging turn returned."
+                      },
+                      {
+                        "name": "reason",
+                        "type": "string",
+                        "doc": "passed, or why the run failed."
+                      },
+                      {
+                        "name": "detail",
+                        "type": "string",
+                        "doc": "One line about the run."
+                      },
+                      {
+                        "name": "errorTail",
+                        "type": "string",
+                        "doc": "The end of the run's output when it failed (empty when it passed)."
+                      },
+                      {
+                        "name": "durationMs",
+                        "type": "long"
+                      },
+                      {
+                        "name": "promptTokens",
+                        "type": "long",
+                        "doc": "Tokens of the debugging request that produced this run's files (0 for turn 0)."
+                      },
+                      {
+                        "name": "completionTokens",
+                        "type": "long"
+                      }
+                    ]
+                  }
+                },
+                "default": []
               }
-            ]
+            ],
+            "doc": "How the sample fared in the sandbox: passed or not, after how many debugging turns, and every run."
           }
         ],
         "default": null

@@ -104,6 +104,8 @@ describe('treesynth run with an LLM endpoint', () => {
       expect(s.usage.promptTokens).toBeGreaterThan(0);
       expect(s.files.some((f) => f.role === 'test')).toBe(true);
       expect(s.features.length).toBeGreaterThan(0);
+      // Validated in the sandbox: the scripted solutions pass their tests at the first run.
+      expect(s.validation).toMatchObject({ passed: true, turns: 0 });
     }
     const multi = samples.filter((s) => s.level === 'multi_file');
     expect(multi.length).toBeGreaterThan(0);
@@ -125,7 +127,10 @@ describe('treesynth run with an LLM endpoint', () => {
     expect(fresh).toHaveLength(2); // the garbage file: its question and its repair turn
     for (const r of fresh) expect(JSON.stringify(r.body)).toContain('garbage.py');
     // Samples arrive in completion order, which concurrency makes vary: compare as sets.
-    const strip = (s: GeneratedSample) => ({ ...s, createdAt: 0, elapsedMs: 0 });
+    const strip = (s: GeneratedSample) => ({
+      ...s, createdAt: 0, elapsedMs: 0,
+      validation: s.validation && { ...s.validation, attempts: s.validation.attempts.map((a) => ({ ...a, durationMs: 0 })) },
+    });
     const bySample = (a: GeneratedSample, b: GeneratedSample) => (a.sampleId < b.sampleId ? -1 : 1);
     expect(readJsonl<GeneratedSample>(join(dir, 'again', 'samples.jsonl')).map(strip).sort(bySample)).toEqual(
       readJsonl<GeneratedSample>(join(dir, 'out', 'samples.jsonl')).map(strip).sort(bySample),
@@ -181,5 +186,60 @@ describe('treesynth run without an endpoint', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('treesynth run: generated samples are validated and decontaminated', () => {
+  let server: FakeOpenAI;
+  let dir: string;
+  const buggy = (files: string) => files.replace('return a + b', 'return a - b');
+
+  beforeAll(async () => {
+    const script = scriptedModel();
+    server = await startFakeOpenAI({
+      apiKey: KEY, models: ['fake-model'],
+      chat: (request) => {
+        const name = (request.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name;
+        // Generation answers with a bug; the debugging turn answers the fixed code.
+        if (name === 'code_sample') return buggy(String(script(request)));
+        if (name === 'code_sample_fix') return String(script({ ...request, response_format: { json_schema: { name: 'code_sample' } } }));
+        return script(request);
+      },
+    });
+    dir = mkdtempSync(join(tmpdir(), 'treesynth-validate-'));
+    mkdirSync(join(dir, 'corpus'));
+    writeFileSync(join(dir, 'corpus', 'a.py'), GOOD_FILES['app/loader.py']!);
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a failing sample goes through a debugging turn and passes with the fixed code', async () => {
+    const out = join(dir, 'out');
+    const result = await treesynth(['run', '--input', join(dir, 'corpus'), '--out', out, '--llm-base-url', server.url, '--model', 'fake-model', '--tasks', '2', '--levels', 'function=1', '--no-cache']);
+    expect(result.code).toBe(0);
+    const samples = readJsonl<GeneratedSample>(join(out, 'samples.jsonl'));
+    expect(samples).toHaveLength(2);
+    for (const s of samples) {
+      expect(s.validation).toMatchObject({ passed: true, turns: 1 });
+      expect(s.validation!.attempts.map((a) => a.reason)).toEqual(['test-failure', 'passed']);
+      expect(s.files.find((f) => f.path === 'mathlib.py')!.content).toContain('return a + b');
+    }
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.samples.validation.byTurn.find((t: { turn: number }) => t.turn === 1).passed).toBe(2);
+  });
+
+  it('a sample that overlaps a benchmark problem is rejected as contaminated', async () => {
+    const out = join(dir, 'contaminated');
+    const bench = join(dir, 'humaneval.jsonl');
+    writeFileSync(bench, `${JSON.stringify({ task_id: 'HumanEval/0', prompt: 'Implement `add(a, b)` returning the sum of two integers. Example: add(2, 3) == 5.', canonical_solution: '    return a + b\n' })}\n`);
+    const result = await treesynth(['run', '--input', join(dir, 'corpus'), '--out', out, '--llm-base-url', server.url, '--model', 'fake-model', '--tasks', '2', '--levels', 'function=1', '--no-cache', '--benchmark', bench, '--ngram', '8']);
+    expect(result.code).toBe(0);
+    const rejected = readJsonl<Rejection>(join(out, 'rejected.jsonl'));
+    expect(rejected.filter((r) => r.reason === 'contaminated')).toHaveLength(2);
+    expect(rejected.find((r) => r.reason === 'contaminated')!.detail).toContain('HumanEval/0');
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.samples).toMatchObject({ generated: 2, written: 0, contaminated: 2 });
   });
 });

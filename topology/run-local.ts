@@ -3,7 +3,7 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
+import { Subject, defaultIfEmpty, from, lastValueFrom, map, mergeMap, of, pipe, range, tap, type Observable, type OperatorFunction } from 'rxjs';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
@@ -19,7 +19,9 @@ import { evolveTree } from '../processors/evolve-tree.js';
 import { extractLlmFeatures } from '../processors/extract-llm-features.js';
 import { generateSamples } from '../processors/generate-samples.js';
 import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/model.js';
-import type { Outcome } from '../processors/outcome.js';
+import { DECONTAMINATE_STAGE, decontaminateSample, type DecontaminateConfig } from '../processors/decontaminate.js';
+import { VALIDATE_STAGE, ValidationTally, validateSample, type ValidationSummary, type ValidateConfig } from '../processors/validate-samples.js';
+import { accept, type Outcome } from '../processors/outcome.js';
 import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
 import { loadGrammars } from '../processors/tree-sitter/grammars.js';
 import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
@@ -61,6 +63,10 @@ export interface LocalRunConfig {
   codeEmbedder: Embedder;
   /** The LLM stages; absent means no endpoint: their prompts go to pending.jsonl instead. */
   llm?: LocalLlmConfig;
+  /** The sandbox stage for generated samples; absent, samples pass unvalidated (validation null). */
+  validation?: ValidateConfig;
+  /** Benchmark overlap checks for generated samples; absent, none. */
+  decontamination?: DecontaminateConfig;
   /** Called as files settle, for a progress bar or log counters. */
   onProgress?: (progress: RunProgress) => void;
   clock?: () => number;
@@ -113,7 +119,7 @@ export interface RunSummary {
   trees: Record<string, { nodes: number; depth: number; categories: number }>;
   tasks: { requested: number; written: number; rejected: number; byLevel: Record<string, number> };
   evolution: { rounds: number; added: number; known: number; skipped: number; depth: number; breadth: number };
-  samples: { written: number; rejected: number; byLevel: Record<string, number> };
+  samples: { generated: number; written: number; rejected: number; contaminated: number; byLevel: Record<string, number>; validation: ValidationSummary | null };
   llm: { endpoint: string | null; stages: string[]; pendingPrompts: number; usage: Record<string, unknown> };
   coverage: { nodesSampled: number; nodes: number; share: number };
   embedders: { labels: string; files: string };
@@ -124,6 +130,19 @@ export interface RunSummary {
 }
 
 const FILE_STAGES = new Set(['source', 'filter', 'near-duplicate', 'extract-static', 'extract-llm', 'canonicalize']);
+const SAMPLE_STAGES = new Set(['generate', DECONTAMINATE_STAGE, VALIDATE_STAGE]);
+
+/**
+ * Decontamination, then the sandbox: cheap checks first, so nothing is run (or debugged) that
+ * would be thrown away. Without either, samples pass as generated.
+ */
+function validateStage(decontamination: DecontaminateConfig | undefined, validation: ValidateConfig | undefined, tally: ValidationTally): OperatorFunction<GeneratedSample, Outcome<GeneratedSample>> | undefined {
+  if (!decontamination && !validation) return undefined;
+  return pipe(
+    map((sample: GeneratedSample) => (decontamination ? decontaminateSample(sample, decontamination) : accept(sample))),
+    mergeMap((o) => (o.ok && validation ? from(validateSample(o.value, validation)).pipe(tap((v) => tally.add(v))) : of(o)), validation?.concurrency ?? 1),
+  );
+}
 
 function isJsonl(path: string): boolean {
   return /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
@@ -174,6 +193,8 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const sampleLevels: Record<string, number> = {};
   let tasksRejected = 0;
   let samplesRejected = 0;
+  let generated = 0;
+  const tally = new ValidationTally();
   const report = () => config.onProgress?.({ ...progress, nodes: trees.nodeCount });
 
   // Output files are this run's: overwrite what an earlier run left.
@@ -229,7 +250,8 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
         coverageBoost: config.coverageBoost, upweights: config.upweights, required: config.required,
         excludeCategories: ['programming language'], clock,
       }),
-      generate: generateSamples({ access: access('generate'), concurrency, clock }),
+      generate: pipe(generateSamples({ access: access('generate'), concurrency, clock }), tap((o) => o.ok && (generated += 1))),
+      validate: validateStage(config.decontamination, config.validation, tally),
     },
     {
       canonicalized: (file) => {
@@ -259,7 +281,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
           progress.rejected += 1;
           source.settle();
           report();
-        } else if (r.stage === 'generate') samplesRejected += 1;
+        } else if (SAMPLE_STAGES.has(r.stage)) samplesRejected += 1;
         else if (r.stage === 'sample') tasksRejected += 1;
       }),
       writeTo(sinks.rejected),
@@ -348,7 +370,10 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     trees: treeStats,
     tasks: { requested: keys.length === 0 ? 0 : config.tasks, written: progress.tasks, rejected: tasksRejected, byLevel: taskLevels },
     evolution,
-    samples: { written: progress.samples, rejected: samplesRejected, byLevel: sampleLevels },
+    samples: {
+      generated, written: progress.samples, rejected: samplesRejected, contaminated: rejectedByReason['contaminated'] ?? 0,
+      byLevel: sampleLevels, validation: config.validation ? tally.summary() : null,
+    },
     llm: { endpoint: llm?.endpoint ?? null, stages: [...llmStages], pendingPrompts, usage: llm?.usage?.() ?? {} },
     coverage: { nodesSampled: sampledNodes, nodes, share: nodes === 0 ? 0 : sampledNodes / nodes },
     embedders: { labels: config.labelEmbedder.name, files: config.codeEmbedder.name },

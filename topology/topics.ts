@@ -24,6 +24,9 @@ export const TOPICS = {
   evolutionRequests: topic({ name: 'tree.evolve', record: 'EvolutionRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   taskRequests: topic({ name: 'tasks.requests', record: 'TaskRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   tasks: topic({ name: 'tasks', record: 'SynthesisTask', key: (r) => r.taskId, cleanupPolicy: 'delete' }),
+  /** Samples as the model wrote them, before decontamination and the sandbox. */
+  generated: topic({ name: 'samples.generated', record: 'GeneratedSample', key: (r) => r.sampleId, cleanupPolicy: 'delete' }),
+  /** Samples that passed: what downstream training consumes. */
   samples: topic({ name: 'samples', record: 'GeneratedSample', key: (r) => r.sampleId, cleanupPolicy: 'delete' }),
   deadLetters: topic({ name: 'dead.letters', record: 'Rejection', key: (r) => r.recordId ?? r.path ?? r.stage, cleanupPolicy: 'delete' }),
 } as const;

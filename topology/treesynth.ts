@@ -7,13 +7,14 @@
 //   features ─► canonicalize labels ─► tree.nodes (changelog)
 //   tree.evolve ─► evolve tree (LLM) ─► tree.nodes
 //   tasks.requests ─► sample subtrees ─► tasks
-//   tasks ─► generate (LLM) ─► samples
+//   tasks ─► generate (LLM) ─► samples.generated
+//   samples.generated ─► decontaminate + validate (sandbox, debugging turns) ─► samples
 //   every stage ─► dead.letters
-import { concatMap, mergeMap, of, pipe, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { concatMap, map, mergeMap, of, pipe, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, RecordName, Records, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
 import type { EvolutionResult } from '../processors/evolve-tree.js';
 import type { CanonicalizedFile } from '../processors/canonicalize-labels.js';
-import type { Outcome } from '../processors/outcome.js';
+import { accept, type Outcome } from '../processors/outcome.js';
 import { splitOutcomes } from './route-rejections.js';
 import { TOPICS, type TopicSpec } from './topics.js';
 import type { Transport } from './transport.js';
@@ -27,6 +28,8 @@ export interface Stages {
   evolve: OperatorFunction<EvolutionRequest, Outcome<EvolutionResult>>;
   sample: OperatorFunction<TaskRequest, Outcome<SynthesisTask>>;
   generate: OperatorFunction<SynthesisTask, Outcome<GeneratedSample>>;
+  /** Decontamination and the sandbox; absent, generated samples pass as they are (validation null). */
+  validate?: OperatorFunction<GeneratedSample, Outcome<GeneratedSample>>;
 }
 
 /** A deployable stage: its consumer group reads `input` and writes `output` (and dead letters). */
@@ -44,7 +47,7 @@ export interface StageSpec<I extends RecordName = RecordName, O extends RecordNa
   readonly stateful: boolean;
 }
 
-export const DEPLOYED_STAGES = ['filter', 'extract', 'canonicalize', 'evolve', 'sample', 'generate'] as const;
+export const DEPLOYED_STAGES = ['filter', 'extract', 'canonicalize', 'evolve', 'sample', 'generate', 'validate'] as const;
 export type DeployedStage = (typeof DEPLOYED_STAGES)[number];
 
 const spec = <I extends RecordName, O extends RecordName, V>(s: StageSpec<I, O, V>): StageSpec => s as unknown as StageSpec;
@@ -62,7 +65,11 @@ export function topology(stages: Stages): StageSpec[] {
     spec({ name: 'canonicalize', input: TOPICS.features, output: TOPICS.treeChanges, stateful: true, operator: stages.canonicalize, records: (c: CanonicalizedFile) => c.changes }),
     spec({ name: 'evolve', input: TOPICS.evolutionRequests, output: TOPICS.treeChanges, stateful: true, operator: stages.evolve, records: (e: EvolutionResult) => e.changes }),
     spec({ name: 'sample', input: TOPICS.taskRequests, output: TOPICS.tasks, stateful: true, operator: stages.sample, records: (t: SynthesisTask) => [t] }),
-    spec({ name: 'generate', input: TOPICS.tasks, output: TOPICS.samples, stateful: false, operator: stages.generate, records: (s: GeneratedSample) => [s] }),
+    spec({ name: 'generate', input: TOPICS.tasks, output: TOPICS.generated, stateful: false, operator: stages.generate, records: (s: GeneratedSample) => [s] }),
+    spec({
+      name: 'validate', input: TOPICS.generated, output: TOPICS.samples, stateful: false,
+      operator: stages.validate ?? map((s: GeneratedSample) => accept(s)), records: (s: GeneratedSample) => [s],
+    }),
   ];
 }
 

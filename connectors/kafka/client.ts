@@ -22,6 +22,13 @@ export interface KafkaSettings {
 /** Waits between connection attempts: five attempts over about 7.5 s. */
 export const CONNECT_SCHEDULE_MS: readonly number[] = [500, 1000, 2000, 4000];
 
+/** The schedule from TREESYNTH_CONNECT_SCHEDULE_MS ("100,200"), else CONNECT_SCHEDULE_MS. */
+export function connectSchedule(env: NodeJS.ProcessEnv = process.env): readonly number[] {
+  const text = env['TREESYNTH_CONNECT_SCHEDULE_MS'];
+  const waits = text?.split(',').map((w) => Number(w.trim()));
+  return waits && waits.length > 0 && waits.every((w) => Number.isInteger(w) && w >= 0) ? waits : CONNECT_SCHEDULE_MS;
+}
+
 /** "127.0.0.1:9092,host:9093" → brokers; a bad entry is a usage error. */
 export function parseBrokers(value: string): string[] {
   const brokers = value.split(',').map((b) => b.trim()).filter(Boolean);
@@ -35,7 +42,7 @@ export function parseBrokers(value: string): string[] {
 // (CONCURRENT_TRANSACTIONS while a previous transaction completes, coordinator moves,
 // rebalances), connection attempts we report ourselves, and fencing we handle.
 const EXPECTED = [
-  /concurrent transactions/i,
+  /concurrent transactions|another concurrent operation/i,
   /CONCURRENT_TRANSACTIONS/,
   /coordinator (is )?(not available|loading|not aware)/i,
   /rebalanc/i,
@@ -96,7 +103,7 @@ export async function withConnectRetries<T>(what: string, schedule: readonly num
  */
 export async function connectKafka(settings: KafkaSettings): Promise<{ kafka: Kafka; admin: Admin }> {
   process.env['KAFKAJS_NO_PARTITIONER_WARNING'] ??= '1';
-  const schedule = settings.connectScheduleMs ?? CONNECT_SCHEDULE_MS;
+  const schedule = settings.connectScheduleMs ?? connectSchedule();
   const log = settings.log ?? ((line: string) => process.stderr.write(line));
   const probe = new Kafka({
     clientId: `${settings.clientId}-probe`, brokers: settings.brokers, logLevel: logLevel.NOTHING,

@@ -9,7 +9,7 @@
 import { Compatibility, SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
 import { avroSchemas, type Contracts, type RecordName, type Records } from '../../schemas/contract.js';
-import { CONNECT_SCHEDULE_MS, ServiceUnavailableError, withConnectRetries } from './client.js';
+import { ServiceUnavailableError, connectSchedule, withConnectRetries } from './client.js';
 
 export const MAGIC_BYTE = 0;
 export const HEADER_BYTES = 5;
@@ -37,7 +37,7 @@ export const subjectOf = (topic: string): string => `${topic}-value`;
  * Checks the registry answers (on the retry schedule), then returns its client. An
  * unreachable registry is a ServiceUnavailableError with one clear line.
  */
-export async function connectRegistry(url: string, schedule: readonly number[] = CONNECT_SCHEDULE_MS): Promise<SchemaRegistryClient> {
+export async function connectRegistry(url: string, schedule: readonly number[] = connectSchedule()): Promise<SchemaRegistryClient> {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -17,7 +17,7 @@ export interface TopicSettings {
   retentionMs: number;
 }
 
-export const topicName = (prefix: string, spec: TopicSpec<RecordName>): string => `${prefix}${spec.name}`;
+export const topicName = <N extends RecordName>(prefix: string, spec: TopicSpec<N>): string => `${prefix}${spec.name}`;
 
 /** Every topic of the flow, full names. */
 export function allTopics(prefix: string): Array<{ topic: string; spec: TopicSpec<RecordName> }> {

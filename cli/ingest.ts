@@ -1,0 +1,278 @@
+// `treesynth ingest` and `treesynth request-tasks`: the two ways records enter Kafka mode from
+// outside. Ingest sends SourceFiles into code.files keyed by path, and remembers the content
+// hash it sent for each path under --state, so unchanged files are not sent again (on a rerun
+// or a --watch rescan). Source rejections (unreadable, too large, bad JSONL lines) go to the
+// dead letters, once per path and reason.
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readDirectory } from '../connectors/directory-source.js';
+import { readGitTree } from '../connectors/git-tree-source.js';
+import { readJsonl } from '../connectors/jsonl-source.js';
+import { openKafkaContext, openProducer, type KafkaContext } from '../connectors/kafka/context.js';
+import type { OutMessage } from '../connectors/kafka/transactional.js';
+import type { Outcome } from '../processors/outcome.js';
+import type { SourceFile, TaskLevel, TaskRequest } from '../schemas/contract.js';
+import { TOPICS } from '../topology/topics.js';
+import { UsageError } from './errors.js';
+import { brokersOf, registryOf, topicSettings } from './kafka-run.js';
+
+interface KafkaCommandOptions {
+  kafka?: string;
+  registry?: string;
+  topicPrefix: string;
+  partitions: number;
+  retentionHours: number;
+  quiet: boolean;
+}
+
+export interface IngestOptions extends KafkaCommandOptions {
+  gitRef?: string;
+  watch: boolean;
+  interval: number;
+  maxReadBytes: number;
+  state: string;
+  resend: boolean;
+  /** Stops --watch (tests); SIGINT/SIGTERM do the same from the command line. */
+  signal?: AbortSignal;
+}
+
+export interface IngestCounts {
+  read: number;
+  sent: number;
+  unchanged: number;
+  rejected: number;
+  bytes: number;
+}
+
+const isJsonl = (path: string) => /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** path -> what was last sent for it: a content hash, or `rejected:<reason>:<detail>`. */
+class IngestState {
+  private constructor(
+    readonly file: string,
+    private readonly target: string,
+    private readonly sent: Map<string, string>,
+  ) {}
+
+  static async load(dir: string, target: string): Promise<IngestState> {
+    const file = join(dir, `${createHash('sha1').update(target).digest('hex').slice(0, 16)}.json`);
+    const text = await readFile(file, 'utf8').catch(() => null);
+    const entries = new Map<string, string>();
+    if (text !== null) {
+      // A state file we cannot read only costs a resend; say so rather than fail.
+      try {
+        const parsed = JSON.parse(text) as { target?: string; sent?: Record<string, unknown> };
+        for (const [k, v] of Object.entries(parsed.sent ?? {})) if (typeof v === 'string') entries.set(k, v);
+      } catch {
+        process.stderr.write(`treesynth: ingest state ${file} is unreadable; sending every file again\n`);
+      }
+    }
+    return new IngestState(file, target, entries);
+  }
+
+  get(path: string): string | undefined {
+    return this.sent.get(path);
+  }
+
+  set(path: string, value: string): void {
+    this.sent.set(path, value);
+  }
+
+  async save(): Promise<void> {
+    await mkdir(join(this.file, '..'), { recursive: true });
+    await writeFile(`${this.file}.tmp`, JSON.stringify({ target: this.target, sent: Object.fromEntries(this.sent) }));
+    await rename(`${this.file}.tmp`, this.file);
+  }
+}
+
+function openSource(input: string, options: IngestOptions): AsyncIterable<Outcome<SourceFile>> {
+  if (options.gitRef) return readGitTree(input, options.gitRef, { maxReadBytes: options.maxReadBytes });
+  if (isJsonl(input)) return readJsonl(input);
+  return readDirectory(input, { maxReadBytes: options.maxReadBytes });
+}
+
+/** Sends one pass over the source: changed and new files, new rejections. */
+async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<void>, state: IngestState, input: string, options: IngestOptions): Promise<IngestCounts> {
+  const counts: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, bytes: 0 };
+  let batch: OutMessage[] = [];
+  let batchBytes = 0;
+  let updates: Array<[string, string]> = [];
+  // The state is written only after the broker acknowledged the batch: a crash in between
+  // resends a few files (the filter stage drops them as duplicates), it never skips one.
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await send(batch);
+    for (const [path, value] of updates) state.set(path, value);
+    await state.save();
+    batch = [];
+    updates = [];
+    batchBytes = 0;
+  };
+  for await (const outcome of openSource(input, options)) {
+    counts.read += 1;
+    if (!outcome.ok) {
+      const r = outcome.rejection;
+      const key = r.path ?? `${r.source}:${r.position}`;
+      const seen = `rejected:${r.reason}:${r.detail}`;
+      if (!options.resend && state.get(key) === seen) {
+        counts.unchanged += 1;
+        continue;
+      }
+      counts.rejected += 1;
+      batch.push(context.message(TOPICS.deadLetters, r));
+      updates.push([key, seen]);
+      continue;
+    }
+    const file = outcome.value;
+    const hash = sha256(file.content);
+    if (!options.resend && state.get(file.path) === hash) {
+      counts.unchanged += 1;
+      continue;
+    }
+    const message = context.message(TOPICS.files, file);
+    batch.push(message);
+    batchBytes += message.value.length;
+    updates.push([file.path, hash]);
+    counts.sent += 1;
+    counts.bytes += file.content.length;
+    if (batch.length >= 500 || batchBytes >= 4 * 1024 * 1024) await flush();
+  }
+  await flush();
+  return counts;
+}
+
+/** `wait(ms)` resolves on the next change under `input` (debounced), after `ms`, or when stopped. */
+function changeWatcher(input: string, isDirectory: boolean, signal: AbortSignal) {
+  let fsWatcher: FSWatcher | null = null;
+  let wake: (() => void) | null = null;
+  let dirty = false;
+  const poke = () => {
+    dirty = true;
+    // Debounce: editors write files in several steps.
+    setTimeout(() => wake?.(), 300);
+  };
+  try {
+    fsWatcher = watch(input, { recursive: isDirectory, persistent: true }, poke);
+    fsWatcher.on('error', () => {});
+  } catch {
+    fsWatcher = null; // no recursive watch here: the periodic rescan alone finds changes
+  }
+  signal.addEventListener('abort', () => wake?.(), { once: true });
+  return {
+    wait: (ms: number) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted || dirty) {
+          dirty = false;
+          return resolve();
+        }
+        const timer = setTimeout(() => done(), ms);
+        const done = () => {
+          clearTimeout(timer);
+          wake = null;
+          dirty = false;
+          resolve();
+        };
+        wake = done;
+      }),
+    close: () => fsWatcher?.close(),
+  };
+}
+
+const summary = (c: IngestCounts, topic: string) =>
+  `${c.read} files read: ${c.sent} sent to ${topic} (${(c.bytes / 1024 / 1024).toFixed(2)} MiB), ${c.unchanged} unchanged, ${c.rejected} rejected to dead letters`;
+
+export async function ingest(inputArg: string, options: IngestOptions): Promise<IngestCounts> {
+  const input = resolve(inputArg);
+  const info = await stat(input).catch(() => null);
+  if (!info) throw new UsageError(`input not found: ${inputArg}`);
+  if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree, not a file: ${inputArg}`);
+  const brokers = brokersOf(options.kafka);
+  const registryUrl = registryOf(options.registry);
+  const context = await openKafkaContext({ brokers, registryUrl, prefix: options.topicPrefix, clientId: `${options.topicPrefix}ingest`, topics: topicSettings(options) });
+  const producer = await openProducer(context);
+  const topic = context.topic(TOPICS.files);
+  const say = (line: string) => {
+    if (!options.quiet) process.stdout.write(`${line}\n`);
+  };
+  const total: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, bytes: 0 };
+  const add = (c: IngestCounts) => {
+    for (const k of Object.keys(total) as Array<keyof IngestCounts>) total[k] += c[k];
+  };
+  try {
+    const state = await IngestState.load(resolve(options.state), `${brokers.join(',')}|${topic}|${input}|${options.gitRef ?? ''}`);
+    const first = await pass(context, producer.send, state, input, options);
+    add(first);
+    say(summary(first, topic));
+    if (!options.watch) return total;
+
+    const stop = new AbortController();
+    options.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+    const onSignal = () => stop.abort();
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const watcher = changeWatcher(input, info.isDirectory() && !options.gitRef, stop.signal);
+    say(`watching ${inputArg} for new and changed files (^C to stop)`);
+    try {
+      // Later passes send only what changed; what was already sent is in the state.
+      const rescan = { ...options, resend: false };
+      while (!stop.signal.aborted) {
+        await watcher.wait(options.interval);
+        if (stop.signal.aborted) break;
+        const counts = await pass(context, producer.send, state, input, rescan);
+        total.read = Math.max(total.read, counts.read);
+        total.sent += counts.sent;
+        total.rejected += counts.rejected;
+        total.bytes += counts.bytes;
+        if (counts.sent + counts.rejected > 0) say(`${counts.sent} new or changed files sent, ${counts.rejected} rejected`);
+      }
+    } finally {
+      watcher.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    say(`stopped: ${total.sent} files sent in all, ${total.rejected} rejected`);
+    return total;
+  } finally {
+    await producer.close();
+    await context.close();
+  }
+}
+
+export interface RequestTasksOptions extends KafkaCommandOptions {
+  count: number;
+  treeKey: string;
+  level?: TaskLevel;
+  startIndex?: number;
+}
+
+/** Writes `count` TaskRequests; returns the first index. */
+export async function requestTasks(options: RequestTasksOptions): Promise<number> {
+  const keys = options.treeKey.split(',').map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new UsageError('--tree-key needs at least one tree key, e.g. all');
+  const brokers = brokersOf(options.kafka);
+  const registryUrl = registryOf(options.registry);
+  const context = await openKafkaContext({ brokers, registryUrl, prefix: options.topicPrefix, clientId: `${options.topicPrefix}request-tasks`, topics: topicSettings(options) });
+  const producer = await openProducer(context);
+  const topic = context.topic(TOPICS.taskRequests);
+  try {
+    // By default continue after the requests already written, so new requests are new tasks.
+    const start = options.startIndex ?? (await context.admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+    const now = Date.now();
+    for (let i = 0; i < options.count; i += 1000) {
+      const batch: OutMessage[] = [];
+      for (let j = i; j < Math.min(options.count, i + 1000); j++) {
+        const request: TaskRequest = { treeKey: keys[j % keys.length]!, index: start + j, level: options.level ?? null, requestedAt: now };
+        batch.push(context.message(TOPICS.taskRequests, request));
+      }
+      await producer.send(batch);
+    }
+    if (!options.quiet) process.stdout.write(`requested ${options.count} tasks (indexes ${start}..${start + options.count - 1}) on ${topic}\n`);
+    return start;
+  } finally {
+    await producer.close();
+    await context.close();
+  }
+}

@@ -1,0 +1,94 @@
+// Everything a Kafka-mode command needs before it reads or writes a record: a reachable broker
+// and registry (or one clear line saying which is not), the flow's topics under the prefix,
+// every value schema registered, and the partition counts to route records with.
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { SchemaRegistryClient } from '@confluentinc/schemaregistry';
+import { loadContracts, type Contracts, type RecordName, type Records } from '../../schemas/contract.js';
+import type { TopicSpec } from '../../topology/topics.js';
+import { connectKafka } from './client.js';
+import { AvroSerde, connectRegistry } from './serde.js';
+import { allTopics, ensureTopics, partitionCounts, partitionOf, topicName, type TopicSettings } from './topics.js';
+import type { OutMessage } from './transactional.js';
+
+export interface KafkaContextOptions {
+  brokers: string[];
+  registryUrl: string;
+  /** Prefix of every topic and group name, e.g. "treesynth.". */
+  prefix: string;
+  clientId: string;
+  topics: TopicSettings;
+  connectScheduleMs?: readonly number[];
+  log?: (line: string) => void;
+}
+
+export interface KafkaContext {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly registry: SchemaRegistryClient;
+  readonly serde: AvroSerde;
+  readonly contracts: Contracts;
+  readonly prefix: string;
+  /** Topics this process created (missing before). */
+  readonly created: readonly string[];
+  topic<N extends RecordName>(spec: TopicSpec<N>): string;
+  /** A record as a message on its topic: key, partition and wire-format value. */
+  message<N extends RecordName>(spec: TopicSpec<N>, record: Records[N]): OutMessage;
+  close(): Promise<void>;
+}
+
+export async function openKafkaContext(options: KafkaContextOptions): Promise<KafkaContext> {
+  const { kafka, admin } = await connectKafka({
+    brokers: options.brokers, clientId: options.clientId,
+    ...(options.connectScheduleMs ? { connectScheduleMs: options.connectScheduleMs } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
+  try {
+    const registry = await connectRegistry(options.registryUrl, options.connectScheduleMs);
+    const contracts = loadContracts();
+    const created = await ensureTopics(admin, options.prefix, options.topics);
+    const topics = allTopics(options.prefix);
+    const serde = await AvroSerde.register(registry, contracts, topics.map(({ topic, spec }) => ({ topic, record: spec.record })));
+    const counts = await partitionCounts(admin, topics.map((t) => t.topic));
+    const topic = <N extends RecordName>(spec: TopicSpec<N>) => topicName(options.prefix, spec);
+    return {
+      kafka, admin, registry, serde, contracts, prefix: options.prefix, created, topic,
+      message<N extends RecordName>(spec: TopicSpec<N>, record: Records[N]): OutMessage {
+        const name = topic(spec);
+        return {
+          topic: name,
+          partition: partitionOf(spec, record, counts.get(name) ?? 1),
+          key: spec.key(record),
+          value: serde.encode(name, spec.record, record),
+        };
+      },
+      close: async () => {
+        registry.close();
+        await admin.disconnect().catch(() => {});
+      },
+    };
+  } catch (error) {
+    await admin.disconnect().catch(() => {});
+    throw error;
+  }
+}
+
+/** An idempotent (not transactional) producer for commands that only write: ingest, request-tasks. */
+export async function openProducer(context: KafkaContext): Promise<{ send(messages: readonly OutMessage[]): Promise<void>; close(): Promise<void> }> {
+  const producer: Producer = context.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  return {
+    send: async (messages) => {
+      if (messages.length === 0) return;
+      const byTopic = new Map<string, Array<{ key: string; value: Buffer; partition: number }>>();
+      for (const m of messages) {
+        const list = byTopic.get(m.topic) ?? [];
+        list.push({ key: m.key, value: m.value, partition: m.partition });
+        byTopic.set(m.topic, list);
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
+    },
+    close: async () => {
+      await producer.disconnect().catch(() => {});
+    },
+  };
+}

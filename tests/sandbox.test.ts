@@ -1,0 +1,247 @@
+// The sandbox as a specification: correct samples pass, and hostile ones are contained and
+// rejected with the right reason, while the machine stays usable. Real bubblewrap, real
+// interpreters, small limits so the suite stays quick.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Sandbox, type SandboxFile, type SandboxResult } from '../sandbox/index.js';
+
+const LIMITS = { wallMs: 4_000, memoryBytes: 256 * 1024 * 1024, maxProcesses: 48, outputBytes: 256 * 1024 };
+
+const py = (solution: string, test: string, testPath = 'test_solution.py'): SandboxFile[] => [
+  { path: 'solution.py', role: 'solution', content: solution },
+  { path: testPath, role: 'test', content: test },
+];
+
+const show = (r: SandboxResult): string => `${r.reason}: ${r.detail}\n${r.output.slice(-1500)}`;
+
+describe('sandbox', () => {
+  let sandbox: Sandbox;
+  let server: Server;
+  let port = 0;
+  let connections = 0;
+
+  beforeAll(async () => {
+    sandbox = await Sandbox.create({ limits: LIMITS, concurrency: 4 });
+    server = createServer((socket) => {
+      connections++;
+      socket.end('hello\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  describe('correct samples pass', () => {
+    it('Python with pytest', async () => {
+      const r = await sandbox.run('python', py('def add(a, b):\n    return a + b\n', 'import pytest\nfrom solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_raises():\n    with pytest.raises(TypeError):\n        add(1, None)\n'));
+      expect(r.reason, show(r)).toBe('passed');
+      expect(r.passed).toBe(true);
+      expect(r.command).toContain('pytest');
+      expect(r.output).toMatch(/2 passed/);
+    });
+
+    it('Python as a plain script with asserts', async () => {
+      const r = await sandbox.run('python', py('def add(a, b):\n    return a + b\n', 'from solution import add\n\nif __name__ == "__main__":\n    assert add(2, 3) == 5\n    print("ok")\n', 'check_add.py'));
+      expect(r.reason, show(r)).toBe('passed');
+      expect(r.command).not.toContain('pytest');
+    });
+
+    it('JavaScript with node:test (CommonJS and ESM)', async () => {
+      const r = await sandbox.run('javascript', [
+        { path: 'src/math.js', role: 'solution', content: 'function add(a, b) { return a + b; }\nmodule.exports = { add };\n' },
+        { path: 'test/math.test.js', role: 'test', content: "const test = require('node:test');\nconst assert = require('node:assert');\nconst { add } = require('../src/math.js');\ntest('adds', () => assert.strictEqual(add(2, 3), 5));\n" },
+        { path: 'esm.mjs', role: 'solution', content: 'export const mul = (a, b) => a * b;\n' },
+        { path: 'esm.test.mjs', role: 'test', content: "import test from 'node:test';\nimport assert from 'node:assert/strict';\nimport { mul } from './esm.mjs';\ntest('multiplies', () => assert.equal(mul(2, 3), 6));\n" },
+      ]);
+      expect(r.reason, show(r)).toBe('passed');
+      expect(r.output).toMatch(/pass 2/);
+    });
+
+    it('TypeScript, transpiled outside and run under node --test', async () => {
+      const r = await sandbox.run('typescript', [
+        { path: 'stack.ts', role: 'solution', content: 'export class Stack<T> {\n  private items: T[] = [];\n  push(x: T): void { this.items.push(x); }\n  pop(): T | undefined { return this.items.pop(); }\n  get size(): number { return this.items.length; }\n}\n' },
+        { path: 'stack.test.ts', role: 'test', content: "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { Stack } from './stack.ts';\n\ntest('push and pop', () => {\n  const s = new Stack<number>();\n  s.push(1); s.push(2);\n  assert.equal(s.pop(), 2);\n  assert.equal(s.size, 1);\n});\n" },
+      ]);
+      expect(r.reason, show(r)).toBe('passed');
+    });
+  });
+
+  describe('failures are told apart', () => {
+    it('a wrong assertion is a test failure, with the assertion in the output', async () => {
+      const r = await sandbox.run('python', py('def add(a, b):\n    return a - b\n', 'from solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n'));
+      expect(r.reason, show(r)).toBe('test-failure');
+      expect(r.output).toMatch(/assert -1 == 5/);
+      expect(r.detail).toMatch(/assert|failed/i);
+    });
+
+    it('a syntax error in Python is found before the tests run', async () => {
+      const r = await sandbox.run('python', py('def add(a, b)\n    return a + b\n', 'from solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n'));
+      expect(r.reason, show(r)).toBe('syntax-error');
+      expect(r.output).toMatch(/solution\.py/);
+    });
+
+    it('a syntax error in TypeScript is found by the transpiler', async () => {
+      const r = await sandbox.run('typescript', [
+        { path: 'a.ts', role: 'solution', content: 'export function f( {\n' },
+        { path: 'a.test.ts', role: 'test', content: "import { test } from 'node:test';\nimport { f } from './a';\ntest('x', () => f());\n" },
+      ]);
+      expect(r.reason, show(r)).toBe('syntax-error');
+      expect(r.detail).toMatch(/^a\.ts:\d+:\d+/);
+    });
+
+    it('a package the sandbox lacks is missing-package, in Python and in JavaScript', async () => {
+      const p = await sandbox.run('python', py('import numpy_like_pkg_zz as np\n\ndef total(xs):\n    return np.sum(xs)\n', 'from solution import total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n'));
+      expect(p.reason, show(p)).toBe('missing-package');
+      expect(p.detail).toContain('numpy_like_pkg_zz');
+      const j = await sandbox.run('javascript', [
+        { path: 'a.js', role: 'solution', content: "const _ = require('lodash-like-zz/fp');\nmodule.exports = { f: () => _.identity(1) };\n" },
+        { path: 'a.test.js', role: 'test', content: "const test = require('node:test');\nconst { f } = require('./a.js');\ntest('x', () => f());\n" },
+      ]);
+      expect(j.reason, show(j)).toBe('missing-package');
+      expect(j.detail).toContain('"lodash-like-zz"');
+    });
+
+    it('a misnamed module of the sample itself is a test failure, not a missing package', async () => {
+      const r = await sandbox.run('python', py('def add(a, b):\n    return a + b\n', 'from solutions import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n'));
+      // "solutions" is a near-miss of the sample's own solution.py: a bug to debug, not a package.
+      expect(r.reason, show(r)).toBe('test-failure');
+      const member = await sandbox.run('python', py('def add(a, b):\n    return a + b\n', 'from solution import plus\n\n\ndef test_add():\n    assert plus(2, 3) == 5\n'));
+      expect(member.reason, show(member)).toBe('test-failure');
+    });
+
+    it('files that leave the directory are an invalid sample and never written', async () => {
+      const r = await sandbox.run('python', [
+        { path: '../escape.py', role: 'solution', content: 'x = 1\n' },
+        { path: 'test_x.py', role: 'test', content: 'def test_x():\n    pass\n' },
+      ]);
+      expect(r.reason).toBe('invalid-sample');
+      const unknown = await sandbox.run('cobol', py('x = 1\n', 'def test_x():\n    pass\n'));
+      expect(unknown.reason).toBe('unsupported-language');
+    });
+  });
+
+  describe('hostile samples are contained', () => {
+    it('cannot reach a TCP server on the host loopback: no network at all', async () => {
+      const r = await sandbox.run('python', py('import socket\n\ndef fetch(port):\n    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:\n        return s.recv(100)\n', `from solution import fetch\n\n\ndef test_fetch():\n    assert fetch(${port}) == b"hello\\n"\n`));
+      expect(r.reason, show(r)).toBe('sandbox-violation');
+      expect(r.detail).toMatch(/network/);
+      expect(connections).toBe(0);
+    });
+
+    it('cannot resolve or reach the internet from JavaScript', async () => {
+      const r = await sandbox.run('javascript', [
+        { path: 'net.js', role: 'solution', content: "const net = require('node:net');\nexports.reach = () => new Promise((resolve, reject) => { const s = net.connect(80, '1.1.1.1', () => resolve(true)); s.on('error', reject); });\n" },
+        { path: 'net.test.js', role: 'test', content: "const test = require('node:test');\nconst { reach } = require('./net.js');\ntest('reaches', async () => { await reach(); });\n" },
+      ]);
+      expect(r.reason, show(r)).toBe('sandbox-violation');
+      const dns = await sandbox.run('javascript', [
+        { path: 'fetch.test.js', role: 'test', content: `const test = require('node:test');\ntest('fetches', async () => { await fetch('http://example.com/'); await fetch('http://127.0.0.1:${port}/'); });\n` },
+      ]);
+      expect(dns.reason, show(dns)).toBe('sandbox-violation');
+      expect(connections).toBe(0);
+    });
+
+    it('cannot write outside its directory; its /tmp is its own', async () => {
+      const name = `treesynth-escape-${process.pid}-${Date.now()}`;
+      const r = await sandbox.run('python', py(
+        'import os\n\ndef save(path):\n    with open(path, "w") as f:\n        f.write("pwned")\n',
+        `from solution import save\n\n\ndef test_tmp():\n    save("/tmp/${name}")\n\n\ndef test_var_tmp():\n    save("/var/tmp/${name}")\n\n\ndef test_root():\n    save("/root/${name}")\n`,
+      ));
+      expect(r.reason, show(r)).toBe('sandbox-violation');
+      expect(r.output).toMatch(/Read-only file system|Permission denied/);
+      for (const dir of ['/tmp', '/var/tmp', '/root', tmpdir()]) expect(existsSync(`${dir}/${name}`)).toBe(false);
+    });
+
+    it('a fork bomb stops at the process limit and leaves nothing behind', async () => {
+      const r = await sandbox.run('python', py('import os\n\ndef bomb():\n    while True:\n        os.fork()\n', 'from solution import bomb\n\n\ndef test_bomb():\n    bomb()\n'));
+      expect(r.reason, show(r)).toBe('process-limit');
+      // No process of the sandbox uids survives the run.
+      const left = execFileSync('ps', ['-e', '-o', 'uid='], { encoding: 'utf8' }).split('\n').map(Number).filter((uid) => uid >= 0x1000_0000);
+      expect(left).toEqual([]);
+    });
+
+    it('endless allocation hits the memory limit, in Python and in JavaScript', async () => {
+      const p = await sandbox.run('python', py('def hog():\n    xs = []\n    while True:\n        xs.append(bytearray(10_000_000))\n', 'from solution import hog\n\n\ndef test_hog():\n    hog()\n'));
+      expect(p.reason, show(p)).toBe('memory');
+      const j = await sandbox.run('javascript', [
+        { path: 'hog.js', role: 'solution', content: 'exports.hog = () => { const xs = []; for (;;) xs.push(Buffer.alloc(10_000_000, 1)); };\n' },
+        { path: 'hog.test.js', role: 'test', content: "const test = require('node:test');\ntest('hog', () => require('./hog.js').hog());\n" },
+      ]);
+      expect(j.reason, show(j)).toBe('memory');
+      const heap = await sandbox.run('javascript', [
+        { path: 'heap.test.js', role: 'test', content: "const test = require('node:test');\ntest('heap', () => { const xs = []; for (let i = 0; ; i++) xs.push(new Array(1_000_000).fill(i)); });\n" },
+      ]);
+      expect(heap.reason, show(heap)).toBe('memory');
+    });
+
+    it('an endless loop is stopped by the time limit, and so is a test that never ends', async () => {
+      const started = Date.now();
+      const [spin, sleeper] = await Promise.all([
+        sandbox.run('python', py('def spin():\n    while True:\n        pass\n', 'from solution import spin\n\n\ndef test_spin():\n    spin()\n')),
+        // Sleeping uses no CPU: only the wall clock ends it.
+        sandbox.run('javascript', [{ path: 'sleep.test.js', role: 'test', content: "const test = require('node:test');\ntest('sleeps', () => new Promise(() => setInterval(() => {}, 1000)));\n" }]),
+      ]);
+      expect(spin.reason, show(spin)).toBe('timeout');
+      expect(sleeper.reason, show(sleeper)).toBe('timeout');
+      expect(Date.now() - started).toBeLessThan(LIMITS.wallMs + 3_000);
+    });
+
+    it('printing gigabytes stops at the output limit', async () => {
+      const r = await sandbox.run('python', py('import sys\n\ndef shout():\n    while True:\n        sys.stdout.write("x" * 65536)\n', 'from solution import shout\n\nif __name__ == "__main__":\n    shout()\n', 'run_shout.py'));
+      expect(r.reason, show(r)).toBe('output-limit');
+      expect(r.output.length).toBeLessThan(64 * 1024);
+    });
+
+    it('cannot read secrets in home directories or the environment', async () => {
+      // A key file in a home directory (/root, or /home/<user>: the sandbox hides both).
+      const secretFile = join(process.getuid?.() === 0 ? '/root' : homedir(), `.treesynth-test-secret-${process.pid}`);
+      writeFileSync(secretFile, 'sk-file-secret');
+      process.env['TREESYNTH_TEST_SECRET'] = 'sk-env-secret';
+      try {
+        const r = await sandbox.run('python', py(
+          `import os\n\ndef look():\n    try:\n        text = open(${JSON.stringify(secretFile)}).read()\n    except OSError as e:\n        text = repr(e)\n    return text, os.environ.get("TREESYNTH_TEST_SECRET"), os.getuid()\n`,
+          'from solution import look\n\nif __name__ == "__main__":\n    text, env, uid = look()\n    print(text, env, uid)\n    assert env is None and uid != 0\n',
+          'look.py',
+        ));
+        expect(r.reason, show(r)).toBe('passed');
+        expect(r.output).toMatch(/No such file or directory/);
+        expect(r.output).not.toMatch(/sk-file-secret|sk-env-secret/);
+      } finally {
+        delete process.env['TREESYNTH_TEST_SECRET'];
+        rmSync(secretFile, { force: true });
+      }
+    });
+
+    it('removes throwaway directories that killed runs left behind', async () => {
+      const root = mkdtempSync(join(tmpdir(), 'treesynth-sandbox-test-'));
+      try {
+        // A pid that is certainly gone: the first one above ours that no process holds.
+        let dead = 4_000_000;
+        while (existsSync(`/proc/${dead}`)) dead++;
+        mkdirSync(join(root, `treesynth-sandbox-${dead}-abc`, 'sub'), { recursive: true });
+        mkdirSync(join(root, `treesynth-sandbox-${process.pid}-def`));
+        await Sandbox.create({ tmpDir: root, concurrency: 1 });
+        expect(readdirSync(root).sort()).toEqual([`treesynth-sandbox-${process.pid}-def`]);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+
+    it('runs samples concurrently and leaves no throwaway directory behind', async () => {
+      const before = readdirSync(tmpdir()).filter((d) => d.startsWith('treesynth-sandbox-')).length;
+      const started = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => sandbox.run('python', py(`def f():\n    return ${i}\n`, `from solution import f\n\n\ndef test_f():\n    assert f() == ${i}\n`))),
+      );
+      expect(results.map((r) => r.reason)).toEqual(Array(6).fill('passed'));
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(readdirSync(tmpdir()).filter((d) => d.startsWith('treesynth-sandbox-')).length).toBe(before);
+    });
+  });
+});

@@ -1,0 +1,169 @@
+// The validate stage: real sandbox, and debugging turns through the real LLM client over HTTP
+// against the fake OpenAI-compatible server.
+import { firstValueFrom, from, toArray } from 'rxjs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LlmClient } from '../llm/client.js';
+import type { Outcome } from '../processors/outcome.js';
+import { ValidationTally, validateSamples, type ValidateConfig } from '../processors/validate-samples.js';
+import { Sandbox } from '../sandbox/sandbox.js';
+import { loadContracts, type GeneratedSample } from '../schemas/contract.js';
+import type { ChatCompletionRequest } from './fakes/fake-openai-server.js';
+import { startFakeOpenAI, type FakeOpenAI } from './fakes/fake-openai-server.js';
+
+const KEY = 'sk-validate-test';
+
+function sample(id: string, files: GeneratedSample['files'], language = 'python', level: GeneratedSample['level'] = 'function'): GeneratedSample {
+  return {
+    sampleId: id, taskId: `task-${id}`, treeKey: 'all', level, language,
+    instruction: 'Implement `add(a, b)` returning the sum of two integers. Example: add(2, 3) == 5.',
+    analysis: 'One operation.', files, features: [{ nodeId: 'n1', path: ['algorithm', 'arithmetic'], frequency: 3, mandatory: true }],
+    provenance: { model: 'gen-model', endpointHost: 'example.test', promptVersion: 'generate-v1', seed: 1 },
+    usage: { promptTokens: 100, completionTokens: 50, requests: 1 }, elapsedMs: 10, validation: null, createdAt: 1_700_000_000_000,
+  };
+}
+
+const TEST_ADD = 'from mathlib import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n';
+const wrong = (id: string) => sample(id, [
+  { path: 'mathlib.py', role: 'solution', content: 'def add(a, b):\n    return a - b\n' },
+  { path: 'test_mathlib.py', role: 'test', content: TEST_ADD },
+]);
+const right = (id: string) => sample(id, [
+  { path: 'mathlib.py', role: 'solution', content: 'def add(a, b):\n    return a + b\n' },
+  { path: 'test_mathlib.py', role: 'test', content: TEST_ADD },
+]);
+
+const userText = (r: ChatCompletionRequest): string => r.messages.filter((m) => m.role === 'user').map((m) => String(m.content)).join('\n');
+const schemaName = (r: ChatCompletionRequest): string => (r.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name ?? '';
+
+describe('validate stage', () => {
+  let server: FakeOpenAI;
+  let sandbox: Sandbox;
+  let client: LlmClient;
+  /** What the fake model answers to a debugging request: the fixed file, or a still-broken one. */
+  let fix: 'good' | 'still-wrong' | 'garbage' = 'good';
+  const prompts: string[] = [];
+
+  beforeAll(async () => {
+    sandbox = await Sandbox.create({ limits: { wallMs: 4_000, memoryBytes: 256 * 1024 * 1024 }, concurrency: 2 });
+    server = await startFakeOpenAI({
+      apiKey: KEY,
+      models: ['fake-model'],
+      chat: (request) => {
+        if (schemaName(request) !== 'code_sample_fix') return '{}';
+        prompts.push(userText(request));
+        if (fix === 'garbage') return 'Sorry, I cannot help with that file.';
+        const body = fix === 'good' ? 'def add(a, b):\n    return a + b\n' : 'def add(a, b):\n    return a * b\n';
+        return {
+          content: JSON.stringify({
+            instruction: 'Implement `add(a, b)` returning the sum of two integers. Example: add(2, 3) == 5.',
+            analysis: 'The subtraction was the bug; add the operands.',
+            files: [{ path: 'mathlib.py', role: 'solution', content: body }, { path: 'test_mathlib.py', role: 'test', content: TEST_ADD }],
+          }),
+          usage: { prompt_tokens: 321, completion_tokens: 54 },
+        };
+      },
+    });
+    client = new LlmClient({ baseURL: server.url, apiKey: KEY, model: 'fake-model', stage: 'validate', timeoutMs: 5_000, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  beforeEach(() => {
+    fix = 'good';
+    prompts.length = 0;
+    server.reset();
+  });
+
+  const run = (config: ValidateConfig, samples: GeneratedSample[]): Promise<Outcome<GeneratedSample>[]> => firstValueFrom(from(samples).pipe(validateSamples(config), toArray()));
+  const chats = (): number => server.requests.filter((r) => r.path === '/v1/chat/completions').length;
+
+  it('passes a correct sample as it is, with the run recorded', async () => {
+    const [outcome] = await run({ runner: sandbox, turns: 2, model: client, concurrency: 2 }, [right('ok1')]);
+    expect(outcome?.ok).toBe(true);
+    if (!outcome?.ok) return;
+    expect(outcome.value.validation).toMatchObject({ passed: true, turns: 0, reason: null });
+    expect(outcome.value.validation?.attempts).toEqual([expect.objectContaining({ turn: 0, reason: 'passed', errorTail: '', promptTokens: 0 })]);
+    expect(chats()).toBe(0);
+    // Still a valid record of the contract.
+    expect(() => loadContracts().GeneratedSample.check(outcome.value)).not.toThrow();
+  });
+
+  it('sends a failing sample back with its error output and passes it when the fix comes back', async () => {
+    const [outcome] = await run({ runner: sandbox, turns: 2, model: client, concurrency: 2 }, [wrong('fix1')]);
+    expect(outcome?.ok, JSON.stringify(outcome)).toBe(true);
+    if (!outcome?.ok) return;
+    const v = outcome.value.validation!;
+    expect(v).toMatchObject({ passed: true, turns: 1, reason: null });
+    expect(v.attempts).toHaveLength(2);
+    expect(v.attempts[0]).toMatchObject({ turn: 0, reason: 'test-failure', promptTokens: 0 });
+    expect(v.attempts[0]!.errorTail).toMatch(/assert -1 == 5/);
+    expect(v.attempts[1]).toMatchObject({ turn: 1, reason: 'passed', promptTokens: 321, completionTokens: 54 });
+    expect(outcome.value.files.find((f) => f.path === 'mathlib.py')?.content).toContain('a + b');
+    // The model saw the failing code and the assertion.
+    expect(chats()).toBe(1);
+    expect(prompts[0]).toContain('return a - b');
+    expect(prompts[0]).toMatch(/assert -1 == 5/);
+    expect(prompts[0]).toContain('test-failure');
+  });
+
+  it('rejects with the final reason after the turns run out, every run recorded', async () => {
+    fix = 'still-wrong';
+    const [outcome] = await run({ runner: sandbox, turns: 2, model: client, concurrency: 2 }, [wrong('fix2')]);
+    expect(outcome?.ok).toBe(false);
+    if (outcome?.ok !== false) return;
+    expect(outcome.rejection).toMatchObject({ stage: 'validate', reason: 'test-failure', recordId: 'fix2' });
+    expect(outcome.rejection.detail).toMatch(/after 2 debugging turns/);
+    const record = JSON.parse(outcome.rejection.record!) as GeneratedSample;
+    expect(record.validation).toMatchObject({ passed: false, turns: 2, reason: 'test-failure' });
+    expect(record.validation!.attempts.map((a) => [a.turn, a.reason])).toEqual([[0, 'test-failure'], [1, 'test-failure'], [2, 'test-failure']]);
+    expect(chats()).toBe(2);
+  });
+
+  it('stops debugging when the model answers garbage, and says so', async () => {
+    fix = 'garbage';
+    const [outcome] = await run({ runner: sandbox, turns: 2, model: client, concurrency: 2 }, [wrong('fix3')]);
+    expect(outcome?.ok).toBe(false);
+    if (outcome?.ok !== false) return;
+    expect(outcome.rejection.reason).toBe('test-failure');
+    expect(outcome.rejection.detail).toMatch(/debugging stopped: llm-/);
+  });
+
+  it('gives no debugging turn to a sandbox violation, and none without a model', async () => {
+    const hostile = sample('net1', [
+      { path: 'grab.py', role: 'solution', content: 'import urllib.request\n\ndef grab():\n    return urllib.request.urlopen("http://example.com", timeout=2).read()\n' },
+      { path: 'test_grab.py', role: 'test', content: 'from grab import grab\n\n\ndef test_grab():\n    assert grab()\n' },
+    ]);
+    const [violation] = await run({ runner: sandbox, turns: 2, model: client, concurrency: 2 }, [hostile]);
+    expect(violation?.ok).toBe(false);
+    if (violation?.ok === false) expect(violation.rejection.reason).toBe('sandbox-violation');
+    expect(chats()).toBe(0);
+
+    const [plain] = await run({ runner: sandbox, turns: 2, model: null, concurrency: 2 }, [wrong('nomodel')]);
+    expect(plain?.ok).toBe(false);
+    if (plain?.ok === false) {
+      expect(plain.rejection.reason).toBe('test-failure');
+      expect((JSON.parse(plain.rejection.record!) as GeneratedSample).validation).toMatchObject({ turns: 0 });
+    }
+    expect(chats()).toBe(0);
+  });
+
+  it('runs many samples concurrently, one outcome each, and tallies them by reason, level and turn', async () => {
+    const samples = [right('a'), wrong('b'), right('c'), { ...right('d'), level: 'file' as const }, sample('e', [{ path: 'x.go', role: 'test', content: 'package x' }], 'go')];
+    const outcomes = await run({ runner: sandbox, turns: 1, model: client, concurrency: 4 }, samples);
+    expect(outcomes).toHaveLength(5);
+    const tally = new ValidationTally();
+    outcomes.forEach((o) => tally.add(o));
+    tally.addInvalid('invalid-json');
+    const s = tally.summary();
+    expect(s).toMatchObject({ total: 6, validated: 5, invalid: 1, passed: 4, rejected: 2, passRate: 0.8 });
+    expect(s.byReason).toEqual({ passed: 4, 'invalid-json': 1, 'unsupported-language': 1 });
+    expect(s.byLevel['function']).toEqual({ validated: 4, passed: 3, rate: 0.75 });
+    expect(s.byLevel['file']).toEqual({ validated: 1, passed: 1, rate: 1 });
+    expect(s.byTurn).toEqual([
+      { turn: 0, passed: 3, cumulativePassed: 3, cumulativeRate: 0.6 },
+      { turn: 1, passed: 1, cumulativePassed: 4, cumulativeRate: 0.8 },
+    ]);
+    expect(s.runsByReason).toMatchObject({ passed: 4, 'test-failure': 1, 'unsupported-language': 1 });
+    expect(s.debugTokens).toEqual({ promptTokens: 321, completionTokens: 54 });
+  });
+});

@@ -1,0 +1,436 @@
+// Kafka mode: the same StageSpecs as local mode (topology/treesynth.ts), each run as its own
+// consumer group `<prefix><stage>` reading read_committed, every batch through the stage
+// operator and out in ONE transaction with the group's offsets (connectors/kafka/transactional).
+//
+// State and the single-writer rule. Stateful stages keep their state in stores and rebuild it
+// from topics on start, after taking over their store's transactional id (which ends any open
+// transaction of a previous holder, so the rebuild sees everything it committed):
+//   - filter: ContentHashStore + FileIndex from code.accepted (only filter writes it);
+//     transactional id `<prefix>filter`.
+//   - canonicalize and evolve: both write the feature tree, so they share one store and one
+//     transactional id `<prefix>tree`, and their batches take turns. The tree is rebuilt from
+//     the compacted tree.nodes topic. Run them in ONE process: a second process running either
+//     fences the first (which then stops with a clear error) instead of two writers diverging.
+//   - sample: reads the tree. In the writer's process it shares the store; alone, it follows
+//     tree.nodes as the writer commits. Its coverage counts are rebuilt from the tasks topic.
+//     Transactional id `<prefix>sample`.
+// Stateless stages (extract, generate) scale out: run as many processes as their input has
+// partitions; each input partition has its own transactional id.
+//
+// Any failure of a batch aborts its transaction and restarts this process's stages from their
+// committed state (stores rebuilt), with backoff. Being fenced as a store's writer is final.
+import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
+import type { Embedder } from '../embeddings/embedder.js';
+import { canonicalizeLabels, type CanonicalizedFile } from '../processors/canonicalize-labels.js';
+import { evolveTree } from '../processors/evolve-tree.js';
+import { extractLlmFeatures } from '../processors/extract-llm-features.js';
+import { extractStaticFeatures } from '../processors/extract-static-features.js';
+import { filterFiles } from '../processors/filter-files.js';
+import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
+import { generateSamples } from '../processors/generate-samples.js';
+import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/model.js';
+import { rejection, type Outcome } from '../processors/outcome.js';
+import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
+import { loadGrammars } from '../processors/tree-sitter/grammars.js';
+import { SchemaViolation, type CodeFile, type EvolutionRequest, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
+import { ContentHashStore } from '../stores/content-hash-store.js';
+import { CoverageStore } from '../stores/coverage-store.js';
+import { FeatureTrees } from '../stores/feature-trees.js';
+import { FileIndex } from '../stores/file-index.js';
+import { ROOT_ID } from '../stores/tree-store.js';
+import { openKafkaContext, type KafkaContext } from '../connectors/kafka/context.js';
+import { readTopic, type RawRecord, type TopicReader } from '../connectors/kafka/reader.js';
+import { SchemaRefusedError } from '../connectors/kafka/serde.js';
+import type { TopicSettings } from '../connectors/kafka/topics.js';
+import {
+  PartitionLanes, SingleWriterLane, isFenced, startStageConsumer,
+  type BatchCommitted, type OutMessage, type StageConsumer, type TransactionLane,
+} from '../connectors/kafka/transactional.js';
+import { TOPICS, type TopicSpec } from './topics.js';
+import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec, type Stages } from './treesynth.js';
+import type { LlmStage, TreeKeyMode } from './run-local.js';
+
+/** The processors' settings: the same as local mode's (LocalRunConfig without files). */
+export interface KafkaStageSettings {
+  seed: number;
+  maxBytes: number;
+  similarity: number;
+  nearDuplicateRadius: number;
+  temperature: number;
+  topN: number;
+  coverageBoost: number;
+  levels: Record<TaskLevel, LevelShape>;
+  levelMix: Record<TaskLevel, number>;
+  targetLanguage: string;
+  treeKey: TreeKeyMode;
+  upweights?: Upweight[];
+  required?: string[][];
+  labelEmbedder: Embedder;
+  codeEmbedder: Embedder;
+  llm: KafkaLlmConfig;
+  /** canonicalize requests an evolution round every N files in a tree (0: never). */
+  evolveEvery: number;
+  clock?: () => number;
+}
+
+export interface KafkaLlmConfig {
+  /** Models per stage; a stage without one records its prompts through `pending`. */
+  models: Partial<Record<LlmStage, StructuredModel>>;
+  /** Stages that use a model at all (extract without one is static extraction). */
+  stages: readonly LlmStage[];
+  maxChars: number;
+  concurrency: number;
+  evolveBreadth: number[];
+  evolveTemperature: number;
+  minSiblings: number;
+  pending: (prompt: PendingPrompt) => Promise<void>;
+}
+
+export interface KafkaRunConfig extends KafkaStageSettings {
+  brokers: string[];
+  registryUrl: string;
+  /** Prefix of every topic, group and transactional id. */
+  prefix: string;
+  stages: readonly DeployedStage[];
+  topics: TopicSettings;
+  clientId?: string;
+  /** Records per transaction at most (default 500; LLM stages: 4 × concurrency). */
+  maxRecordsPerTransaction?: number;
+  /** Consumer-group session timeout (default 10 s; the broker's minimum is 6 s). */
+  sessionTimeoutMs?: number;
+  connectScheduleMs?: readonly number[];
+  /** One line per event worth telling an operator (start, restore, restart, stop). */
+  log?: (line: string) => void;
+  onCommitted?: (stage: DeployedStage, info: BatchCommitted) => void;
+}
+
+export interface KafkaRun {
+  /** Resolves after a graceful stop; rejects on a failure that a restart cannot fix. */
+  readonly done: Promise<void>;
+  /** Graceful stop: no more fetching, the transaction in flight finishes or aborts, clients disconnect. */
+  stop(): Promise<void>;
+}
+
+/** Stateful stages and the store (and transactional id) each one writes. */
+const STORE_OF: Partial<Record<DeployedStage, 'filter' | 'tree' | 'sample'>> = { filter: 'filter', canonicalize: 'tree', evolve: 'tree', sample: 'sample' };
+
+const oneLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+
+/** An input record that did not decode, as a dead letter: where it was, why, and its bytes. */
+export function undecodable(stage: string, raw: RawRecord, reason: string, detail: string, at: number): Rejection {
+  return rejection(
+    {
+      stage, reason, detail: `${raw.topic}[${raw.partition}]@${raw.offset}: ${detail}`,
+      recordId: `${raw.topic}/${raw.partition}@${raw.offset}`, path: raw.key?.toString('utf8') ?? null,
+      source: raw.topic, position: Number(raw.offset),
+      record: { topic: raw.topic, partition: raw.partition, offset: raw.offset, key: raw.key?.toString('utf8') ?? null, value: raw.value ?? null },
+    },
+    at,
+  );
+}
+
+/** The evolution round canonicalize asks for after a file, when the tree just reached a multiple of N files. */
+export function evolutionDue(file: CanonicalizedFile, every: number, at: number): EvolutionRequest | null {
+  if (every <= 0) return null;
+  // The root's frequency counts the files in the tree; it is restored with the tree, so the
+  // rounds are the same after a restart.
+  const root = file.changes.find((c) => c.nodeId === ROOT_ID)?.node;
+  if (!root || root.frequency <= 0 || root.frequency % every !== 0) return null;
+  return { treeKey: file.treeKey, round: root.frequency / every, reason: 'every-n-files', requestedAt: at };
+}
+
+interface Stores {
+  trees: FeatureTrees;
+  coverage: CoverageStore;
+  seen: ContentHashStore;
+  index: FileIndex;
+}
+
+interface Session {
+  /** Resolves with the first failure of any stage. */
+  readonly failure: Promise<{ stage: DeployedStage; error: unknown; lane: TransactionLane }>;
+  stop(): Promise<void>;
+}
+
+/** Reads a whole topic (to the end offsets at start) as decoded records; undecodable ones are reported and skipped. */
+async function readRecords<N extends RecordName>(
+  ctx: KafkaContext, spec: TopicSpec<N>, what: string, log: (line: string) => void, each: (record: Records[N]) => void | Promise<void>,
+): Promise<number> {
+  const topic = ctx.topic(spec);
+  let n = 0;
+  let bad = 0;
+  await readTopic(ctx.kafka, ctx.admin, topic, {
+    groupPrefix: `${ctx.prefix}restore.${what}`,
+    onRecord: async (raw) => {
+      const decoded = await ctx.serde.decode(topic, spec.record, raw.value);
+      if (!decoded.ok) {
+        bad += 1;
+        return;
+      }
+      n += 1;
+      await each(decoded.value);
+    },
+  });
+  if (bad > 0) log(`treesynth: ${what}: skipped ${bad} undecodable records of ${topic} while restoring`);
+  return n;
+}
+
+async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: Stores, log: (line: string) => void): Promise<number> {
+  // Embed in chunks: one request per file would dominate the restore with a remote embedder.
+  let pending: CodeFile[] = [];
+  const flush = async () => {
+    const files = pending;
+    pending = [];
+    if (config.nearDuplicateRadius <= 0 || files.length === 0) return;
+    const vectors = await config.codeEmbedder.embed(files.map((f) => f.content));
+    files.forEach((f, i) => stores.index.add({ fileId: f.id, path: f.path }, vectors[i]!));
+  };
+  const n = await readRecords(ctx, TOPICS.accepted, 'filter', log, async (file) => {
+    stores.seen.add(file.id, file.path);
+    pending.push(file);
+    if (pending.length >= 64) await flush();
+  });
+  await flush();
+  return n;
+}
+
+/** Coverage counts from the tasks written so far: every edge from the root to each feature was a draw. */
+async function restoreCoverage(ctx: KafkaContext, stores: Stores, log: (line: string) => void): Promise<number> {
+  return readRecords(ctx, TOPICS.tasks, 'sample', log, (task: SynthesisTask) => {
+    const tree = stores.trees.get(task.treeKey).tree;
+    const edges = new Set<string>();
+    for (const feature of task.features) {
+      for (let node = tree.get(feature.nodeId); node && node.parentId !== null; node = tree.get(node.parentId)) {
+        const edge = `${node.parentId}\u0000${node.id}`;
+        if (edges.has(edge)) break;
+        edges.add(edge);
+        stores.coverage.record(node.parentId, node.id);
+      }
+    }
+  });
+}
+
+function buildStages(config: KafkaRunConfig, stores: Stores, grammars: Awaited<ReturnType<typeof loadGrammars>>): Stages {
+  const clock = config.clock ?? Date.now;
+  const llm = config.llm;
+  const llmStages = new Set(llm.stages);
+  const access = (stage: LlmStage): ModelAccess => {
+    const model = llm.models[stage];
+    return model ? { model } : { pending: llm.pending };
+  };
+  return {
+    filter: filterFiles({ maxBytes: config.maxBytes, seen: stores.seen, treeKey: config.treeKey === 'language' ? (language: string) => language : () => 'all' }),
+    nearDuplicates: filterNearDuplicates({ index: stores.index, embedder: config.codeEmbedder, radius: config.nearDuplicateRadius }),
+    extract: llmStages.has('extract')
+      ? extractLlmFeatures({ static: { grammars }, access: access('extract'), maxChars: llm.maxChars, concurrency: llm.concurrency, clock })
+      : extractStaticFeatures({ grammars }),
+    canonicalize: canonicalizeLabels({ trees: stores.trees, embedder: config.labelEmbedder, threshold: config.similarity }),
+    evolve: evolveTree({
+      trees: stores.trees, embedder: config.labelEmbedder, access: access('evolve'), threshold: config.similarity, seed: config.seed,
+      breadth: llm.evolveBreadth, temperature: llm.evolveTemperature, topN: config.topN, minSiblings: llm.minSiblings,
+    }),
+    sample: sampleSubtrees({
+      trees: stores.trees, coverage: stores.coverage, seed: config.seed, temperature: config.temperature, levels: config.levels,
+      levelMix: config.levelMix, targetLanguage: config.targetLanguage, topN: config.topN, coverageBoost: config.coverageBoost,
+      upweights: config.upweights, required: config.required, excludeCategories: ['programming language'], clock,
+    }),
+    generate: generateSamples({ access: access('generate'), concurrency: llm.concurrency, clock }),
+  };
+}
+
+/** The messages one batch of a stage writes: outputs, extra requests and dead letters. */
+function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConfig): (records: RawRecord[]) => Promise<OutMessage[]> {
+  const clock = config.clock ?? Date.now;
+  const inputTopic = ctx.topic(spec.input);
+  const deadLetter = (r: Rejection): OutMessage => ctx.message(TOPICS.deadLetters, r);
+  // A record the stage made that breaks its contract is a bug, but one record's bug must not
+  // stop the stage: it becomes a dead letter naming the violation.
+  const encode = <N extends RecordName>(topic: TopicSpec<N>, record: Records[N]): OutMessage => {
+    try {
+      return ctx.message(topic, record);
+    } catch (error) {
+      if (!(error instanceof SchemaViolation)) throw error;
+      return deadLetter(rejection({ stage: spec.name, reason: 'schema-violation', detail: error.message, recordId: topic.key(record), record }, clock()));
+    }
+  };
+  return async (raws) => {
+    const out: OutMessage[] = [];
+    const inputs: unknown[] = [];
+    for (const raw of raws) {
+      const decoded = await ctx.serde.decode(inputTopic, spec.input.record, raw.value);
+      if (decoded.ok) inputs.push(decoded.value);
+      else out.push(deadLetter(undecodable(spec.name, raw, decoded.reason, decoded.detail, clock())));
+    }
+    // Operators are re-instantiable: a fresh subscription per batch; state lives in the stores.
+    const outcomes: Array<Outcome<unknown>> =
+      inputs.length === 0 ? [] : await lastValueFrom(from(inputs as Array<Records[RecordName]>).pipe(spec.operator as OperatorFunction<unknown, Outcome<unknown>>, toArray()));
+    for (const outcome of outcomes) {
+      if (!outcome.ok) {
+        out.push(deadLetter(outcome.rejection));
+        continue;
+      }
+      for (const record of spec.records(outcome.value)) out.push(encode(spec.output, record));
+      if (spec.name === 'canonicalize') {
+        const request = evolutionDue(outcome.value as CanonicalizedFile, config.evolveEvery, clock());
+        if (request) out.push(encode(TOPICS.evolutionRequests, request));
+      }
+    }
+    return out;
+  };
+}
+
+async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (line: string) => void): Promise<Session> {
+  const selected = new Set(config.stages);
+  const stores: Stores = {
+    trees: new FeatureTrees(config.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(config.codeEmbedder.dimension),
+  };
+  const lanes = new Map<string, TransactionLane>();
+  const consumers: StageConsumer[] = [];
+  let follower: TopicReader | null = null;
+  let reportFailure!: (f: { stage: DeployedStage; error: unknown; lane: TransactionLane }) => void;
+  const failure = new Promise<{ stage: DeployedStage; error: unknown; lane: TransactionLane }>((resolve) => (reportFailure = resolve));
+
+  const stop = async () => {
+    // Consumers first: each finishes (or aborts) its transaction in flight, then leaves its group.
+    await Promise.all(consumers.map((c) => c.stop()));
+    await follower?.stop();
+    await Promise.all([...lanes.values()].map((l) => l.close()));
+  };
+
+  try {
+    // 1. Take over each store's writer id before reading the store's topic.
+    const stores_ = new Set([...selected].map((s) => STORE_OF[s]).filter((s): s is 'filter' | 'tree' | 'sample' => s !== undefined));
+    for (const store of stores_) lanes.set(store, await SingleWriterLane.open(ctx.kafka, `${ctx.prefix}${store}`));
+
+    // 2. Rebuild the stores from their topics.
+    const started = Date.now();
+    if (stores_.has('tree')) {
+      const changes: TreeNodeChange[] = [];
+      const n = await readRecords(ctx, TOPICS.treeChanges, 'tree', log, (c) => void changes.push(c));
+      stores.trees = await FeatureTrees.restore(changes, config.labelEmbedder, config.clock);
+      log(`treesynth: tree restored from ${n} changes of ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes in ${stores.trees.keys().length} trees (${Date.now() - started} ms)`);
+    } else if (selected.has('sample')) {
+      // The writer is another process: follow its committed changes, starting caught up.
+      const topic = ctx.topic(TOPICS.treeChanges);
+      follower = await readTopic(ctx.kafka, ctx.admin, topic, {
+        groupPrefix: `${ctx.prefix}follow.tree`, follow: true,
+        onRecord: async (raw) => {
+          const decoded = await ctx.serde.decode(topic, 'TreeNodeChange', raw.value);
+          if (decoded.ok) stores.trees.get(decoded.value.treeKey).tree.apply(decoded.value);
+        },
+      });
+      await follower.caughtUp;
+      log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
+    }
+    if (selected.has('sample')) await restoreCoverage(ctx, stores, log);
+    if (selected.has('filter')) {
+      const n = await restoreFilter(ctx, config, stores, log);
+      log(`treesynth: filter restored ${n} accepted files from ${ctx.topic(TOPICS.accepted)}`);
+    }
+
+    // 3. The stages over the restored stores, one consumer group each.
+    const needsGrammars = selected.has('extract');
+    const grammars = needsGrammars ? await loadGrammars() : (null as unknown as Awaited<ReturnType<typeof loadGrammars>>);
+    const specs = topology(buildStages(config, stores, grammars)).filter((s) => selected.has(s.name));
+    for (const spec of specs) {
+      const inputTopic = ctx.topic(spec.input);
+      const store = STORE_OF[spec.name];
+      const lane = store ? lanes.get(store)! : new PartitionLanes(ctx.kafka, (p) => `${ctx.prefix}${spec.name}-${inputTopic}-${p}`);
+      if (!store) lanes.set(spec.name, lane);
+      const llmStage = spec.name === 'extract' || spec.name === 'generate' || spec.name === 'evolve';
+      consumers.push(
+        await startStageConsumer({
+          kafka: ctx.kafka, admin: ctx.admin, groupId: `${ctx.prefix}${spec.name}`, topic: inputTopic, lane,
+          maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && config.llm.models[spec.name as LlmStage] ? Math.max(4, config.llm.concurrency * 4) : 500),
+          process: batchProcessor(ctx, spec, config),
+          onCommitted: (info) => config.onCommitted?.(spec.name, info),
+          onFailure: (error) => reportFailure({ stage: spec.name, error, lane }),
+          ...(config.sessionTimeoutMs ? { sessionTimeoutMs: config.sessionTimeoutMs } : {}),
+        }),
+      );
+    }
+    return { failure, stop };
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+}
+
+const sleep = (ms: number, wake: Promise<void>) => Promise.race([new Promise<void>((r) => setTimeout(r, ms)), wake]);
+
+/** Fails that restarting cannot fix: a refused schema, or another process took over a store. */
+function fatal(failure: { stage: DeployedStage; error: unknown; lane: TransactionLane }, prefix: string): Error | null {
+  if (failure.error instanceof SchemaRefusedError) return failure.error;
+  if (failure.lane.singleWriter && isFenced(failure.error)) {
+    return new Error(
+      `another process took over the ${STORE_OF[failure.stage]} store (transactional id ${failure.lane.transactionalIdOf(0)}); ` +
+        `stage ${failure.stage} stops here. Run each stateful store (filter; canonicalize+evolve; sample) in one process only (prefix ${prefix}).`,
+    );
+  }
+  return null;
+}
+
+/**
+ * Runs the selected stages until `stop()`. Connecting, creating topics and registering
+ * schemas happen before this resolves, so an unreachable service or a refused schema is an
+ * error here, in one line.
+ */
+export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
+  const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const s of config.stages) if (!(DEPLOYED_STAGES as readonly string[]).includes(s)) throw new Error(`unknown stage "${s}" (expected some of ${DEPLOYED_STAGES.join(', ')})`);
+  const ctx = await openKafkaContext({
+    brokers: config.brokers, registryUrl: config.registryUrl, prefix: config.prefix, clientId: config.clientId ?? `${config.prefix}${config.stages.join('+')}`,
+    topics: config.topics, ...(config.connectScheduleMs ? { connectScheduleMs: config.connectScheduleMs } : {}),
+  });
+  if (ctx.created.length > 0) log(`treesynth: created topics ${ctx.created.join(', ')}`);
+  let session: Session;
+  try {
+    session = await startSession(ctx, config, log);
+  } catch (error) {
+    await ctx.close();
+    throw error;
+  }
+  log(`treesynth: running ${config.stages.join(', ')} on ${config.brokers.join(',')} (topics ${config.prefix}*)`);
+
+  let stopping = false;
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  const done = (async () => {
+    let backoff = 1000;
+    try {
+      for (;;) {
+        const since = Date.now();
+        const outcome = await Promise.race([session.failure, woken.then(() => null)]);
+        await session.stop();
+        if (outcome === null || stopping) return;
+        const final = fatal(outcome, config.prefix);
+        if (final) throw final;
+        // A session that ran a while was healthy: start the backoff over.
+        if (Date.now() - since > 60_000) backoff = 1000;
+        for (;;) {
+          log(`treesynth: ${outcome.stage}: ${oneLine(outcome.error)}; restarting the stages from their committed state in ${backoff / 1000} s`);
+          await sleep(backoff, woken);
+          if (stopping) return;
+          backoff = Math.min(backoff * 2, 30_000);
+          try {
+            session = await startSession(ctx, config, log);
+            break;
+          } catch (error) {
+            outcome.error = error;
+          }
+        }
+      }
+    } finally {
+      await ctx.close();
+    }
+  })();
+  done.catch(() => {});
+  return {
+    done,
+    stop: async () => {
+      stopping = true;
+      wake();
+      await done.catch(() => {});
+    },
+  };
+}
