@@ -18,10 +18,15 @@ const nodeKey = (tree: string, path: readonly string[]): string => `${tree}\u001
  */
 export class NodeHits {
   private readonly counts = new Map<string, number>();
-  records = 0;
+  private added = 0;
+
+  /** Records added. */
+  get records(): number {
+    return this.added;
+  }
 
   add(treeKey: string | null, features: readonly Pick<TaskFeature, 'path'>[]): void {
-    this.records += 1;
+    this.added += 1;
     const seen = new Set<string>();
     for (const f of features) {
       for (let depth = 1; depth <= f.path.length; depth++) {

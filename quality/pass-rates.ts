@@ -56,7 +56,8 @@ export function rejectionOutcome(rejection: Rejection): ValidationOutcome | null
   if (!isValidationRejection(rejection)) return null;
   const record = rejectedRecord(rejection);
   const v = readValidation(record?.['validation']);
-  const level = typeof record?.['level'] === 'string' ? record['level'] : null;
+  // A long sample is cut off in the dead letter, but its level comes early in the JSON.
+  const level = typeof record?.['level'] === 'string' ? record['level'] : (/"level":"([a-z_]+)"/.exec(rejection.record ?? '')?.[1] ?? null);
   return { sampleId: rejection.recordId, level, passed: false, turns: v?.turns ?? 0, reason: v?.reason ?? rejection.reason };
 }
 

@@ -72,7 +72,7 @@ export function clientTree(tree: FeatureTreeNode, hits: { samples: NodeHits; tas
   // One tree per language: the wrapper holds each tree's root, whose children start the paths.
   return {
     l: tree.label, f: tree.frequency, o: 'r', s: -1, t: -1,
-    c: scopes.map((s) => ({ ...convert(s.root, s.tree, []), c: s.root.children.map((c) => convert(c, s.tree, [c.label])) })),
+    c: scopes.map((s) => convert(s.root, s.tree, [])),
   };
 }
 

@@ -184,7 +184,7 @@ export const SUNBURST_SCRIPT = `
     if (!tip) return;
     var origin = node.o === 'e' ? 'evolved' + (node.r != null ? ' (round ' + node.r + ')' : '') : node.o === 'x' ? 'extracted' : 'root';
     var rows = [
-      '<div class="tip-path">' + pathOf(node).slice(1).map(esc).join(' \\u203a ') + '</div>',
+      node.depth > 1 ? '<div class="tip-path">' + pathOf(node).slice(1, -1).map(esc).join(' \\u203a ') + '</div>' : '',
       '<div class="tip-label">' + esc(node.l) + '</div>',
       '<table>',
       '<tr><th>frequency</th><td>' + esc(node.f) + '</td></tr>',
@@ -200,6 +200,8 @@ export const SUNBURST_SCRIPT = `
     var box = host.getBoundingClientRect();
     var x = evt.clientX - box.left + 14, y = evt.clientY - box.top + 14;
     if (x + 280 > box.width) x = Math.max(0, evt.clientX - box.left - 290);
+    // Above the pointer near the bottom of the picture, so it stays over the picture.
+    if (y + tip.offsetHeight > box.height) y = Math.max(0, evt.clientY - box.top - tip.offsetHeight - 10);
     tip.style.left = x + 'px';
     tip.style.top = y + 'px';
   }

@@ -12,7 +12,7 @@ import { SUNBURST_SCRIPT } from './client-script.js';
 
 const int = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : Math.round(n).toLocaleString('en-US'));
 const dec = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined ? '—' : n.toFixed(digits));
-const pct = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined ? '—' : `${(n * 100).toFixed(digits)} %`);
+const pct = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined ? '—' : `${(n * 100).toFixed(digits)}\u00a0%`);
 /** Rates: whole numbers when large, a decimal or two when small. */
 const rate = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : n >= 100 ? int(n) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const money = (n: number | null | undefined): string => (n === null || n === undefined ? '—' : n < 0.01 && n > 0 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`);
@@ -321,7 +321,7 @@ h3 { font-size:14px; margin:16px 0 8px; color:#344054; }
 .note { color:var(--muted); font-size:12.5px; margin:6px 0; }
 .muted { color:var(--muted); }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:12.5px; background:#f2f4f7; padding:1px 4px; border-radius:3px; }
-.cards { display:grid; grid-template-columns:repeat(auto-fill, minmax(170px, 1fr)); gap:12px; margin-top:4px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(120px, 1fr)); gap:12px; margin-top:4px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
 .card-label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
 .card-value { font-size:24px; font-weight:600; margin-top:2px; }
@@ -331,7 +331,8 @@ table.kv { width:auto; min-width:360px; }
 table.data th, table.data td, table.kv td, table.kv th { border-bottom:1px solid var(--line); padding:5px 8px; text-align:left; vertical-align:top; }
 table.data th { background:#f9fafb; font-weight:600; font-size:12.5px; color:#475467; }
 table.kv thead { display:none; }
-td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
+table td.num, table th.num { text-align:right; font-variant-numeric: tabular-nums; white-space:nowrap; }
+table code { white-space:nowrap; }
 table.wrap td { white-space:normal; }
 .detail { color:#475467; font-size:12.5px; }
 .two { display:grid; grid-template-columns: 1fr 1fr; gap:24px; }

@@ -97,7 +97,7 @@ describe('report page in Chromium', () => {
     for (const heading of ['Feature tree', 'Throughput and lag', 'Tokens and cost per stage', 'Pass rates', 'Complexity of the solutions', 'Diversity', 'LLM judge', 'Top rejected reasons']) {
       expect(text).toContain(heading);
     }
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
     const shot = process.env['TREESYNTH_REPORT_SCREENSHOT'];
     if (shot) await page.screenshot({ path: shot, fullPage: true });
   });

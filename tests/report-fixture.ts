@@ -119,7 +119,14 @@ export function writeFixtureRun(dir: string, options: { samples?: number; prefix
       provenance: { model: 'fake-model', endpointHost: '127.0.0.1:1', promptVersion: 'generate-v1', seed: 42 },
       usage: { promptTokens: 900, completionTokens: 400, requests: 1 },
       elapsedMs: 1200,
-      validation: { passed: ok, turns, reason: ok ? null : 'test-failure' },
+      validation: {
+        passed: ok, turns, reason: ok ? null : 'test-failure',
+        // One sandbox run as generated, then one per debugging turn; only the last passes.
+        attempts: Array.from({ length: turns + 1 }, (_, t) => ({
+          turn: t, reason: ok && t === turns ? 'passed' : 'test-failure', detail: ok && t === turns ? '1 passed' : '1 failed',
+          errorTail: ok && t === turns ? '' : 'AssertionError', durationMs: 300, promptTokens: t === 0 ? 0 : 800, completionTokens: t === 0 ? 0 : 300,
+        })),
+      },
       createdAt: start + 70_000 + i * 1500,
     };
     if (ok) {
@@ -131,7 +138,7 @@ export function writeFixtureRun(dir: string, options: { samples?: number; prefix
   }
   // Failures leave samples.jsonl and become validate dead letters, with the sample as record.
   const kept = samples.filter((s) => s.validation !== null);
-  const failed = samples.filter((s) => s.validation === null).map((s) => ({ ...s, validation: { passed: false, turns: 2, reason: 'test-failure' } }));
+  const failed = samples.filter((s) => s.validation === null).map((s) => ({ ...s, validation: { passed: false, turns: 2, reason: 'test-failure', attempts: [] } }));
   const at = (k: number) => start + 5_000 + k * 300;
   const rejections: Rejection[] = [
     ...Array.from({ length: 6 }, (_, k): Rejection => ({ stage: 'filter', reason: 'unknown-language', detail: `no supported language: hint (none), extension .md (file ${k})`, recordId: `${prefix}-file-${k}`, path: `docs/${k}.md`, source: dir, position: null, record: null, at: at(k) })),

@@ -134,5 +134,15 @@ describe('buildReport over any source', () => {
     const samples = new NodeHits();
     samples.add('all', [{ path: ['A'] }]);
     expect(clientTree(tree, { samples, tasks: new NodeHits() })).toEqual({ l: 'all', f: 0, o: 'r', s: -1, t: -1, c: [{ l: 'A', f: 2, o: 'e', a: ['a'], r: 2, s: 1, t: 0 }] });
+    // One tree per language: each tree's nodes count only that tree's samples.
+    const leaf = (label: string) => ({ label, frequency: 1, origin: 'extracted', aliases: [], children: [] });
+    const trees = readFeatureTree({ label: 'trees', children: [
+      { label: 'python', frequency: 1, origin: 'root', aliases: [], children: [leaf('A')] },
+      { label: 'go', frequency: 1, origin: 'root', aliases: [], children: [leaf('A')] },
+    ] })!;
+    const py = new NodeHits();
+    py.add('python', [{ path: ['A'] }]);
+    const picture = clientTree(trees, { samples: py, tasks: new NodeHits() });
+    expect(picture.c!.map((t) => [t.l, t.o, t.c![0]!.s])).toEqual([['python', 'r', 1], ['go', 'r', 0]]);
   });
 });

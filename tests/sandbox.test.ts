@@ -234,14 +234,20 @@ describe('sandbox', () => {
     });
 
     it('runs samples concurrently and leaves no throwaway directory behind', async () => {
-      const before = readdirSync(tmpdir()).filter((d) => d.startsWith('treesynth-sandbox-')).length;
-      const started = Date.now();
-      const results = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => sandbox.run('python', py(`def f():\n    return ${i}\n`, `from solution import f\n\n\ndef test_f():\n    assert f() == ${i}\n`))),
-      );
-      expect(results.map((r) => r.reason)).toEqual(Array(6).fill('passed'));
-      expect(Date.now() - started).toBeLessThan(20_000);
-      expect(readdirSync(tmpdir()).filter((d) => d.startsWith('treesynth-sandbox-')).length).toBe(before);
+      // Its own parent directory: other suites running at the same time use the shared /tmp.
+      const parent = mkdtempSync(join(tmpdir(), 'treesynth-sandbox-test-'));
+      try {
+        const own = await Sandbox.create({ limits: LIMITS, concurrency: 4, tmpDir: parent });
+        const started = Date.now();
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => own.run('python', py(`def f():\n    return ${i}\n`, `from solution import f\n\n\ndef test_f():\n    assert f() == ${i}\n`))),
+        );
+        expect(results.map((r) => r.reason)).toEqual(Array(6).fill('passed'));
+        expect(Date.now() - started).toBeLessThan(20_000);
+        expect(readdirSync(parent)).toEqual([]);
+      } finally {
+        rmSync(parent, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -48,7 +48,7 @@ const EXPECTED = [
   /rebalanc/i,
   /Connection (error|timeout)|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|Closed connection|disconnected/i,
   /KafkaJSNumberOfRetriesExceeded|KafkaJSConnectionError|KafkaJSNonRetriableError/,
-  /INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced/i,
+  /INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced|old epoch/i,
   /The group member needs to have a valid member id|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|not the correct coordinator/i,
   /Restarting the consumer|Crash:/i,
 ];

@@ -128,9 +128,9 @@ describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_U
   const children: ChildProcess[] = [];
 
   /** Every committed record of a topic, decoded with the registry's schema. */
-  async function readAll<T>(topic: string): Promise<Array<{ raw: RawRecord; name: string; value: T }>> {
+  async function readAll<T>(topic: string, keep: (raw: RawRecord) => boolean = () => true): Promise<Array<{ raw: RawRecord; name: string; value: T }>> {
     const raws: RawRecord[] = [];
-    await readTopic(kafka, admin, topic, { groupPrefix: `test-${run}.read`, onRecord: (r) => void raws.push(r), timeoutMs: 30_000 });
+    await readTopic(kafka, admin, topic, { groupPrefix: `test-${run}.read`, onRecord: (r) => void (keep(r) && raws.push(r)), timeoutMs: 30_000 });
     return Promise.all(raws.map(async (raw) => ({ raw, ...(await decoder.decode<T>(raw.value)) })));
   }
 
@@ -283,6 +283,29 @@ describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_U
       expect(accepted.map((r) => r.value.path)).toContain('late.py');
     });
 
+    it('ingest --watch sends new and changed files as they appear, until SIGINT', async () => {
+      const child = spawn('node', [bin, 'ingest', corpus, '--watch', '--interval', '500', '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix, '--state', join(dir, 'state')], { cwd: dir, env: env() });
+      children.push(child);
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await expect.poll(() => stdout, { timeout: 20_000 }).toContain('watching');
+      expect(stdout).toMatch(/: 0 sent to /);
+      mkdirSync(join(corpus, 'watch'));
+      writeFileSync(join(corpus, 'watch', 'fresh.go'), 'package watch\n\nfunc Fresh(xs []int) int {\n\tsum := 0\n\tfor _, x := range xs {\n\t\tsum += x\n\t}\n\treturn sum\n}\n');
+      writeFileSync(join(corpus, 'late.py'), 'def late_arrival(x):\n    """Changed after it was sent."""\n    return sorted(x)\n');
+      // One rescan or two, depending on when the watcher fires: two files in all.
+      const sent = () => (stdout.match(/\d+ new or changed files sent/g) ?? []).reduce((n, line) => n + Number(line.split(' ')[0]), 0);
+      await expect.poll(sent, { timeout: 20_000, interval: 200 }).toBe(2);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('stopped: 2 files sent in all');
+      // The records the bad-record test wrote are not in the wire format: leave them out.
+      const files = (await readAll<{ path: string }>(`${prefix}code.files`, (r) => !r.key?.toString().startsWith('bad/'))).map((r) => r.value.path);
+      expect(files.filter((p) => p === 'watch/fresh.go')).toHaveLength(1);
+      expect(files.filter((p) => p === 'late.py')).toHaveLength(2);
+    });
+
     it('stops on SIGINT with exit code 0', async () => {
       stages.child.kill('SIGINT');
       const result = await stages.exited;
@@ -335,7 +358,7 @@ describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_U
     // Three partitions and small transactions: many commits to land between or inside.
     // Near-duplicate filtering off: which of two near-duplicates wins depends on the order
     // partitions interleave, which differs between any two runs, crashed or not.
-    const stageArgs = (prefix: string) => ['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize', '--near-duplicate-radius', '0', '--batch-records', '8', '--partitions', '3', '-q'];
+    const stageArgs = (prefix: string) => ['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize', '--near-duplicate-radius', '0', '--batch-records', '8', '--partitions', '3'];
     let corpus: string;
 
     beforeAll(async () => {
@@ -380,22 +403,39 @@ describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_U
 
     it('writes the same records as a clean run: none lost, none duplicated', async () => {
       const started = Date.now();
+      const trace = (what: string) => process.env.TREESYNTH_TEST_TRACE && console.log(`[crash] ${((Date.now() - started) / 1000).toFixed(1)} s ${what}`);
       const reference = startStages(stageArgs(clean), dir);
       children.push(reference.child);
       await reference.ready;
+      trace('clean ready');
       await drained(admin, clean, chain);
+      trace('clean drained');
       reference.child.kill('SIGINT');
       expect((await reference.exited).code).toBe(0);
       const cleanMs = Date.now() - started;
 
-      // Kill at random moments while there is work left: before, during or after transactions.
+      // Kill at a random moment once this incarnation is committing: before, inside or
+      // between transactions, with work left.
+      const committedSoFar = async () => {
+        let n = 0;
+        for (const [stage, topic] of chain) {
+          const [entry] = await admin.fetchOffsets({ groupId: `${crashed}${stage}`, topics: [`${crashed}${topic}`] });
+          for (const p of entry?.partitions ?? []) n += Math.max(0, Number(p.offset));
+        }
+        return n;
+      };
       const kills: Array<{ afterMs: number; lag: number }> = [];
       for (let i = 0; i < 3; i++) {
+        const before = await committedSoFar();
         const victim = startStages(stageArgs(crashed), dir);
         children.push(victim.child);
         await victim.ready;
-        const afterMs = 100 + Math.floor(Math.random() * 900);
+        trace(`victim ${i} ready`);
+        const deadline = Date.now() + 30_000;
+        while ((await committedSoFar()) === before && Date.now() < deadline) await sleep(50);
+        const afterMs = Math.floor(Math.random() * 300);
         await sleep(afterMs);
+        trace(`victim ${i} killed`);
         victim.child.kill('SIGKILL');
         const killed = await victim.exited;
         expect(killed.signal).toBe('SIGKILL');
@@ -406,7 +446,9 @@ describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_U
       const last = startStages(stageArgs(crashed), dir);
       children.push(last.child);
       await last.ready;
+      trace('last ready');
       await drained(admin, crashed, chain, 90_000);
+      trace('crashed drained');
       last.child.kill('SIGINT');
       const end = await last.exited;
       expect(end.code, end.stderr).toBe(0);
@@ -414,6 +456,7 @@ describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_U
       expect(kills.every((k) => k.lag > 0), JSON.stringify({ kills, cleanMs })).toBe(true);
 
       const want = await outputs(clean);
+      trace('outputs read');
       const got = await outputs(crashed);
       expect(new Set(got.accepted).size, 'duplicated code.accepted records').toBe(got.accepted.length);
       expect(new Set(got.features).size, 'duplicated features records').toBe(got.features.length);
