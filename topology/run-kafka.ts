@@ -32,7 +32,7 @@ import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/
 import { rejection, type Outcome } from '../processors/outcome.js';
 import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
 import { loadGrammars } from '../processors/tree-sitter/grammars.js';
-import { SchemaViolation, type CodeFile, type EvolutionRequest, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
+import { SchemaViolation, type CodeFile, type EvolutionRequest, type GeneratedSample, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
@@ -70,6 +70,8 @@ export interface KafkaStageSettings {
   llm: KafkaLlmConfig;
   /** canonicalize requests an evolution round every N files in a tree (0: never). */
   evolveEvery: number;
+  /** Decontamination and sandbox of generated samples; absent, the validate stage passes them as they are. */
+  validate?: OperatorFunction<GeneratedSample, Outcome<GeneratedSample>>;
   clock?: () => number;
 }
 
@@ -235,6 +237,7 @@ function buildStages(config: KafkaRunConfig, stores: Stores, grammars: Awaited<R
       upweights: config.upweights, required: config.required, excludeCategories: ['programming language'], clock,
     }),
     generate: generateSamples({ access: access('generate'), concurrency: llm.concurrency, clock }),
+    ...(config.validate ? { validate: config.validate } : {}),
   };
 }
 
@@ -299,12 +302,12 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
 
   try {
     // 1. Take over each store's writer id before reading the store's topic.
-    const stores_ = new Set([...selected].map((s) => STORE_OF[s]).filter((s): s is 'filter' | 'tree' | 'sample' => s !== undefined));
-    for (const store of stores_) lanes.set(store, await SingleWriterLane.open(ctx.kafka, `${ctx.prefix}${store}`));
+    const storeNames = new Set([...selected].map((s) => STORE_OF[s]).filter((s): s is 'filter' | 'tree' | 'sample' => s !== undefined));
+    for (const store of storeNames) lanes.set(store, await SingleWriterLane.open(ctx.kafka, `${ctx.prefix}${store}`));
 
     // 2. Rebuild the stores from their topics.
     const started = Date.now();
-    if (stores_.has('tree')) {
+    if (storeNames.has('tree')) {
       const changes: TreeNodeChange[] = [];
       const n = await readRecords(ctx, TOPICS.treeChanges, 'tree', log, (c) => void changes.push(c));
       stores.trees = await FeatureTrees.restore(changes, config.labelEmbedder, config.clock);
@@ -329,15 +332,16 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
     }
 
     // 3. The stages over the restored stores, one consumer group each.
-    const needsGrammars = selected.has('extract');
-    const grammars = needsGrammars ? await loadGrammars() : (null as unknown as Awaited<ReturnType<typeof loadGrammars>>);
+    // Only extraction parses code: other processes skip loading the grammars (the extract
+    // operators built for them are never subscribed).
+    const grammars = selected.has('extract') ? await loadGrammars() : (null as unknown as Awaited<ReturnType<typeof loadGrammars>>);
     const specs = topology(buildStages(config, stores, grammars)).filter((s) => selected.has(s.name));
     for (const spec of specs) {
       const inputTopic = ctx.topic(spec.input);
       const store = STORE_OF[spec.name];
       const lane = store ? lanes.get(store)! : new PartitionLanes(ctx.kafka, (p) => `${ctx.prefix}${spec.name}-${inputTopic}-${p}`);
       if (!store) lanes.set(spec.name, lane);
-      const llmStage = spec.name === 'extract' || spec.name === 'generate' || spec.name === 'evolve';
+      const llmStage = spec.name === 'extract' || spec.name === 'generate' || spec.name === 'evolve' || spec.name === 'validate';
       consumers.push(
         await startStageConsumer({
           kafka: ctx.kafka, admin: ctx.admin, groupId: `${ctx.prefix}${spec.name}`, topic: inputTopic, lane,

@@ -51,7 +51,9 @@ export async function connectRegistry(url: string, schedule: readonly number[] =
     const body: unknown = await res.json();
     if (!Array.isArray(body)) throw new Error('GET /subjects did not answer a JSON list: is this a Confluent-compatible registry URL (Apicurio: .../apis/ccompat/v7)?');
   }, 'Is the registry running? (npm run -s stack:up prints its URL)');
-  return new SchemaRegistryClient({ baseURLs: [base], maxRetries: 3, retriesWaitMs: 300, retriesMaxWaitMs: 3000 });
+  // A request timeout: axios has none by default, and a registry call that never answers would
+  // stall a stage's batch forever instead of failing it (and restarting the stages).
+  return new SchemaRegistryClient({ baseURLs: [base], maxRetries: 3, retriesWaitMs: 300, retriesMaxWaitMs: 3000, createAxiosDefaults: { timeout: 15_000 } });
 }
 
 const status = (error: unknown): number | undefined => (error as { status?: number } | null)?.status;
