@@ -2,18 +2,19 @@
 // (registered by registerKafkaCommands). Settings are the local mode's; the stages run as
 // consumer groups until SIGINT/SIGTERM, which stops them gracefully (exit 0).
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 // Type-only or light imports here: main.ts loads this module for every command, so the
 // Kafka client, the stores and the LLM client load only when a Kafka command runs.
-import type { Embedder } from '../embeddings/embedder.js';
-import type { LlmSettings } from '../llm/index.js';
-import type { PendingPrompt, StructuredModel } from '../processors/model.js';
+import type { OperatorFunction } from 'rxjs';
+import type { BatchCommitted } from '../connectors/kafka/transactional.js';
+import type { PendingPrompt } from '../processors/model.js';
+import type { Outcome } from '../processors/outcome.js';
+import type { GeneratedSample } from '../schemas/contract.js';
 import type { LevelShape } from '../processors/sample-subtrees.js';
 import { TaskLevelValues, type TaskLevel } from '../schemas/contract.js';
 import type { TopicSettings } from '../connectors/kafka/topics.js';
 import type { KafkaLlmConfig } from '../topology/run-kafka.js';
-import type { LlmStage } from '../topology/run-local.js';
 import { DEPLOYED_STAGES, type DeployedStage } from '../topology/treesynth.js';
 import { UsageError } from './errors.js';
 import { integer } from './options.js';
@@ -30,6 +31,8 @@ export interface KafkaTopicOptions {
   /** run only: records per transaction, consumer-group session timeout. */
   batchRecords?: number;
   sessionTimeout?: number;
+  /** run only: Prometheus metrics port. */
+  metricsPort?: number;
 }
 
 export function brokersOf(value: string | undefined): string[] {
@@ -59,67 +62,72 @@ export function stagesOf(list: string[] | undefined): DeployedStage[] {
   return [...new Set(list)] as DeployedStage[];
 }
 
-async function embedders(options: RunOptions): Promise<{ labels: Embedder; files: Embedder }> {
-  const { createCodeEmbedder, createLabelEmbedder } = await import('../embeddings/index.js');
-  if (options.embeddings === 'lexical') return { labels: createLabelEmbedder({ kind: 'lexical' }), files: createCodeEmbedder({ kind: 'lexical' }) };
-  if (!options.embeddingModel) throw new UsageError('--embeddings openai needs --embedding-model (e.g. text-embedding-3-small)');
-  const remote = { kind: 'openai' as const, model: options.embeddingModel, ...(options.embeddingsUrl ? { baseURL: options.embeddingsUrl } : {}) };
-  return { labels: createLabelEmbedder(remote), files: createCodeEmbedder({ kind: 'lexical' }) };
+/**
+ * The LLM stages' clients, as local mode builds them (cli/llm-setup.ts); without an endpoint,
+ * prompts go to `pendingPath`. Also the validate stage's checks, when this process runs it.
+ */
+async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ config: KafkaLlmConfig; validate?: OperatorFunction<GeneratedSample, Outcome<GeneratedSample>>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
+  const { JsonlSink } = await import('../connectors/jsonl-sink.js');
+  const { openDecontamination, openLlmClients, openValidation } = await import('./llm-setup.js');
+  const { checkSamples } = await import('../processors/check-samples.js');
+  const pending = new JsonlSink<PendingPrompt>(pendingPath, { mode: 'append' });
+  // Only the LLM stages this process runs need an endpoint; validate needs generate's model for its turns.
+  const runs = (s: string) => (stages as readonly string[]).includes(s);
+  const wanted = options.llmStages.filter((s) => runs(s) || (s === 'generate' && runs('validate')));
+  const clients = await openLlmClients(options, wanted);
+  if (!clients.configured && !options.quiet && wanted.length > 0) {
+    process.stderr.write(`treesynth: no LLM endpoint configured: ${wanted.join(', ')} run without a model; the prompts they would send go to ${pendingPath}\n`);
+  }
+  const validation = runs('validate') ? await openValidation(options, clients) : undefined;
+  const decontamination = runs('validate') ? await openDecontamination(options) : undefined;
+  const validate = checkSamples(decontamination, validation);
+  return {
+    config: {
+      models: clients.models, stages: options.llmStages, maxChars: options.maxChars, concurrency: options.concurrency,
+      evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
+      pending: async (prompt: PendingPrompt) => {
+        await mkdir(dirname(pendingPath), { recursive: true });
+        await pending.write(prompt);
+      },
+    },
+    ...(validate ? { validate } : {}),
+    usage: clients.usage,
+    close: async () => {
+      await pending.close();
+      await clients.close();
+    },
+  };
 }
 
-/** The LLM stages' clients, as local mode builds them; without an endpoint, prompts go to `pendingPath`. */
-async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ config: KafkaLlmConfig; close(): Promise<void> }> {
-  const { JsonlSink } = await import('../connectors/jsonl-sink.js');
-  const { LlmClientFactory } = await import('../llm/index.js');
-  const { ResponseCache } = await import('../stores/response-cache.js');
-  const pending = new JsonlSink<PendingPrompt>(pendingPath, { mode: 'append' });
-  let writes: Promise<void> = Promise.resolve();
-  const base = {
-    stages: options.llmStages, maxChars: options.maxChars, concurrency: options.concurrency, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
-    pending: (prompt: PendingPrompt) => (writes = writes.then(() => mkdir(dirname(pendingPath), { recursive: true })).then(() => pending.write(prompt))),
-  };
-  const defaults: LlmSettings = { timeoutMs: options.llmTimeout, maxRetries: options.llmRetries, seed: options.seed };
-  if (options.llmBaseUrl) defaults.baseURL = options.llmBaseUrl;
-  if (options.model) defaults.model = options.model;
-  const stageModels: Record<string, LlmSettings> = {};
-  if (options.extractModel) stageModels['extract'] = { model: options.extractModel };
-  if (options.evolveModel) stageModels['evolve'] = { model: options.evolveModel };
-  if (options.generateModel) stageModels['generate'] = { model: options.generateModel };
-  const probe = new LlmClientFactory({ defaults, stages: stageModels });
-  // Only the LLM stages this process runs need an endpoint.
-  const wanted = options.llmStages.filter((s) => (stages as readonly string[]).includes(s));
-  const close = async () => {
-    await writes.catch(() => {});
-    await pending.close();
-  };
-  if (!wanted.some((s) => probe.configured(s))) {
-    if (!options.quiet && wanted.length > 0) process.stderr.write(`treesynth: no LLM endpoint configured: ${wanted.join(', ')} run without a model; the prompts they would send go to ${pendingPath}\n`);
-    return { config: { models: {}, ...base }, close };
-  }
-  const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
-  const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
-  if (options.maxRequests !== undefined) budget.maxRequests = options.maxRequests;
-  if (options.maxTokens !== undefined) budget.maxTotalTokens = options.maxTokens;
-  const factory = new LlmClientFactory({
-    defaults, stages: stageModels, guard: { budget }, concurrency: { initial: Math.min(4, options.concurrency), min: 1, max: options.concurrency },
-    ...(cache ? { cache } : {}),
-  });
-  const models: Partial<Record<LlmStage, StructuredModel>> = {};
-  const checked = new Set<string>();
-  for (const stage of wanted) {
-    const client = factory.forStage(stage);
-    const key = `${client.config.baseURL}\u0000${client.config.model}`;
-    if (!checked.has(key)) {
-      await client.checkEndpoint();
-      checked.add(key);
+/**
+ * Prometheus metrics on 127.0.0.1:`port`: stage counters from every committed transaction,
+ * and consumer lag and LLM usage refreshed every few seconds.
+ */
+async function startMetrics(port: number, brokers: string[], prefix: string, usage: () => Record<string, unknown>, log: (line: string) => void) {
+  const { StageMetrics } = await import('../connectors/metrics.js');
+  const { connectKafka } = await import('../connectors/kafka/client.js');
+  const { listGroups, readLag, summarise } = await import('../connectors/kafka/lag.js');
+  const metrics = new StageMetrics();
+  const server = await metrics.serve(port);
+  const { admin } = await connectKafka({ brokers, clientId: 'treesynth-metrics' });
+  const refresh = async () => {
+    try {
+      for (const t of summarise(await readLag(admin, await listGroups(admin, prefix)))) metrics.lag.set({ group: t.group, topic: t.topic }, t.lag);
+      const byStage = (usage()['byStage'] ?? {}) as Record<string, { requests: number; promptTokens: number; completionTokens: number }>;
+      metrics.llmUsage(byStage);
+    } catch {
+      // A missed reading is not worth stopping the stages for; the next one comes in 5 s.
     }
-    models[stage] = client;
-  }
+  };
+  const timer = setInterval(() => void refresh(), 5000);
+  timer.unref();
+  log(`treesynth: metrics on http://127.0.0.1:${server.port}/metrics`);
   return {
-    config: { models, ...base },
+    committed: (stage: string, info: BatchCommitted) => metrics.committed(stage, info),
     close: async () => {
-      await close();
-      await cache?.close();
+      clearInterval(timer);
+      await server.close();
+      await admin.disconnect().catch(() => {});
     },
   };
 }
@@ -137,12 +145,14 @@ export async function runKafka(options: RunOptions): Promise<void> {
     file: { ...DEFAULT_LEVELS.file, breadth: options.breadthFile },
     multi_file: { ...DEFAULT_LEVELS.multi_file, breadth: options.breadthMultiFile },
   };
-  const { labels, files } = await embedders(options);
+  const { openEmbedders } = await import('./llm-setup.js');
+  const { labels, files } = openEmbedders(options);
   // Without an endpoint the LLM stages record their prompts, as in local mode: in --out if given.
   const llm = await setupLlm(options, stages, join(options.out ?? join('.treesynth', 'kafka'), `${options.topicPrefix}pending.jsonl`));
   const log = (line: string) => {
     if (!options.quiet) process.stderr.write(`${line}\n`);
   };
+  const metrics = extra.metricsPort === undefined ? undefined : await startMetrics(extra.metricsPort, brokers, options.topicPrefix, llm.usage, log);
   try {
     const run = await startKafkaRun({
       brokers, registryUrl, prefix: options.topicPrefix, stages, topics: topicSettings(extra),
@@ -150,6 +160,8 @@ export async function runKafka(options: RunOptions): Promise<void> {
       temperature: options.temperature, topN: options.topN, coverageBoost: options.coverageBoost, levels, levelMix: options.levels,
       targetLanguage: options.targetLanguage, treeKey: options.treeKey, upweights: options.upweight, required: options.require,
       labelEmbedder: labels, codeEmbedder: files, llm: llm.config, evolveEvery: options.evolveEvery,
+      ...(llm.validate ? { validate: llm.validate } : {}),
+      ...(metrics ? { onCommitted: (stage: DeployedStage, info: BatchCommitted) => metrics.committed(stage, info) } : {}),
       ...(extra.batchRecords ? { maxRecordsPerTransaction: extra.batchRecords } : {}),
       ...(extra.sessionTimeout ? { sessionTimeoutMs: extra.sessionTimeout } : {}),
       // Errors always reach stderr, even with --quiet.
@@ -172,6 +184,7 @@ export async function runKafka(options: RunOptions): Promise<void> {
     }
     log('treesynth: stopped');
   } finally {
+    await metrics?.close();
     await llm.close();
   }
 }
@@ -192,6 +205,7 @@ export function registerKafkaCommands(program: Command): void {
     ?.option('--partitions <n>', 'Kafka mode: partitions of the topics treesynth creates (existing topics keep theirs)', integer(1, 10_000), DEFAULT_PARTITIONS)
     .option('--retention-hours <n>', 'Kafka mode: retention of the topics treesynth creates (-1: forever; tree.nodes is compacted and kept)', integer(-1), DEFAULT_RETENTION_HOURS)
     .option('--batch-records <n>', 'Kafka mode: input records per transaction at most (default 500; LLM stages with a model: 4 x --concurrency)', integer(1, 100_000))
+    .option('--metrics-port <port>', 'Kafka mode: serve Prometheus metrics on 127.0.0.1:<port>/metrics (0 picks a free port)', integer(0, 65535))
     .option('--session-timeout <ms>', 'Kafka mode: consumer-group session timeout; a killed process\'s partitions move on after this long', integer(6000, 300_000), 10_000);
   const kafkaOptions = (cmd: Command) =>
     cmd

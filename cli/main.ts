@@ -1,32 +1,24 @@
 // The `treesynth` command.
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
-import type { Embedder } from '../embeddings/embedder.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample-subtrees.js';
+import { LlmError } from '../llm/index.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
+import type { TaskLevel } from '../schemas/contract.js';
 import { LANGUAGES } from '../schemas/languages.js';
-import { runLocal, type RunSummary, type TreeKeyMode } from '../topology/run-local.js';
+import type { NestedNode } from '../stores/tree-store.js';
+import { runLocal, type LlmStage, type LocalLlmConfig, type RunSummary, type TreeKeyMode } from '../topology/run-local.js';
+import { countInput } from './count-input.js';
+import { UsageError } from './errors.js';
+import { registerExportCommand } from './export.js';
+import { registerKafkaCommands } from './kafka-run.js';
+import { registerLagCommand } from './lag.js';
+import { openDecontamination, openEmbedders, openLlmClients, openValidation } from './llm-setup.js';
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from './options.js';
 import { createProgress } from './progress.js';
 import { renderTree } from './render-tree.js';
-import { countInput } from './count-input.js';
-import { registerExportCommand } from './export.js';
-import { registerValidateCommand } from './validate.js';
-import { registerKafkaCommands } from './kafka-run.js';
 import { registerReportCommand } from './report.js';
-import { registerLagCommand } from './lag.js';
-import { UsageError } from './errors.js';
-import type { LevelShape, Upweight } from '../processors/sample-subtrees.js';
-import type { TaskLevel } from '../schemas/contract.js';
-import { readFile } from 'node:fs/promises';
-import type { NestedNode } from '../stores/tree-store.js';
-import { LlmClientFactory, LlmError, type LlmSettings } from '../llm/index.js';
-import { ResponseCache } from '../stores/response-cache.js';
-import type { LlmStage, LocalLlmConfig } from '../topology/run-local.js';
-import type { StructuredModel } from '../processors/model.js';
-import { createValidateConfig, type ValidateConfig } from '../processors/validate-samples.js';
-import { loadBenchmarkIndex } from '../processors/decontaminate.js';
+import { registerValidateCommand } from './validate.js';
 
 export { UsageError };
 
@@ -92,90 +84,6 @@ function llmStages(value: string): LlmStage[] {
   return stages as LlmStage[];
 }
 
-interface LlmSetup {
-  config: LocalLlmConfig | undefined;
-  /** The model of debugging turns (stage `validate`), when samples are generated. */
-  debugModel: StructuredModel | null;
-  close(): Promise<void>;
-}
-
-/**
- * Builds the LLM stages' clients when an endpoint is configured and checks the endpoint before
- * anything is paid for; without one, says so in one line and leaves the prompts to pending.jsonl.
- */
-async function setupLlm(options: RunOptions): Promise<LlmSetup> {
-  const defaults: LlmSettings = { timeoutMs: options.llmTimeout, maxRetries: options.llmRetries, seed: options.seed };
-  if (options.llmBaseUrl) defaults.baseURL = options.llmBaseUrl;
-  if (options.model) defaults.model = options.model;
-  const stageModels: Record<string, LlmSettings> = {};
-  if (options.extractModel) stageModels['extract'] = { model: options.extractModel };
-  if (options.evolveModel) stageModels['evolve'] = { model: options.evolveModel };
-  if (options.generateModel) stageModels['generate'] = { model: options.generateModel };
-  const probe = new LlmClientFactory({ defaults, stages: stageModels });
-  const wanted = options.llmStages;
-  if (!wanted.some((s) => probe.configured(s))) {
-    if (!options.quiet && wanted.length > 0) {
-      process.stderr.write(
-        `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
-      );
-    }
-    return { debugModel: null, config: { models: {}, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery, evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2 }, close: async () => {} };
-  }
-  const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
-  const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
-  if (options.maxRequests !== undefined) budget.maxRequests = options.maxRequests;
-  if (options.maxTokens !== undefined) budget.maxTotalTokens = options.maxTokens;
-  const factory = new LlmClientFactory({
-    defaults, stages: stageModels, guard: { budget }, concurrency: { initial: Math.min(4, options.concurrency), min: 1, max: options.concurrency },
-    ...(cache ? { cache } : {}),
-  });
-  const models: Partial<Record<LlmStage, StructuredModel>> = {};
-  const checked = new Set<string>();
-  for (const stage of wanted) {
-    const client = factory.forStage(stage);
-    const key = `${client.config.baseURL}\u0000${client.config.model}`;
-    if (!checked.has(key)) {
-      await client.checkEndpoint();
-      checked.add(key);
-    }
-    models[stage] = client;
-  }
-  const first = factory.forStage(wanted[0]!);
-  return {
-    debugModel: models.generate ? factory.forStage('validate') : null,
-    config: {
-      models, stages: wanted, maxChars: options.maxChars, concurrency: options.concurrency, evolveEvery: options.evolveEvery,
-      evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
-      usage: () => ({ byStage: factory.usageByStage(), budget: factory.guard.budget.snapshot() }),
-      endpoint: first.provenance().endpointHost,
-    },
-    close: async () => {
-      await cache?.close();
-    },
-  };
-}
-
-/**
- * The sandbox for generated samples: only when a model writes samples (otherwise there is
- * nothing to run). No bubblewrap here is one clear line with the way out.
- */
-async function setupValidation(options: RunOptions, llm: LlmSetup): Promise<ValidateConfig | undefined> {
-  if (!options.validate || !llm.config?.models.generate) return undefined;
-  try {
-    return await createValidateConfig({ timeoutMs: options.sandboxTimeout, memoryMb: options.sandboxMemory, turns: options.turns }, llm.debugModel);
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]} (or run with --no-validate to keep samples unvalidated)`);
-  }
-}
-
-function embedders(options: RunOptions): { labels: Embedder; files: Embedder } {
-  if (options.embeddings === 'lexical') return { labels: createLabelEmbedder({ kind: 'lexical' }), files: createCodeEmbedder({ kind: 'lexical' }) };
-  if (!options.embeddingModel) throw new UsageError('--embeddings openai needs --embedding-model (e.g. text-embedding-3-small)');
-  const remote = { kind: 'openai' as const, model: options.embeddingModel, ...(options.embeddingsUrl ? { baseURL: options.embeddingsUrl } : {}) };
-  // Whole files are embedded lexically even then: near-duplicate checks need no model.
-  return { labels: createLabelEmbedder(remote), files: createCodeEmbedder({ kind: 'lexical' }) };
-}
-
 async function run(options: RunOptions): Promise<RunSummary> {
   const input = resolve(options.input);
   const info = await stat(input).catch(() => null);
@@ -189,17 +97,23 @@ async function run(options: RunOptions): Promise<RunSummary> {
     file: { ...DEFAULT_LEVELS.file, breadth: options.breadthFile },
     multi_file: { ...DEFAULT_LEVELS.multi_file, breadth: options.breadthMultiFile },
   };
-  const { labels, files } = embedders(options);
-  const llm = await setupLlm(options);
-  const validation = await setupValidation(options, llm);
-  const decontamination = options.benchmark?.length
-    ? {
-        index: await loadBenchmarkIndex(options.benchmark, { n: options.ngram }).catch((error: Error) => {
-          throw new UsageError(`--benchmark: ${error.message.split('\n')[0]}`);
-        }),
-        minMatches: 1,
-      }
-    : undefined;
+  const { labels, files } = openEmbedders(options);
+  const clients = await openLlmClients(options, options.llmStages);
+  if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
+    process.stderr.write(
+      `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
+    );
+  }
+  const llm: { config: LocalLlmConfig; close(): Promise<void> } = {
+    config: {
+      models: clients.models, stages: options.llmStages, maxChars: options.maxChars, concurrency: options.concurrency,
+      evolveEvery: options.evolveEvery, evolveRounds: options.evolveRounds, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
+      usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}),
+    },
+    close: () => clients.close(),
+  };
+  const validation = await openValidation(options, clients);
+  const decontamination = await openDecontamination(options);
   const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
   const total = tty ? await countInput(input, info.isDirectory() && !options.gitRef, options.maxFiles) : null;
   const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });

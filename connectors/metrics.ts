@@ -30,6 +30,22 @@ export class StageMetrics {
     this.llmTokens = new Gauge({ name: `${prefix}llm_tokens`, help: 'LLM tokens so far, by stage and kind (prompt, completion).', labelNames: ['stage', 'kind'], registers });
   }
 
+  /** One committed transaction of a stage: its input records, output messages and latency. */
+  committed(stage: string, batch: { records: number; messages: number; elapsedMs: number }): void {
+    this.recordsIn.inc({ stage }, batch.records);
+    this.recordsOut.inc({ stage, topic: 'all' }, batch.messages);
+    this.batchSeconds.observe({ stage }, batch.elapsedMs / 1000);
+  }
+
+  /** LLM totals by stage, as the client's usage meter reports them. */
+  llmUsage(byStage: Record<string, { requests: number; promptTokens: number; completionTokens: number }>): void {
+    for (const [stage, u] of Object.entries(byStage)) {
+      this.llmRequests.set({ stage }, u.requests);
+      this.llmTokens.set({ stage, kind: 'prompt' }, u.promptTokens);
+      this.llmTokens.set({ stage, kind: 'completion' }, u.completionTokens);
+    }
+  }
+
   /** Serves /metrics on 127.0.0.1:`port` (0 picks a free port); resolves with the bound port. */
   async serve(port: number, host = '127.0.0.1'): Promise<{ port: number; close: () => Promise<void> }> {
     const server: Server = createServer((req, res) => {

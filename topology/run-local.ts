@@ -3,7 +3,7 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Subject, defaultIfEmpty, from, lastValueFrom, map, mergeMap, of, pipe, range, tap, type Observable, type OperatorFunction } from 'rxjs';
+import { Subject, defaultIfEmpty, lastValueFrom, map, pipe, range, tap, type Observable } from 'rxjs';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
@@ -19,9 +19,10 @@ import { evolveTree } from '../processors/evolve-tree.js';
 import { extractLlmFeatures } from '../processors/extract-llm-features.js';
 import { generateSamples } from '../processors/generate-samples.js';
 import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/model.js';
-import { DECONTAMINATE_STAGE, decontaminateSample, type DecontaminateConfig } from '../processors/decontaminate.js';
-import { VALIDATE_STAGE, ValidationTally, validateSample, type ValidationSummary, type ValidateConfig } from '../processors/validate-samples.js';
-import { accept, type Outcome } from '../processors/outcome.js';
+import { DECONTAMINATE_STAGE, type DecontaminateConfig } from '../processors/decontaminate.js';
+import { VALIDATE_STAGE, ValidationTally, type ValidationSummary, type ValidateConfig } from '../processors/validate-samples.js';
+import { checkSamples } from '../processors/check-samples.js';
+import type { Outcome } from '../processors/outcome.js';
 import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
 import { loadGrammars } from '../processors/tree-sitter/grammars.js';
 import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
@@ -132,17 +133,6 @@ export interface RunSummary {
 const FILE_STAGES = new Set(['source', 'filter', 'near-duplicate', 'extract-static', 'extract-llm', 'canonicalize']);
 const SAMPLE_STAGES = new Set(['generate', DECONTAMINATE_STAGE, VALIDATE_STAGE]);
 
-/**
- * Decontamination, then the sandbox: cheap checks first, so nothing is run (or debugged) that
- * would be thrown away. Without either, samples pass as generated.
- */
-function validateStage(decontamination: DecontaminateConfig | undefined, validation: ValidateConfig | undefined, tally: ValidationTally): OperatorFunction<GeneratedSample, Outcome<GeneratedSample>> | undefined {
-  if (!decontamination && !validation) return undefined;
-  return pipe(
-    map((sample: GeneratedSample) => (decontamination ? decontaminateSample(sample, decontamination) : accept(sample))),
-    mergeMap((o) => (o.ok && validation ? from(validateSample(o.value, validation)).pipe(tap((v) => tally.add(v))) : of(o)), validation?.concurrency ?? 1),
-  );
-}
 
 function isJsonl(path: string): boolean {
   return /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
@@ -251,7 +241,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
         excludeCategories: ['programming language'], clock,
       }),
       generate: pipe(generateSamples({ access: access('generate'), concurrency, clock }), tap((o) => o.ok && (generated += 1))),
-      validate: validateStage(config.decontamination, config.validation, tally),
+      validate: checkSamples(config.decontamination, config.validation, tally),
     },
     {
       canonicalized: (file) => {

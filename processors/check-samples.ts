@@ -1,0 +1,20 @@
+// Checking generated samples: decontamination, then the sandbox with its debugging turns.
+// Cheap checks first, so nothing is run (or debugged) that would be thrown away.
+import { from, map, mergeMap, of, pipe, tap, type OperatorFunction } from 'rxjs';
+import type { GeneratedSample } from '../schemas/contract.js';
+import { decontaminateSample, type DecontaminateConfig } from './decontaminate.js';
+import { accept, type Outcome } from './outcome.js';
+import { validateSample, type ValidateConfig, type ValidationTally } from './validate-samples.js';
+
+/** The validate stage's operator; undefined when there is nothing to check. */
+export function checkSamples(
+  decontamination: DecontaminateConfig | undefined,
+  validation: ValidateConfig | undefined,
+  tally?: ValidationTally,
+): OperatorFunction<GeneratedSample, Outcome<GeneratedSample>> | undefined {
+  if (!decontamination && !validation) return undefined;
+  return pipe(
+    map((sample: GeneratedSample) => (decontamination ? decontaminateSample(sample, decontamination) : accept(sample))),
+    mergeMap((o) => (o.ok && validation ? from(validateSample(o.value, validation)).pipe(tap((v) => tally?.add(v))) : of(o)), validation?.concurrency ?? 1),
+  );
+}
