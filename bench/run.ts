@@ -5,6 +5,7 @@
 //  3. peak resident memory of a local run at 1,000 and at 10,000 files (target: flat)
 //  4. orchestration: LLM requests per second against a fake endpoint of fixed latency L at
 //     concurrency C, as a fraction of C/L (target ≥ 0.95); requests on a replay (target 0)
+//  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { FeatureTrees } from '../stores/feature-trees.js';
 import { GrowableHnsw } from '../stores/hnsw-index.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
+import { ingestBench } from './ingest.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
 mkdirSync(cacheDir, { recursive: true });
@@ -160,10 +162,25 @@ async function llmOrchestration(): Promise<void> {
   console.log(`orchestration: ${r.requests} requests in ${r.seconds} s busy (${r.wallSeconds} s wall) = ${r.requestsPerSecond}/s against a bound of C/L = ${r.concurrency}/${r.latencyMs} ms = ${r.bound}/s: ${r.fraction} (target ≥ 0.95); replay sent ${r.replayRequests} requests (target 0)`);
 }
 
+async function kafkaIngest(): Promise<void> {
+  const brokers = process.env['KAFKA_BROKERS'];
+  const registry = process.env['SCHEMA_REGISTRY_URL'];
+  if (!brokers || !registry) {
+    console.log('ingest: skipped (start the stack first: export $(npm run -s stack:up))');
+    return;
+  }
+  const corpus = join(cacheDir, 'corpus-mixed.jsonl');
+  writeJsonlCorpus(corpus, 4000, cacheDir);
+  const r = await ingestBench(corpus, Number(process.env['BENCH_INGEST_FILES'] ?? 5000), brokers, registry);
+  results['ingest'] = r;
+  console.log(`ingest: ${r.files} files (${r.megabytes} MB): treesynth ingest ${r.ingest.megabytesPerSecond} MB/s (${r.ingest.filesPerSecond} files/s), raw produce ${r.raw.megabytesPerSecond} MB/s (${r.raw.recordsPerSecond} records/s): ratio ${r.ratio}`);
+}
+
 const only = process.argv[2];
 if (!only || only === 'extraction') await extraction();
 if (!only || only === 'canonicalization') await canonicalization();
 if (!only || only === 'memory') memory();
 if (!only || only === 'orchestration') await llmOrchestration();
+if (!only || only === 'ingest') await kafkaIngest();
 writeFileSync(join(cacheDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results: ${join(cacheDir, 'results.json')}`);

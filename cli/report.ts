@@ -109,6 +109,25 @@ export async function runReport(outDir: string, options: ReportCliOptions): Prom
   }
 }
 
+/** `treesynth report --kafka`: the same page, from the topics of a running deployment. */
+async function runKafkaReport(options: ReportCliOptions & { kafka?: string; registry?: string; topicPrefix: string }): Promise<void> {
+  const registry = options.registry ?? process.env['SCHEMA_REGISTRY_URL'];
+  if (!registry) throw new UsageError('report --kafka needs --registry <url> (or SCHEMA_REGISTRY_URL)');
+  const { parseBrokers } = await import('../connectors/kafka/client.js');
+  const { openKafkaRun } = await import('../quality/kafka-source.js');
+  const { writeReportOf } = await import('../report/build.js');
+  const run = await openKafkaRun({ brokers: parseBrokers(options.kafka!), registryUrl: registry, prefix: options.topicPrefix });
+  const judge = await judgeSetup(options);
+  try {
+    const written = await writeReportOf(run, [], options.out ?? 'report.html', {
+      seed: options.seed, price: options.pricePer1k ?? null, judge: judge.judge, ...(judge.skipped ? { judgeSkipped: judge.skipped } : {}),
+    }, async (s) => s);
+    if (!options.quiet) process.stdout.write(`${written.report.figures.counts.samples} samples, ${written.report.figures.counts.tasks} tasks.\nWrote ${written.html} and ${written.quality}\n`);
+  } finally {
+    await judge.close();
+  }
+}
+
 /** Decontamination flags, for any command that takes samples (report's sibling `decontaminate`, and `run`). */
 export function addDecontaminationOptions(command: Command, required: boolean): Command {
   const benchmark = '--benchmark <file>';
@@ -207,8 +226,11 @@ export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description('Write a self-contained HTML quality report of a run (report.html) and its figures (quality.json).')
-    .argument('<out-dir>', 'the --out directory of a `treesynth run` (or `treesynth validate`)')
+    .argument('[out-dir]', 'the --out directory of a `treesynth run` (or `treesynth validate`); or --kafka')
     .option('-o, --out <file>', 'the HTML file to write (default <out-dir>/report.html); quality.json goes next to it')
+    .option('--kafka <brokers>', 'report on a Kafka-mode deployment: its samples, dead letters, tasks and tree topics')
+    .option('--registry <url>', 'with --kafka: the schema registry (default: SCHEMA_REGISTRY_URL)')
+    .option('--topic-prefix <prefix>', 'with --kafka: prefix of the topics', 'treesynth.')
     .option('--cumulative <dir...>', 'more run directories: each run alone and all together, samples counted once')
     .option('--price-per-1k <input/output>', 'price per 1,000 prompt/completion tokens, e.g. 0.15/0.6, to show cost', pricePer1k)
     .option('--judge', 'score complexity and diversity of a random subset of samples with an LLM judge', false)
@@ -223,7 +245,9 @@ export function registerReportCommand(program: Command): void {
     .option('--no-cache', 'do not read or write the LLM response cache')
     .option('--seed <n>', 'seed of the random subsets (instructions compared, samples judged)', integer(0, 2 ** 32 - 1), 42)
     .option('-q, --quiet', 'no summary line', false)
-    .action(async (outDir: string, options: ReportCliOptions) => {
+    .action(async (outDir: string | undefined, options: ReportCliOptions & { kafka?: string; registry?: string; topicPrefix: string }) => {
+      if (options.kafka) return runKafkaReport(options);
+      if (!outDir) throw new UsageError('report needs an <out-dir> or --kafka <brokers>');
       await runReport(outDir, options);
     });
 

@@ -171,8 +171,18 @@ export interface WriteReportOptions extends BuildOptions {
 export async function writeReport(outDir: string, options: WriteReportOptions = {}): Promise<{ html: string; quality: string; report: QualityReport }> {
   const run = await openOutDir(outDir);
   const others = await Promise.all((options.cumulative ?? []).map(openOutDir));
-  const { report, html } = await buildReport(run, others, options, (s) => openOutDir(s.label));
-  const htmlPath = options.output ?? join(outDir, 'report.html');
+  return writeReportOf(run, others, options.output ?? join(outDir, 'report.html'), options, (s) => openOutDir(s.label));
+}
+
+/** The report of any run source (an out-dir, the topics of a Kafka deployment) into `htmlPath`. */
+export async function writeReportOf(
+  run: RunSource,
+  others: readonly RunSource[],
+  htmlPath: string,
+  options: BuildOptions,
+  reopen: (s: RunSource) => Promise<RunSource>,
+): Promise<{ html: string; quality: string; report: QualityReport }> {
+  const { report, html } = await buildReport(run, others, options, reopen);
   const qualityPath = join(dirname(htmlPath), 'quality.json');
   await writeAtomic(htmlPath, html);
   await writeAtomic(qualityPath, `${JSON.stringify(report, null, 2)}\n`);

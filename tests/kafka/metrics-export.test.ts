@@ -90,4 +90,17 @@ describe.skipIf(!brokers || !registry)('Kafka mode: metrics and export (needs KA
     const ids = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id).sort();
     expect(ids).toEqual(['a', 'c']);
   }, 120_000);
+
+  it('writes the quality report from the topics: the tree from its changelog, samples and dead letters', async () => {
+    const html = join(dir, 'report.html');
+    const result = await cli(['report', '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix, '--out', html]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^3 samples/);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('treesynth quality report');
+    const quality = JSON.parse(readFileSync(join(dir, 'quality.json'), 'utf8'));
+    expect(quality.figures.counts.samples).toBe(3);
+    // The sunburst's data: the tree rebuilt from tree.nodes.
+    expect(page).toContain('dependency relations');
+  }, 120_000);
 });
