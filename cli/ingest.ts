@@ -276,3 +276,37 @@ export async function requestTasks(options: RequestTasksOptions): Promise<number
     await context.close();
   }
 }
+
+export interface RequestEvolutionOptions extends KafkaCommandOptions {
+  rounds: number;
+  treeKey: string;
+}
+
+/**
+ * Evolution on demand: writes `rounds` EvolutionRequests per tree key to tree.evolve, numbered
+ * after the requests already there. Returns the first round number.
+ */
+export async function requestEvolution(options: RequestEvolutionOptions): Promise<number> {
+  const keys = options.treeKey.split(',').map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new UsageError('--tree-key needs at least one tree key, e.g. all');
+  const context = await openKafkaContext({
+    brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), prefix: options.topicPrefix,
+    clientId: `${options.topicPrefix}request-evolution`, topics: topicSettings(options),
+  });
+  const producer = await openProducer(context);
+  const topic = context.topic(TOPICS.evolutionRequests);
+  try {
+    const first = (await context.admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0) + 1;
+    const now = Date.now();
+    const batch: OutMessage[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      for (const treeKey of keys) batch.push(context.message(TOPICS.evolutionRequests, { treeKey, round: first + r, reason: 'on-demand', requestedAt: now }));
+    }
+    await producer.send(batch);
+    if (!options.quiet) process.stdout.write(`requested ${options.rounds} evolution round(s) for ${keys.join(', ')} on ${topic}\n`);
+    return first;
+  } finally {
+    await producer.close();
+    await context.close();
+  }
+}

@@ -246,4 +246,16 @@ export function registerKafkaCommands(program: Command): void {
       const { requestTasks } = await import('./ingest.js');
       await requestTasks(opts as unknown as Parameters<typeof requestTasks>[0]);
     });
+
+  kafkaOptions(
+    program
+      .command('request-evolution')
+      .description('Evolve the feature tree on demand: writes EvolutionRequest records to the tree.evolve topic for the evolve stage.'),
+  )
+    .option('--rounds <n>', 'evolution rounds per tree', integer(1, 1000), 1)
+    .option('--tree-key <keys>', 'tree(s) to evolve, comma-separated', 'all')
+    .action(async (opts: Record<string, unknown>) => {
+      const { requestEvolution } = await import('./ingest.js');
+      await requestEvolution(opts as unknown as Parameters<typeof requestEvolution>[0]);
+    });
 }

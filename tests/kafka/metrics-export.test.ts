@@ -103,4 +103,33 @@ describe.skipIf(!brokers || !registry)('Kafka mode: metrics and export (needs KA
     // The sunburst's data: the tree rebuilt from tree.nodes.
     expect(page).toContain('dependency relations');
   }, 120_000);
+
+  it('evolves the tree on demand: request-evolution reaches the evolve stage (its prompt is recorded without a model)', async () => {
+    const out = join(dir, 'evolve-out');
+    const child = spawn('node', [bin, 'run', '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix, '--stages', 'canonicalize,evolve', '--out', out, '--session-timeout', '6000'], {
+      env: { ...env, OPENAI_BASE_URL: '', OPENAI_API_KEY: '' },
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      const requested = await cli(['request-evolution', '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix, '--rounds', '1']);
+      expect(requested.code).toBe(0);
+      expect(requested.stdout).toMatch(/requested 1 evolution round/);
+      const pending = join(out, `${prefix}pending.jsonl`);
+      const deadline = Date.now() + 90_000;
+      let lines: Array<{ stage: string }> = [];
+      while (Date.now() < deadline) {
+        try {
+          lines = readFileSync(pending, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        } catch {
+          lines = [];
+        }
+        if (lines.some((l) => l.stage === 'evolve')) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(lines.some((l) => l.stage === 'evolve')).toBe(true);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  }, 150_000);
 });
