@@ -20,7 +20,6 @@
 // Any failure of a batch aborts its transaction and restarts this process's stages from their
 // committed state (stores rebuilt), with backoff. Being fenced as a store's writer is final.
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
-import type { Embedder } from '../embeddings/embedder.js';
 import { canonicalizeLabels, type CanonicalizedFile } from '../processors/canonicalize-labels.js';
 import { evolveTree } from '../processors/evolve-tree.js';
 import { extractLlmFeatures } from '../processors/extract-llm-features.js';
@@ -30,9 +29,9 @@ import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
 import { generateSamples } from '../processors/generate-samples.js';
 import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/model.js';
 import { rejection, type Outcome } from '../processors/outcome.js';
-import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
+import { sampleSubtrees } from '../processors/sample-subtrees.js';
 import { loadGrammars } from '../processors/tree-sitter/grammars.js';
-import { SchemaViolation, type CodeFile, type EvolutionRequest, type GeneratedSample, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
+import { SchemaViolation, type CodeFile, type EvolutionRequest, type GeneratedSample, type RecordName, type Records, type Rejection, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
@@ -48,25 +47,11 @@ import {
 } from '../connectors/kafka/transactional.js';
 import { TOPICS, type TopicSpec } from './topics.js';
 import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec, type Stages } from './treesynth.js';
-import type { LlmStage, TreeKeyMode } from './run-local.js';
+import type { LlmStage } from './run-local.js';
+import type { PipelineSettings } from './settings.js';
 
 /** The processors' settings: the same as local mode's (LocalRunConfig without files). */
-export interface KafkaStageSettings {
-  seed: number;
-  maxBytes: number;
-  similarity: number;
-  nearDuplicateRadius: number;
-  temperature: number;
-  topN: number;
-  coverageBoost: number;
-  levels: Record<TaskLevel, LevelShape>;
-  levelMix: Record<TaskLevel, number>;
-  targetLanguage: string;
-  treeKey: TreeKeyMode;
-  upweights?: Upweight[];
-  required?: string[][];
-  labelEmbedder: Embedder;
-  codeEmbedder: Embedder;
+export interface KafkaStageSettings extends PipelineSettings {
   llm: KafkaLlmConfig;
   /** canonicalize requests an evolution round every N files in a tree (0: never). */
   evolveEvery: number;

@@ -10,7 +10,6 @@ import { readJsonl } from '../connectors/jsonl-source.js';
 import { JsonlSink, writeTo } from '../connectors/jsonl-sink.js';
 import { MemoryTransport } from '../connectors/memory-transport.js';
 import { pacedSource } from '../connectors/paced-source.js';
-import type { Embedder } from '../embeddings/embedder.js';
 import { canonicalizeLabels, type LabelCounts } from '../processors/canonicalize-labels.js';
 import { extractStaticFeatures } from '../processors/extract-static-features.js';
 import { filterFiles } from '../processors/filter-files.js';
@@ -23,45 +22,28 @@ import { DECONTAMINATE_STAGE, type DecontaminateConfig } from '../processors/dec
 import { VALIDATE_STAGE, ValidationTally, type ValidationSummary, type ValidateConfig } from '../processors/validate-samples.js';
 import { checkSamples } from '../processors/check-samples.js';
 import type { Outcome } from '../processors/outcome.js';
-import { sampleSubtrees, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
+import { sampleSubtrees } from '../processors/sample-subtrees.js';
 import { loadGrammars } from '../processors/tree-sitter/grammars.js';
-import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TaskLevel, type TreeNodeChange } from '../schemas/contract.js';
+import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { FileIndex } from '../stores/file-index.js';
 import { splitOutcomes } from './route-rejections.js';
+import type { PipelineSettings, TreeKeyMode } from './settings.js';
 import { TOPICS } from './topics.js';
 import { wireTopology } from './treesynth.js';
 
-export type TreeKeyMode = 'all' | 'language';
+export type { TreeKeyMode };
 
-export interface LocalRunConfig {
+export interface LocalRunConfig extends PipelineSettings {
   input: string;
   out: string;
   gitRef?: string;
-  seed: number;
   tasks: number;
   maxFiles?: number;
-  /** Files larger than this are rejected as too large. */
-  maxBytes: number;
-  /** Cosine similarity at or above which a label merges into a sibling. */
-  similarity: number;
-  /** Cosine distance within which a file is a near-duplicate of an accepted one; 0 disables. */
-  nearDuplicateRadius: number;
-  temperature: number;
-  topN: number;
-  coverageBoost: number;
-  levels: Record<TaskLevel, LevelShape>;
-  levelMix: Record<TaskLevel, number>;
-  targetLanguage: string;
-  treeKey: TreeKeyMode;
-  upweights?: Upweight[];
-  required?: string[][];
   /** Files in flight at once; bounds memory. */
   window?: number;
-  labelEmbedder: Embedder;
-  codeEmbedder: Embedder;
   /** The LLM stages; absent means no endpoint: their prompts go to pending.jsonl instead. */
   llm?: LocalLlmConfig;
   /** The sandbox stage for generated samples; absent, samples pass unvalidated (validation null). */
