@@ -1,6 +1,7 @@
 // Checking generated samples: decontamination, then the sandbox with its debugging turns.
 // Cheap checks first, so nothing is run (or debugged) that would be thrown away.
-import { from, map, mergeMap, of, pipe, tap, type OperatorFunction } from 'rxjs';
+import { map, pipe, type OperatorFunction } from 'rxjs';
+import { orderedMergeMap } from './ordered-merge-map.js';
 import type { GeneratedSample } from '../schemas/contract.js';
 import { decontaminateSample, type DecontaminateConfig } from './decontaminate.js';
 import { accept, type Outcome } from './outcome.js';
@@ -15,6 +16,11 @@ export function checkSamples(
   if (!decontamination && !validation) return undefined;
   return pipe(
     map((sample: GeneratedSample) => (decontamination ? decontaminateSample(sample, decontamination) : accept(sample))),
-    mergeMap((o) => (o.ok && validation ? from(validateSample(o.value, validation)).pipe(tap((v) => tally?.add(v))) : of(o)), validation?.concurrency ?? 1),
+    orderedMergeMap(async (o: Outcome<GeneratedSample>) => {
+      if (!o.ok || !validation) return o;
+      const checked = await validateSample(o.value, validation);
+      tally?.add(checked);
+      return checked;
+    }, validation?.concurrency ?? 1),
   );
 }

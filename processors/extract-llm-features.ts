@@ -1,7 +1,8 @@
 // LLM feature extraction: the model reads the file and names its features under the method's
 // categories, with a summary, purpose and scenario. Merged with the static features of the
 // same file, so the tree keeps what the syntax shows and gains what only reading shows.
-import { mergeMap, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { orderedMergeMap } from './ordered-merge-map.js';
 import { EXTRACT_PROMPT_VERSION, EXTRACT_SCHEMA, checkExtractAnswer, extractMessages, type ExtractAnswer } from '../prompts/extract-features.js';
 import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
 import { extractFeatures, type ExtractStaticConfig } from './extract-static-features.js';
@@ -67,5 +68,5 @@ export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig)
 }
 
 export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
-  return mergeMap((file) => extractWithModel(file, config), config.concurrency);
+  return orderedMergeMap((file) => extractWithModel(file, config), config.concurrency);
 }

@@ -1,7 +1,8 @@
 // Generation: the model turns a synthesis task's features into an instruction (task,
 // signature, examples), an analysis, the solution and its tests, as files with paths.
 import { createHash } from 'node:crypto';
-import { EMPTY, from, mergeMap, type OperatorFunction } from 'rxjs';
+import { EMPTY, mergeMap, pipe, type OperatorFunction } from 'rxjs';
+import { orderedMergeMap } from './ordered-merge-map.js';
 import { GENERATE_PROMPT_VERSION, GENERATE_SCHEMA, checkGenerateAnswer, generateMessages, type GenerateAnswer } from '../prompts/generate-sample.js';
 import type { GeneratedSample, SynthesisTask } from '../schemas/contract.js';
 import { stopReason, type ModelAccess } from './model.js';
@@ -59,5 +60,8 @@ export async function generateSample(task: SynthesisTask, config: GenerateConfig
 }
 
 export function generateSamples(config: GenerateConfig): OperatorFunction<SynthesisTask, Outcome<GeneratedSample>> {
-  return mergeMap((task) => from(generateSample(task, config)).pipe(mergeMap((o) => (o ? [o] : EMPTY))), config.concurrency);
+  return pipe(
+    orderedMergeMap((task: SynthesisTask) => generateSample(task, config), config.concurrency),
+    mergeMap((o) => (o ? [o] : EMPTY)),
+  );
 }
