@@ -23,6 +23,14 @@ async function put(root: string, rel: string, content: string | Buffer): Promise
 }
 
 let root: string;
+const hasSetpriv = (() => {
+  try {
+    execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'treesynth-dir-'));
 });
@@ -119,7 +127,33 @@ describe('readDirectory', () => {
     expect(files(outcomes).map((f) => f.path)).toContain('a.py');
   });
 
-  it.skipIf(process.getuid?.() === 0)('turns unreadable files and directories into rejections', async () => {
+  // As root every file is readable, so there the check runs the CLI as an unprivileged user.
+  const asRoot = process.getuid?.() === 0;
+  // Defined for the user the suite runs as, so neither variant shows up as skipped.
+  if (asRoot) it('turns unreadable files and directories into rejections (CLI as an unprivileged user)', async () => {
+    expect(hasSetpriv, 'setpriv (util-linux) is needed to drop root for this check').toBe(true);
+    const base = await mkdtemp(join(tmpdir(), 'treesynth-unreadable-'));
+    try {
+      await put(base, 'corpus/a.py', 'x = 1\n');
+      await put(base, 'corpus/b.py', 'y = 2\n');
+      await put(base, 'corpus/other/c.py', 'z = 3\n');
+      await chmod(base, 0o777);
+      await chmod(join(base, 'corpus'), 0o755);
+      await chmod(join(base, 'corpus', 'a.py'), 0o600);
+      await chmod(join(base, 'corpus', 'other'), 0o700);
+      const bin = new URL('../bin/treesynth.js', import.meta.url).pathname;
+      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', bin, 'run', '--input', join(base, 'corpus'), '--out', join(base, 'out'), '-q', '--tasks', '1'], {
+        env: { ...process.env, CI: 'true', OPENAI_BASE_URL: '', OPENAI_API_KEY: '' },
+      });
+      const rejected = (await import('node:fs')).readFileSync(join(base, 'out', 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rejection);
+      const unreadable = rejected.filter((r) => r.stage === 'source');
+      expect(unreadable.map((r) => [r.path, r.reason]).sort()).toEqual([['a.py', 'unreadable'], ['other', 'unreadable']]);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
+  else it('turns unreadable files and directories into rejections', async () => {
     await chmod(join(root, 'a.py'), 0o000);
     await chmod(join(root, 'other'), 0o000);
     try {
