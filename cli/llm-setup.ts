@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
-import { LlmClientFactory, type LlmSettings } from '../llm/index.js';
+import { LlmClientFactory, type LlmClient, type LlmSettings } from '../llm/index.js';
 import { loadBenchmarkIndex, type DecontaminateConfig } from '../processors/decontaminate.js';
 import type { StructuredModel } from '../processors/model.js';
 import { createValidateConfig, type ValidateConfig } from '../processors/validate-samples.js';
@@ -12,6 +12,71 @@ import { ResponseCache } from '../stores/response-cache.js';
 import type { LlmStage } from '../topology/run-local.js';
 import { UsageError } from './errors.js';
 import type { RunOptions } from './main.js';
+
+/** The LLM flags every command that talks to a model shares. */
+export interface LlmCliSettings {
+  llmBaseUrl?: string;
+  model?: string;
+  llmTimeout: number;
+  llmRetries: number;
+  seed?: number;
+  temperature?: number;
+  /** Path of the response cache, or false for none. */
+  cache: string | false;
+  concurrency: number;
+  maxRequests?: number;
+  maxTokens?: number;
+  /** A model per stage, where one is given. */
+  stageModels?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface OpenedLlm {
+  factory: LlmClientFactory;
+  /** A client per wanted stage, each endpoint checked once. */
+  clients: Record<string, LlmClient>;
+  close(): Promise<void>;
+}
+
+/**
+ * The clients of the `wanted` stages, or null when no endpoint is configured for any of them.
+ * Every endpoint is checked before anything is paid for: a wrong key, an unknown model or an
+ * endpoint that is down is one line.
+ */
+export async function openLlm(settings: LlmCliSettings, wanted: readonly string[]): Promise<OpenedLlm | null> {
+  const defaults: LlmSettings = { timeoutMs: settings.llmTimeout, maxRetries: settings.llmRetries };
+  if (settings.seed !== undefined) defaults.seed = settings.seed;
+  if (settings.temperature !== undefined) defaults.temperature = settings.temperature;
+  if (settings.llmBaseUrl) defaults.baseURL = settings.llmBaseUrl;
+  if (settings.model) defaults.model = settings.model;
+  const stages: Record<string, LlmSettings> = {};
+  for (const [stage, model] of Object.entries(settings.stageModels ?? {})) if (model) stages[stage] = { model };
+  if (!wanted.some((s) => new LlmClientFactory({ defaults, stages }).configured(s))) return null;
+  const cache = settings.cache === false ? undefined : await ResponseCache.open(resolve(settings.cache));
+  const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
+  if (settings.maxRequests !== undefined) budget.maxRequests = settings.maxRequests;
+  if (settings.maxTokens !== undefined) budget.maxTotalTokens = settings.maxTokens;
+  const factory = new LlmClientFactory({
+    defaults, stages, guard: { budget }, concurrency: { initial: Math.min(4, settings.concurrency), min: 1, max: Math.max(1, settings.concurrency) },
+    ...(cache ? { cache } : {}),
+  });
+  try {
+    const clients: Record<string, LlmClient> = {};
+    const checked = new Set<string>();
+    for (const stage of wanted) {
+      const client = factory.forStage(stage);
+      const key = `${client.config.baseURL}\u0000${client.config.model}`;
+      if (!checked.has(key)) {
+        await client.checkEndpoint();
+        checked.add(key);
+      }
+      clients[stage] = client;
+    }
+    return { factory, clients, close: async () => cache?.close() };
+  } catch (error) {
+    await cache?.close();
+    throw error;
+  }
+}
 
 export interface LlmClients {
   /** Models of the wanted stages; empty when no endpoint is configured. */
@@ -24,55 +89,21 @@ export interface LlmClients {
   close(): Promise<void>;
 }
 
-/**
- * Clients for the `wanted` stages when an endpoint is configured for any of them, each
- * endpoint checked once (a wrong key, an unknown model, an endpoint that is down: one line).
- */
+/** The pipeline stages' clients (`run`, local and Kafka mode). */
 export async function openLlmClients(options: RunOptions, wanted: readonly LlmStage[]): Promise<LlmClients> {
-  const defaults: LlmSettings = { timeoutMs: options.llmTimeout, maxRetries: options.llmRetries, seed: options.seed };
-  if (options.llmBaseUrl) defaults.baseURL = options.llmBaseUrl;
-  if (options.model) defaults.model = options.model;
-  const stageModels: Record<string, LlmSettings> = {};
-  if (options.extractModel) stageModels['extract'] = { model: options.extractModel };
-  if (options.evolveModel) stageModels['evolve'] = { model: options.evolveModel };
-  if (options.generateModel) stageModels['generate'] = { model: options.generateModel };
-  if (!wanted.some((s) => new LlmClientFactory({ defaults, stages: stageModels }).configured(s))) {
-    return { models: {}, debugModel: null, configured: false, endpoint: undefined, usage: () => ({}), close: async () => {} };
-  }
-  const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
-  const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
-  if (options.maxRequests !== undefined) budget.maxRequests = options.maxRequests;
-  if (options.maxTokens !== undefined) budget.maxTotalTokens = options.maxTokens;
-  const factory = new LlmClientFactory({
-    defaults, stages: stageModels, guard: { budget }, concurrency: { initial: Math.min(4, options.concurrency), min: 1, max: options.concurrency },
-    ...(cache ? { cache } : {}),
-  });
-  try {
-    const models: Partial<Record<LlmStage, StructuredModel>> = {};
-    const checked = new Set<string>();
-    for (const stage of wanted) {
-      const client = factory.forStage(stage);
-      const key = `${client.config.baseURL}\u0000${client.config.model}`;
-      if (!checked.has(key)) {
-        await client.checkEndpoint();
-        checked.add(key);
-      }
-      models[stage] = client;
-    }
-    return {
-      models,
-      debugModel: models.generate ? factory.forStage('validate') : null,
-      configured: true,
-      endpoint: factory.forStage(wanted[0]!).provenance().endpointHost,
-      usage: () => ({ byStage: factory.usageByStage(), budget: factory.guard.budget.snapshot() }),
-      close: async () => {
-        await cache?.close();
-      },
-    };
-  } catch (error) {
-    await cache?.close();
-    throw error;
-  }
+  const opened = await openLlm({ ...options, stageModels: { extract: options.extractModel, evolve: options.evolveModel, generate: options.generateModel } }, wanted);
+  if (!opened) return { models: {}, debugModel: null, configured: false, endpoint: undefined, usage: () => ({}), close: async () => {} };
+  const { factory, clients } = opened;
+  const models: Partial<Record<LlmStage, StructuredModel>> = {};
+  for (const stage of wanted) models[stage] = clients[stage];
+  return {
+    models,
+    debugModel: models.generate ? factory.forStage('validate') : null,
+    configured: true,
+    endpoint: factory.forStage(wanted[0]!).provenance().endpointHost,
+    usage: () => ({ byStage: factory.usageByStage(), budget: factory.guard.budget.snapshot() }),
+    close: opened.close,
+  };
 }
 
 /**

@@ -2,11 +2,10 @@
 // that overlap benchmark problems from a samples file).
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { JsonlSink } from '../connectors/jsonl-sink.js';
-import { LlmClientFactory, type LlmSettings } from '../llm/index.js';
 import {
   BenchmarkIndex, DEFAULT_NGRAM, decontaminateSample, loadBenchmarkIndex, type BenchmarkIndexOptions, type DecontaminateConfig,
 } from '../processors/decontaminate.js';
@@ -14,8 +13,8 @@ import { readSample } from '../quality/records.js';
 import type { PricePer1k } from '../quality/run-figures.js';
 import { writeReport, type BuildOptions } from '../report/build.js';
 import type { GeneratedSample, Rejection } from '../schemas/contract.js';
-import { ResponseCache } from '../stores/response-cache.js';
 import { UsageError } from './errors.js';
+import { openLlm } from './llm-setup.js';
 import { decimal, integer } from './options.js';
 
 /** "0.15/0.60": per 1,000 prompt / completion tokens; one number prices both. */
@@ -56,29 +55,16 @@ async function requireDir(path: string, what: string): Promise<void> {
 /** The judge's client when asked for and configured; otherwise why not, for the page. */
 async function judgeSetup(options: ReportCliOptions): Promise<{ judge: BuildOptions['judge']; skipped?: string; close(): Promise<void> }> {
   if (!options.judge) return { judge: null, skipped: 'LLM judge not run (pass --judge, with an endpoint configured, to score complexity and diversity).', close: async () => {} };
-  const defaults: LlmSettings = { timeoutMs: options.llmTimeout, maxRetries: options.llmRetries, seed: options.seed, temperature: 0 };
-  if (options.llmBaseUrl) defaults.baseURL = options.llmBaseUrl;
-  if (options.model) defaults.model = options.model;
-  const stages: Record<string, LlmSettings> = options.judgeModel ? { judge: { model: options.judgeModel } } : {};
-  const probe = new LlmClientFactory({ defaults, stages });
-  if (!probe.configured('judge')) {
+  // A judge should score the same sample the same way: temperature 0.
+  const opened = await openLlm({ ...options, temperature: 0, stageModels: { judge: options.judgeModel } }, ['judge']);
+  if (!opened) {
     if (!options.quiet) process.stderr.write('treesynth: --judge: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): the report leaves the judge out\n');
     return { judge: null, skipped: 'LLM judge not run: no endpoint was configured.', close: async () => {} };
   }
-  const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
-  const factory = new LlmClientFactory({ defaults, stages, concurrency: { initial: Math.min(4, options.concurrency), min: 1, max: options.concurrency }, ...(cache ? { cache } : {}) });
-  const client = factory.forStage('judge');
-  try {
-    await client.checkEndpoint();
-  } catch (error) {
-    await cache?.close();
-    throw error;
-  }
+  const client = opened.clients['judge']!;
   return {
     judge: { config: { model: client, concurrency: options.concurrency }, samples: options.judgeSamples, model: client.config.model },
-    close: async () => {
-      await cache?.close();
-    },
+    close: opened.close,
   };
 }
 

@@ -4,20 +4,19 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { Subject, concatMap } from 'rxjs';
 import type { Command } from 'commander';
 import { JsonlSink } from '../connectors/jsonl-sink.js';
-import { LlmClientFactory, type LlmSettings } from '../llm/index.js';
 import type { StructuredModel } from '../processors/model.js';
 import { rejection } from '../processors/outcome.js';
 import { VALIDATE_STAGE, ValidationTally, createValidateConfig, validateSamples, type ValidationSummary } from '../processors/validate-samples.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { loadContracts, SchemaViolation, type GeneratedSample, type Rejection } from '../schemas/contract.js';
-import { ResponseCache } from '../stores/response-cache.js';
 import { UsageError } from './errors.js';
+import { openLlm } from './llm-setup.js';
 import { bytes, integer } from './options.js';
 
 export interface ValidateCommandOptions {
@@ -57,30 +56,13 @@ interface ModelSetup {
 async function setupModel(options: ValidateCommandOptions, warn: (line: string) => void): Promise<ModelSetup> {
   const none: ModelSetup = { model: null, name: null, close: async () => {} };
   if (options.turns === 0) return none;
-  const defaults: LlmSettings = { timeoutMs: options.llmTimeout, maxRetries: options.llmRetries };
-  if (options.llmBaseUrl) defaults.baseURL = options.llmBaseUrl;
-  if (options.model) defaults.model = options.model;
-  if (!new LlmClientFactory({ defaults }).configured(VALIDATE_STAGE)) {
+  const opened = await openLlm(options, [VALIDATE_STAGE]);
+  if (!opened) {
     warn('no LLM endpoint configured (--llm-base-url and --model, or OPENAI_BASE_URL and TREESYNTH_MODEL): samples are judged as they are, without debugging turns');
     return none;
   }
-  const cache = options.cache === false ? undefined : await ResponseCache.open(resolve(options.cache));
-  const budget: { maxRequests?: number; maxTotalTokens?: number } = {};
-  if (options.maxRequests !== undefined) budget.maxRequests = options.maxRequests;
-  if (options.maxTokens !== undefined) budget.maxTotalTokens = options.maxTokens;
-  try {
-    const factory = new LlmClientFactory({
-      defaults, guard: { budget }, concurrency: { initial: Math.min(4, options.concurrency), min: 1, max: Math.max(1, options.concurrency) },
-      ...(cache ? { cache } : {}),
-    });
-    const client = factory.forStage(VALIDATE_STAGE);
-    // Before any sample runs: a wrong key or model is one line now, not a dead letter per sample.
-    await client.checkEndpoint();
-    return { model: client, name: client.config.model, close: async () => cache?.close() };
-  } catch (error) {
-    await cache?.close();
-    throw error;
-  }
+  const client = opened.clients[VALIDATE_STAGE]!;
+  return { model: client, name: client.config.model, close: opened.close };
 }
 
 async function* lines(path: string): AsyncGenerator<string> {
