@@ -5,13 +5,15 @@
 // dead letters, once per path and reason.
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
 import { openKafkaContext, openProducer, type KafkaContext } from '../connectors/kafka/context.js';
 import type { OutMessage } from '../connectors/kafka/transactional.js';
+import { sha256Hex } from '../processors/filter-files.js';
 import type { Outcome } from '../processors/outcome.js';
 import type { SourceFile, TaskLevel, TaskRequest } from '../schemas/contract.js';
 import { TOPICS } from '../topology/topics.js';
@@ -47,7 +49,6 @@ export interface IngestCounts {
 }
 
 const isJsonl = (path: string) => /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** path -> what was last sent for it: a content hash, or `rejected:<reason>:<detail>`. */
 class IngestState {
@@ -82,9 +83,7 @@ class IngestState {
   }
 
   async save(): Promise<void> {
-    await mkdir(join(this.file, '..'), { recursive: true });
-    await writeFile(`${this.file}.tmp`, JSON.stringify({ target: this.target, sent: Object.fromEntries(this.sent) }));
-    await rename(`${this.file}.tmp`, this.file);
+    await writeFileAtomic(this.file, JSON.stringify({ target: this.target, sent: Object.fromEntries(this.sent) }));
   }
 }
 
@@ -127,7 +126,7 @@ async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<vo
       continue;
     }
     const file = outcome.value;
-    const hash = sha256(file.content);
+    const hash = sha256Hex(file.content);
     if (!options.resend && state.get(file.path) === hash) {
       counts.unchanged += 1;
       continue;

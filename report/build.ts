@@ -1,8 +1,8 @@
 // Builds the quality report of a run: the figures (quality.json, for machines) and one
 // self-contained HTML page (for people). `buildReport` takes RunSources, so it works over any
 // store of records; `writeReport` is the out-dir form the CLI uses.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { measure, openOutDir, type MeasureOptions, type QualityFigures, type RunSource } from '../quality/collect.js';
 import { ANY_TREE, treeScopes, type NodeHits } from '../quality/diversity.js';
 import type { JudgeConfig } from '../quality/judge.js';
@@ -154,11 +154,6 @@ export async function buildReport(
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, text);
-  await rename(`${path}.tmp`, path);
-}
 
 export interface WriteReportOptions extends BuildOptions {
   /** The HTML file; default `<outDir>/report.html`. quality.json goes next to it. */
@@ -184,7 +179,7 @@ export async function writeReportOf(
 ): Promise<{ html: string; quality: string; report: QualityReport }> {
   const { report, html } = await buildReport(run, others, options, reopen);
   const qualityPath = join(dirname(htmlPath), 'quality.json');
-  await writeAtomic(htmlPath, html);
-  await writeAtomic(qualityPath, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(htmlPath, html);
+  await writeFileAtomic(qualityPath, `${JSON.stringify(report, null, 2)}\n`);
   return { html: htmlPath, quality: qualityPath, report };
 }

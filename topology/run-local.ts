@@ -1,12 +1,13 @@
 // Local mode: the topology over the in-memory transport, a directory / git tree / JSONL
 // corpus in, files out. No broker, no model. Every file read is either accepted (its
 // features reach the tree) or rejected with a reason, and the summary says so.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Subject, defaultIfEmpty, lastValueFrom, map, pipe, range, tap, type Observable } from 'rxjs';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
+import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { JsonlSink, writeTo } from '../connectors/jsonl-sink.js';
 import { MemoryTransport } from '../connectors/memory-transport.js';
 import { pacedSource } from '../connectors/paced-source.js';
@@ -135,10 +136,7 @@ function openSource(config: LocalRunConfig, onBytes: (n: number) => void): Async
   return readDirectory(config.input, { maxReadBytes: Math.max(config.maxBytes * 4, 1 << 20) });
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFile(`${path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
-}
+const writeJsonAtomic = (path: string, value: unknown) => writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 
 const bump = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
