@@ -2,7 +2,7 @@
 // (checked before anything is paid for), the sandbox of the validate stage, the benchmark index
 // of decontamination, and the embedders.
 import { resolve } from 'node:path';
-import { createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
+import { CachedEmbedder, createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import { LlmClientFactory, type LlmClient, type LlmSettings } from '../llm/index.js';
 import { loadBenchmarkIndex, type DecontaminateConfig } from '../processors/decontaminate.js';
@@ -127,10 +127,11 @@ export async function openDecontamination(options: RunOptions): Promise<Decontam
   return { index, minMatches: 1 };
 }
 
+/** The run's embedders; label vectors are cached, since most label occurrences repeat a spelling. */
 export function openEmbedders(options: RunOptions): { labels: Embedder; files: Embedder } {
-  if (options.embeddings === 'lexical') return { labels: createLabelEmbedder({ kind: 'lexical' }), files: createCodeEmbedder({ kind: 'lexical' }) };
+  if (options.embeddings === 'lexical') return { labels: new CachedEmbedder(createLabelEmbedder({ kind: 'lexical' })), files: createCodeEmbedder({ kind: 'lexical' }) };
   if (!options.embeddingModel) throw new UsageError('--embeddings openai needs --embedding-model (e.g. text-embedding-3-small)');
   const remote = { kind: 'openai' as const, model: options.embeddingModel, ...(options.embeddingsUrl ? { baseURL: options.embeddingsUrl } : {}) };
   // Whole files are embedded lexically even then: near-duplicate checks need no model.
-  return { labels: createLabelEmbedder(remote), files: createCodeEmbedder({ kind: 'lexical' }) };
+  return { labels: new CachedEmbedder(createLabelEmbedder(remote)), files: createCodeEmbedder({ kind: 'lexical' }) };
 }

@@ -3,6 +3,7 @@ import type { Embedder } from './embedder.js';
 import { LexicalCodeEmbedder, LexicalLabelEmbedder } from './lexical.js';
 import { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
 
+export { CachedEmbedder } from './cached.js';
 export { cosine, normalise, type Embedder } from './embedder.js';
 export { LexicalCodeEmbedder, LexicalLabelEmbedder, labelKey, type LexicalEmbedderOptions } from './lexical.js';
 export { OpenAIEmbedder, OpenAIEmbeddingError, type OpenAIEmbedderOptions } from './openai.js';

@@ -1,27 +1,23 @@
 // The processors' settings, the same in local mode and Kafka mode.
 import type { Embedder } from '../embeddings/embedder.js';
-import type { LevelShape, Upweight } from '../processors/sample-subtrees.js';
-import type { TaskLevel } from '../schemas/contract.js';
+import type { SamplerConfig } from '../processors/sample-subtrees.js';
 
 export type TreeKeyMode = 'all' | 'language';
 
-export interface PipelineSettings {
-  seed: number;
+/** The sampler's own settings, as the sampler declares them. */
+type SamplingSettings = Pick<
+  SamplerConfig,
+  'seed' | 'temperature' | 'topN' | 'coverageBoost' | 'levels' | 'levelMix' | 'targetLanguage' | 'upweights' | 'required'
+>;
+
+export interface PipelineSettings extends SamplingSettings {
   /** Files larger than this are rejected as too large. */
   maxBytes: number;
   /** Cosine similarity at or above which a label merges into a sibling. */
   similarity: number;
   /** Cosine distance within which a file is a near-duplicate of an accepted one; 0 disables. */
   nearDuplicateRadius: number;
-  temperature: number;
-  topN: number;
-  coverageBoost: number;
-  levels: Record<TaskLevel, LevelShape>;
-  levelMix: Record<TaskLevel, number>;
-  targetLanguage: string;
   treeKey: TreeKeyMode;
-  upweights?: Upweight[];
-  required?: string[][];
   labelEmbedder: Embedder;
   codeEmbedder: Embedder;
 }
