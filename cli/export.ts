@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { UsageError } from './errors.js';
+import { brokersOf, registryOf } from './kafka-run.js';
 import { JsonlSink } from '../connectors/jsonl-sink.js';
 import { TRAINING_FORMATS, toTrainingRecord, type TrainingFormat } from '../connectors/training-formats.js';
 import { loadContracts, SchemaViolation, type GeneratedSample } from '../schemas/contract.js';
@@ -66,12 +67,11 @@ export async function exportKafka(
   progress: (counts: ExportCounts) => void = () => {},
 ): Promise<ExportCounts> {
   const { openKafkaContext } = await import('../connectors/kafka/context.js');
-  const { parseBrokers } = await import('../connectors/kafka/client.js');
   const { readTopic } = await import('../connectors/kafka/reader.js');
   const { TOPICS } = await import('../topology/topics.js');
   const { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } = await import('../connectors/kafka/topics.js');
   const context = await openKafkaContext({
-    brokers: parseBrokers(settings.brokers), registryUrl: settings.registry, prefix: settings.prefix,
+    brokers: brokersOf(settings.brokers), registryUrl: settings.registry, prefix: settings.prefix,
     clientId: 'treesynth-export', topics: { partitions: DEFAULT_PARTITIONS, retentionMs: DEFAULT_RETENTION_MS },
   });
   const sink = new JsonlSink<Record<string, unknown>>(out, { mode: 'overwrite' });
@@ -129,8 +129,7 @@ export function registerExportCommand(program: Command): void {
     .action(async (options: { input?: string; out: string; format: TrainingFormat; includeTests: boolean; system?: string; validatedOnly: boolean; kafka?: string; registry?: string; topicPrefix: string; follow: boolean }) => {
       const warn = (l: string) => process.stderr.write(`treesynth: ${l}\n`);
       if (options.kafka) {
-        const registry = options.registry ?? process.env['SCHEMA_REGISTRY_URL'];
-        if (!registry) throw new UsageError('export --kafka needs --registry <url> (or SCHEMA_REGISTRY_URL)');
+        const registry = registryOf(options.registry);
         const counts = await exportKafka({ brokers: options.kafka, registry, prefix: options.topicPrefix, follow: options.follow }, options.out, options, warn);
         process.stdout.write(`${counts.written} samples written to ${options.out} as ${options.format} (${counts.read} read, ${counts.skipped} not validated, ${counts.invalid} undecodable)\n`);
         return;

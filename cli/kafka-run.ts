@@ -16,6 +16,7 @@ import { TaskLevelValues, type TaskLevel } from '../schemas/contract.js';
 import type { TopicSettings } from '../connectors/kafka/topics.js';
 import type { KafkaLlmConfig } from '../topology/run-kafka.js';
 import { DEPLOYED_STAGES, type DeployedStage } from '../topology/treesynth.js';
+import { parseBrokers } from '../connectors/kafka/client.js';
 import { UsageError } from './errors.js';
 import { integer } from './options.js';
 import type { RunOptions } from './main.js';
@@ -38,9 +39,11 @@ export interface KafkaTopicOptions {
 export function brokersOf(value: string | undefined): string[] {
   const text = value ?? process.env['KAFKA_BROKERS'];
   if (!text) throw new UsageError('--kafka <brokers> is required (or set KAFKA_BROKERS), e.g. 127.0.0.1:9092');
-  const brokers = text.split(',').map((b) => b.trim()).filter(Boolean);
-  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:/]+:\d{1,5}$/.test(b))) throw new UsageError(`--kafka expects host:port[,host:port...], got "${text}"`);
-  return brokers;
+  try {
+    return parseBrokers(text);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export function registryOf(value: string | undefined): string {

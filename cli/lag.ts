@@ -1,8 +1,8 @@
 // `treesynth lag`: consumer lag of every stage's consumer group.
 import { Command } from 'commander';
-import { connectKafka, parseBrokers } from '../connectors/kafka/client.js';
+import { connectKafka } from '../connectors/kafka/client.js';
 import { listGroups, readLag, summarise, type PartitionLag } from '../connectors/kafka/lag.js';
-import { UsageError } from './errors.js';
+import { brokersOf } from './kafka-run.js';
 
 interface LagOptions {
   kafka?: string;
@@ -43,15 +43,7 @@ export function registerLagCommand(program: Command): void {
     .option('--watch', 'read again every --interval seconds, with consumption rate and time to drain', false)
     .option('--interval <s>', 'seconds between readings with --watch', (v: string) => Math.max(1, Number(v) || 5), 5)
     .action(async (options: LagOptions) => {
-      const brokers = options.kafka ?? process.env['KAFKA_BROKERS'];
-      if (!brokers) throw new UsageError('lag needs --kafka <brokers> (or KAFKA_BROKERS)');
-      let parsed: string[];
-      try {
-        parsed = parseBrokers(brokers);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
-      const { admin } = await connectKafka({ brokers: parsed, clientId: 'treesynth-lag' });
+      const { admin } = await connectKafka({ brokers: brokersOf(options.kafka), clientId: 'treesynth-lag' });
       try {
         let previous: { rows: PartitionLag[]; at: number } | undefined;
         let stop = false;

@@ -14,6 +14,7 @@ import type { PricePer1k } from '../quality/run-figures.js';
 import { writeReport, type BuildOptions } from '../report/build.js';
 import type { GeneratedSample, Rejection } from '../schemas/contract.js';
 import { UsageError } from './errors.js';
+import { brokersOf, registryOf } from './kafka-run.js';
 import { openLlm } from './llm-setup.js';
 import { decimal, integer } from './options.js';
 
@@ -97,12 +98,10 @@ export async function runReport(outDir: string, options: ReportCliOptions): Prom
 
 /** `treesynth report --kafka`: the same page, from the topics of a running deployment. */
 async function runKafkaReport(options: ReportCliOptions & { kafka?: string; registry?: string; topicPrefix: string }): Promise<void> {
-  const registry = options.registry ?? process.env['SCHEMA_REGISTRY_URL'];
-  if (!registry) throw new UsageError('report --kafka needs --registry <url> (or SCHEMA_REGISTRY_URL)');
-  const { parseBrokers } = await import('../connectors/kafka/client.js');
+  const registry = registryOf(options.registry);
   const { openKafkaRun } = await import('../quality/kafka-source.js');
   const { writeReportOf } = await import('../report/build.js');
-  const run = await openKafkaRun({ brokers: parseBrokers(options.kafka!), registryUrl: registry, prefix: options.topicPrefix });
+  const run = await openKafkaRun({ brokers: brokersOf(options.kafka), registryUrl: registry, prefix: options.topicPrefix });
   const judge = await judgeSetup(options);
   try {
     const written = await writeReportOf(run, [], options.out ?? 'report.html', {

@@ -1,5 +1,6 @@
-// What the topology needs from a transport: read a topic as a stream, write a stream into a
-// topic. The in-memory transport and the Kafka transport both provide it.
+// What local mode's wiring needs from a transport: read a topic as a stream, write a stream
+// into a topic. The in-memory transport provides it; Kafka mode runs the same stage specs as
+// consumer groups with transactions instead (topology/run-kafka.ts).
 import type { Observable } from 'rxjs';
 import type { RecordName, Records } from '../schemas/contract.js';
 import type { TopicSpec } from './topics.js';
