@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
-import { ingest } from '../cli/ingest.js';
+import { ingest } from '../topology/ingest.js';
 import { MAX_MESSAGE_BYTES } from '../connectors/kafka/topics.js';
 
 export interface IngestBench {

@@ -1,7 +1,7 @@
 // One local run in its own process, so its peak resident memory is its own.
 import { rmSync } from 'node:fs';
 import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample-subtrees.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample.js';
 import { runLocal } from '../topology/run-local.js';
 
 const [input, out, maxFiles] = process.argv.slice(2);

@@ -68,7 +68,7 @@ export async function exportKafka(
 ): Promise<ExportCounts> {
   const { openKafkaContext } = await import('../connectors/kafka/context.js');
   const { readTopic } = await import('../connectors/kafka/reader.js');
-  const { TOPICS } = await import('../topology/topics.js');
+  const { TOPICS } = await import('../schemas/topics.js');
   const { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } = await import('../connectors/kafka/topics.js');
   const context = await openKafkaContext({
     brokers: brokersOf(settings.brokers), registryUrl: settings.registry, prefix: settings.prefix,

@@ -8,10 +8,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 // Kafka client, the stores and the LLM client load only when a Kafka command runs.
 import type { OperatorFunction } from 'rxjs';
 import type { BatchCommitted } from '../connectors/kafka/transactional.js';
-import type { PendingPrompt } from '../processors/model.js';
-import type { Outcome } from '../processors/outcome.js';
+import type { PendingPrompt } from '../llm/model.js';
+import type { Outcome } from '../schemas/outcome.js';
 import type { GeneratedSample } from '../schemas/contract.js';
-import type { LevelShape } from '../processors/sample-subtrees.js';
+import type { LevelShape } from '../processors/sample.js';
 import { TaskLevelValues, type TaskLevel } from '../schemas/contract.js';
 import type { TopicSettings } from '../connectors/kafka/topics.js';
 import type { KafkaLlmConfig } from '../topology/run-kafka.js';
@@ -141,7 +141,7 @@ export async function runKafka(options: RunOptions): Promise<void> {
   const brokers = brokersOf(options.kafka);
   const registryUrl = registryOf(options.registry);
   const stages = stagesOf(options.stages);
-  const { DEFAULT_LEVELS } = await import('../processors/sample-subtrees.js');
+  const { DEFAULT_LEVELS } = await import('../processors/sample.js');
   const { startKafkaRun } = await import('../topology/run-kafka.js');
   const levels: Record<TaskLevel, LevelShape> = {
     function: { ...DEFAULT_LEVELS.function, breadth: options.breadthFunction },
@@ -232,7 +232,7 @@ export function registerKafkaCommands(program: Command): void {
     .option('--state <dir>', 'where ingest remembers the content hash sent for each path', '.treesynth/ingest')
     .option('--resend', 'send every file again, even unchanged ones', false)
     .action(async (input: string, opts: Record<string, unknown>) => {
-      const { ingest } = await import('./ingest.js');
+      const { ingest } = await import('../topology/ingest.js');
       await ingest(input, opts as unknown as Parameters<typeof ingest>[1]);
     });
 
@@ -246,7 +246,7 @@ export function registerKafkaCommands(program: Command): void {
     .addOption(new Option('--level <level>', 'task level (default: the sampler draws it from its mix)').argParser(taskLevel))
     .option('--start-index <n>', 'index of the first request (default: after the requests already in the topic); with the seed it fixes a task', integer(0))
     .action(async (opts: Record<string, unknown>) => {
-      const { requestTasks } = await import('./ingest.js');
+      const { requestTasks } = await import('../topology/ingest.js');
       await requestTasks(opts as unknown as Parameters<typeof requestTasks>[0]);
     });
 
@@ -258,7 +258,7 @@ export function registerKafkaCommands(program: Command): void {
     .option('--rounds <n>', 'evolution rounds per tree', integer(1, 1000), 1)
     .option('--tree-key <keys>', 'tree(s) to evolve, comma-separated', 'all')
     .action(async (opts: Record<string, unknown>) => {
-      const { requestEvolution } = await import('./ingest.js');
+      const { requestEvolution } = await import('../topology/ingest.js');
       await requestEvolution(opts as unknown as Parameters<typeof requestEvolution>[0]);
     });
 }

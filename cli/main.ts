@@ -3,7 +3,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { LlmError } from '../llm/index.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, type LevelShape, type Upweight } from '../processors/sample-subtrees.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, type LevelShape, type Upweight } from '../processors/sample.js';
 import type { TaskLevel } from '../schemas/contract.js';
 import { LANGUAGES } from '../schemas/languages.js';
 import type { NestedNode } from '../stores/tree-store.js';

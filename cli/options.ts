@@ -1,7 +1,7 @@
 // Parsers for CLI flags: a bad value is one clear line, never a stack trace.
 import { InvalidArgumentError } from 'commander';
 import { TaskLevelValues, type TaskLevel } from '../schemas/contract.js';
-import type { Upweight } from '../processors/sample-subtrees.js';
+import type { Upweight } from '../processors/sample.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { JsonlSink } from '../connectors/jsonl-sink.js';
 import {
   BenchmarkIndex, DEFAULT_NGRAM, decontaminateSample, loadBenchmarkIndex, type BenchmarkIndexOptions, type DecontaminateConfig,
-} from '../processors/decontaminate.js';
+} from '../quality/contamination.js';
 import { readSample } from '../quality/records.js';
 import type { PricePer1k } from '../quality/run-figures.js';
 import { writeReport, type BuildOptions } from '../report/build.js';

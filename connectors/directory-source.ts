@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import type { SourceFile } from '../schemas/contract.js';
 import { languageFromExtension, languageFromShebang } from '../schemas/languages.js';
-import { accept, reject, type Outcome } from '../processors/outcome.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { readGitTree, listGitTree } from './git-tree-source.js';
 
 export const SOURCE_STAGE = 'source';

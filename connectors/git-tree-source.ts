@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { SourceFile } from '../schemas/contract.js';
-import { accept, reject, type Outcome } from '../processors/outcome.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 // directory-source imports this module back (for its gitRef option): use these only inside
 // functions, never at module evaluation, so the cycle stays harmless.
 import {

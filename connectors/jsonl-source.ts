@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { SourceFile } from '../schemas/contract.js';
-import { accept, reject, type Outcome } from '../processors/outcome.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { SOURCE_STAGE, languageHintFor, statInput } from './directory-source.js';
 
 export interface JsonlSourceOptions {

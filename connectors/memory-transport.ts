@@ -3,8 +3,8 @@
 // record that fails becomes a dead letter instead of crashing the run.
 import { Observable, Subject } from 'rxjs';
 import { SchemaViolation, type Contracts, type RecordName, type Records, type Rejection } from '../schemas/contract.js';
-import { TOPICS, type TopicSpec } from '../topology/topics.js';
-import type { Transport } from '../topology/transport.js';
+import { TOPICS, type TopicSpec } from '../schemas/topics.js';
+import type { Transport } from './transport.js';
 
 interface MemoryTopic {
   readonly subject: Subject<unknown>;

@@ -10,8 +10,8 @@
 // BreakerOpenError), each with a one-line message without the key.
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import type { CachedResponse } from '../stores/response-cache.js';
-import { responseCacheKey } from '../stores/response-cache.js';
+import type { CachedResponse } from './response-cache.js';
+import { responseCacheKey } from './response-cache.js';
 import { AdaptiveLimiter, type AdaptiveConcurrencyOptions } from './adaptive-concurrency.js';
 import { LlmRunGuard } from './budget.js';
 import { checkLlmConfig, type LlmClientConfig } from './config.js';

@@ -1,11 +1,11 @@
 // Checking generated samples: decontamination, then the sandbox with its debugging turns.
 // Cheap checks first, so nothing is run (or debugged) that would be thrown away.
 import { map, pipe, type OperatorFunction } from 'rxjs';
-import { orderedMergeMap } from './ordered-merge-map.js';
+import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import type { GeneratedSample } from '../schemas/contract.js';
-import { decontaminateSample, type DecontaminateConfig } from './decontaminate.js';
-import { accept, type Outcome } from './outcome.js';
-import { validateSample, type ValidateConfig, type ValidationTally } from './validate-samples.js';
+import { decontaminateSample, type DecontaminateConfig } from '../quality/contamination.js';
+import { accept, type Outcome } from '../schemas/outcome.js';
+import { validateSample, type ValidateConfig, type ValidationTally } from './validate.js';
 
 /** The validate stage's operator; undefined when there is nothing to check. */
 export function checkSamples(

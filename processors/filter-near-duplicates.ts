@@ -5,7 +5,7 @@ import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { CodeFile } from '../schemas/contract.js';
 import type { FileIndex } from '../stores/file-index.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const NEAR_DUPLICATE_STAGE = 'near-duplicate';
 

@@ -14,7 +14,7 @@
 // - cyclomatic complexity of a function is 1 + its decision points; code outside functions is
 //   one more block when it has decision points of its own (or when there is no function at all);
 //   a file's cyclomatic complexity is the sum over its blocks, `maxCyclomatic` the largest block.
-import type { Grammars, SyntaxNode, Tree } from '../processors/tree-sitter/grammars.js';
+import type { Grammars, SyntaxNode, Tree } from '../analysis/tree-sitter/grammars.js';
 import { isLanguage, languageFromExtension, normaliseLanguage, type Language } from '../schemas/languages.js';
 import type { GeneratedSample } from '../schemas/contract.js';
 import { distribution, type Distribution } from './stats.js';

@@ -3,7 +3,7 @@
 // sample of a large run would cost as much as generating it; a seeded subset estimates the
 // means at a known cost and is the same subset on every report of the same run.
 import { COMPLEXITY_DIMENSIONS, JUDGE_PROMPT_VERSION, JUDGE_SCHEMA, checkJudgeAnswer, judgeMessages, type ComplexityDimension, type JudgeAnswer } from '../prompts/judge.js';
-import { stopReason, type StructuredModel } from '../processors/model.js';
+import { stopReason, type StructuredModel } from '../llm/model.js';
 import type { GeneratedSample } from '../schemas/contract.js';
 import { distribution, mean, type Distribution } from './stats.js';
 

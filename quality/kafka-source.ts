@@ -6,7 +6,7 @@ import { readTopic } from '../connectors/kafka/reader.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } from '../connectors/kafka/topics.js';
 import type { GeneratedSample, RecordName, Records, Rejection, SynthesisTask, TreeNodeChange } from '../schemas/contract.js';
 import { TreeStore } from '../stores/tree-store.js';
-import { TOPICS, type TopicSpec } from '../topology/topics.js';
+import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import type { RunSource } from './collect.js';
 import { readFeatureTree } from './records.js';
 

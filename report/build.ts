@@ -8,7 +8,7 @@ import { ANY_TREE, treeScopes, type NodeHits } from '../quality/diversity.js';
 import type { JudgeConfig } from '../quality/judge.js';
 import type { FeatureTreeNode } from '../quality/records.js';
 import { throughput, tokenFigures, type PricePer1k, type Throughput, type TokenFigures } from '../quality/run-figures.js';
-import { loadGrammars, type Grammars } from '../processors/tree-sitter/grammars.js';
+import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { renderReport } from './html.js';
 
 export const QUALITY_FORMAT = 'treesynth-quality';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { lastValueFrom, from, toArray } from 'rxjs';
 import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import type { Embedder } from '../embeddings/embedder.js';
-import { canonicalizeFeatureSet, canonicalizeLabels, type CanonicalizeConfig } from '../processors/canonicalize-labels.js';
+import { canonicalizeFeatureSet, canonicalizeLabels, type CanonicalizeConfig } from '../processors/canonicalize.js';
 import { loadContracts, type FeatureSet } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID, TreeStore } from '../stores/tree-store.js';

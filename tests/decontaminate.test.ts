@@ -9,8 +9,8 @@ import { from, lastValueFrom, of, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BenchmarkIndex, benchmarkTexts, decontaminate, findContamination, loadBenchmarkIndex, thenDecontaminate,
-} from '../processors/decontaminate.js';
-import { reject, type Outcome } from '../processors/outcome.js';
+} from '../quality/contamination.js';
+import { reject, type Outcome } from '../schemas/outcome.js';
 import type { GeneratedSample, Rejection } from '../schemas/contract.js';
 
 const run = promisify(execFile);

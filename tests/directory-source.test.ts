@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { listDirectory, readDirectory } from '../connectors/directory-source.js';
 import { listGitTree, readGitTree } from '../connectors/git-tree-source.js';
-import type { Outcome } from '../processors/outcome.js';
+import type { Outcome } from '../schemas/outcome.js';
 import type { Rejection, SourceFile } from '../schemas/contract.js';
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {

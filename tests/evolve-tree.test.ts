@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import type { CompleteRequest, LlmResult } from '../llm/client.js';
-import { evolveOnce, evolveTree, type EvolveConfig } from '../processors/evolve-tree.js';
-import type { StructuredModel } from '../processors/model.js';
+import { evolveOnce, evolveTree, type EvolveConfig } from '../processors/evolve.js';
+import type { StructuredModel } from '../llm/model.js';
 import type { EvolveAnswer } from '../prompts/evolve-tree.js';
 import { loadContracts } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { TreeStore } from '../stores/tree-store.js';
-import { findByPath } from '../processors/sample-subtrees.js';
-import { canonicalizeFeatureSet } from '../processors/canonicalize-labels.js';
+import { findByPath } from '../processors/sample.js';
+import { canonicalizeFeatureSet } from '../processors/canonicalize.js';
 
 const clock = () => 1_700_000_000_000;
 

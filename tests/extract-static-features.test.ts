@@ -5,10 +5,10 @@ import {
   extractFeatures,
   extractStaticFeatures,
   type ExtractStaticConfig,
-} from '../processors/extract-static-features.js';
-import type { Outcome } from '../processors/outcome.js';
-import { FEATURE_CATEGORIES } from '../processors/tree-sitter/categories.js';
-import { loadGrammars, type Grammars } from '../processors/tree-sitter/grammars.js';
+} from '../analysis/static-features.js';
+import type { Outcome } from '../schemas/outcome.js';
+import { FEATURE_CATEGORIES } from '../analysis/tree-sitter/categories.js';
+import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import type { CodeFile, FeatureSet } from '../schemas/contract.js';
 
 let grammars: Grammars;

@@ -9,8 +9,8 @@ import {
   filterFiles,
   lineStats,
   type FilterOptions,
-} from '../processors/filter-files.js';
-import type { Outcome } from '../processors/outcome.js';
+} from '../processors/filter.js';
+import type { Outcome } from '../schemas/outcome.js';
 import { loadContracts, type CodeFile, type Rejection, type SourceFile } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countJsonlBytes, readJsonl } from '../connectors/jsonl-source.js';
-import type { Outcome } from '../processors/outcome.js';
+import type { Outcome } from '../schemas/outcome.js';
 import type { SourceFile } from '../schemas/contract.js';
-import { MAX_DEAD_LETTER_RECORD_CHARS } from '../processors/outcome.js';
+import { MAX_DEAD_LETTER_RECORD_CHARS } from '../schemas/outcome.js';
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { MemoryTransport } from '../connectors/memory-transport.js';
 import { loadContracts, type TaskRequest } from '../schemas/contract.js';
-import { TOPICS } from '../topology/topics.js';
+import { TOPICS } from '../schemas/topics.js';
 
 describe('MemoryTransport', () => {
   it('delivers records to consumers and completes a topic when all its producers complete', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { orderedMergeMap } from '../processors/ordered-merge-map.js';
+import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 
 describe('orderedMergeMap', () => {
   it('runs up to `concurrency` at once and emits in input order whatever order they finish in', async () => {

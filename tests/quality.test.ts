@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LexicalCodeEmbedder } from '../embeddings/lexical.js';
-import { loadGrammars, type Grammars } from '../processors/tree-sitter/grammars.js';
+import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { measure, openOutDir } from '../quality/collect.js';
 import { aggregateComplexity, measureCode, sampleComplexity } from '../quality/complexity.js';
 import { NodeHits, distinctNgrams, entropyFigures, meanPairwiseDistance, treeCoverage, FeatureUse } from '../quality/diversity.js';

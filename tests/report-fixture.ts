@@ -3,7 +3,7 @@
 // stages (contaminated ones among them) and a summary with token usage. Deterministic.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mixSeed, seededRandom } from '../processors/random.js';
+import { mixSeed, seededRandom } from '../lib/random.js';
 import type { GeneratedSample, Rejection, SynthesisTask, TaskFeature } from '../schemas/contract.js';
 import type { NestedNode } from '../stores/tree-store.js';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LlmClient, type JsonSchemaSpec, type LlmClientConfig } from '../llm/index.js';
-import { ResponseCache, canonicalJson, responseCacheKey, type CachedResponse } from '../stores/response-cache.js';
+import { ResponseCache, canonicalJson, responseCacheKey, type CachedResponse } from '../llm/response-cache.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/fake-openai-server.js';
 
 const SCHEMA: JsonSchemaSpec = {

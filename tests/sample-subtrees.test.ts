@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadContracts, type TaskLevel } from '../schemas/contract.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, formulaWeight, sampleTask, type SamplerConfig } from '../processors/sample-subtrees.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, formulaWeight, sampleTask, type SamplerConfig } from '../processors/sample.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID } from '../stores/tree-store.js';

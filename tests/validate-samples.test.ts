@@ -3,8 +3,8 @@
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LlmClient } from '../llm/client.js';
-import type { Outcome } from '../processors/outcome.js';
-import { ValidationTally, validateSamples, type ValidateConfig } from '../processors/validate-samples.js';
+import type { Outcome } from '../schemas/outcome.js';
+import { ValidationTally, validateSamples, type ValidateConfig } from '../processors/validate.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { loadContracts, type GeneratedSample } from '../schemas/contract.js';
 import type { ChatCompletionRequest } from './fakes/fake-openai-server.js';

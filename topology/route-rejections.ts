@@ -1,7 +1,7 @@
 // Splits a stage's outcomes: values flow on, rejections go to the dead-letter topic.
 import { filter, map, share, type Observable } from 'rxjs';
 import type { Rejection } from '../schemas/contract.js';
-import type { Outcome } from '../processors/outcome.js';
+import type { Outcome } from '../schemas/outcome.js';
 
 export interface Split<T> {
   values: Observable<T>;

@@ -20,17 +20,17 @@
 // Any failure of a batch aborts its transaction and restarts this process's stages from their
 // committed state (stores rebuilt), with backoff. Being fenced as a store's writer is final.
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
-import { canonicalizeLabels, type CanonicalizedFile } from '../processors/canonicalize-labels.js';
-import { evolveTree } from '../processors/evolve-tree.js';
-import { extractLlmFeatures } from '../processors/extract-llm-features.js';
-import { extractStaticFeatures } from '../processors/extract-static-features.js';
-import { filterFiles } from '../processors/filter-files.js';
+import { canonicalizeLabels, type CanonicalizedFile } from '../processors/canonicalize.js';
+import { evolveTree } from '../processors/evolve.js';
+import { extractLlmFeatures } from '../processors/extract.js';
+import { extractStaticFeatures } from '../analysis/static-features.js';
+import { filterFiles } from '../processors/filter.js';
 import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
-import { generateSamples } from '../processors/generate-samples.js';
-import type { ModelAccess, PendingPrompt, StructuredModel } from '../processors/model.js';
-import { rejection, type Outcome } from '../processors/outcome.js';
-import { sampleSubtrees } from '../processors/sample-subtrees.js';
-import { loadGrammars } from '../processors/tree-sitter/grammars.js';
+import { generateSamples } from '../processors/generate.js';
+import type { ModelAccess, PendingPrompt, StructuredModel } from '../llm/model.js';
+import { rejection, type Outcome } from '../schemas/outcome.js';
+import { sampleSubtrees } from '../processors/sample.js';
+import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
 import { SchemaViolation, type CodeFile, type EvolutionRequest, type GeneratedSample, type RecordName, type Records, type Rejection, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
@@ -45,7 +45,7 @@ import {
   PartitionLanes, SingleWriterLane, isFenced, startStageConsumer,
   type BatchCommitted, type OutMessage, type StageConsumer, type TransactionLane,
 } from '../connectors/kafka/transactional.js';
-import { TOPICS, type TopicSpec } from './topics.js';
+import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec, type Stages } from './treesynth.js';
 import type { LlmStage } from './run-local.js';
 import type { PipelineSettings } from './settings.js';

@@ -1,6 +1,6 @@
 // The processors' settings, the same in local mode and Kafka mode.
 import type { Embedder } from '../embeddings/embedder.js';
-import type { SamplerConfig } from '../processors/sample-subtrees.js';
+import type { SamplerConfig } from '../processors/sample.js';
 
 export type TreeKeyMode = 'all' | 'language';
 

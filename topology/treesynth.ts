@@ -12,12 +12,12 @@
 //   every stage ─► dead.letters
 import { concatMap, map, mergeMap, of, pipe, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, RecordName, Records, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
-import type { EvolutionResult } from '../processors/evolve-tree.js';
-import type { CanonicalizedFile } from '../processors/canonicalize-labels.js';
-import { accept, type Outcome } from '../processors/outcome.js';
+import type { EvolutionResult } from '../processors/evolve.js';
+import type { CanonicalizedFile } from '../processors/canonicalize.js';
+import { accept, type Outcome } from '../schemas/outcome.js';
 import { splitOutcomes } from './route-rejections.js';
-import { TOPICS, type TopicSpec } from './topics.js';
-import type { Transport } from './transport.js';
+import { TOPICS, type TopicSpec } from '../schemas/topics.js';
+import type { Transport } from '../connectors/transport.js';
 
 /** The operator of every stage: each input yields one outcome (generate: none while prompts are only recorded). */
 export interface Stages {

@@ -4,7 +4,7 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import { loadContracts, type Contracts, type RecordName, type Records } from '../../schemas/contract.js';
-import type { TopicSpec } from '../../topology/topics.js';
+import type { TopicSpec } from '../../schemas/topics.js';
 import { connectKafka } from './client.js';
 import { AvroSerde, connectRegistry } from './serde.js';
 import { allTopics, ensureTopics, partitionCounts, partitionOf, topicName, type TopicSettings } from './topics.js';

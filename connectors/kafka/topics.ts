@@ -3,7 +3,7 @@
 // changelog. Plus the partitioner that keeps one tree's changes in one partition.
 import type { Admin } from 'kafkajs';
 import type { RecordName } from '../../schemas/contract.js';
-import { TOPICS, type TopicSpec } from '../../topology/topics.js';
+import { TOPICS, type TopicSpec } from '../../schemas/topics.js';
 
 export const DEFAULT_PARTITIONS = 3;
 /** Seven days, Kafka's own default, written explicitly so every topic says what it keeps. */

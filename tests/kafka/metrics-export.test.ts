@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKafkaContext, openProducer } from '../../connectors/kafka/context.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } from '../../connectors/kafka/topics.js';
 import type { GeneratedSample } from '../../schemas/contract.js';
-import { TOPICS } from '../../topology/topics.js';
+import { TOPICS } from '../../schemas/topics.js';
 import { writeCorpus } from '../fixtures/corpus.js';
 
 const brokers = process.env['KAFKA_BROKERS'];

@@ -1,7 +1,7 @@
 // What the LLM stages need from a model: structured completions. The real one is
 // llm/client.ts; without an endpoint, stages record the prompts they would have sent.
-import type { CompleteRequest, LlmResult } from '../llm/client.js';
-import type { LlmMessage } from '../llm/structured.js';
+import type { CompleteRequest, LlmResult } from './client.js';
+import type { LlmMessage } from './structured.js';
 
 export interface StructuredModel {
   complete<T>(request: CompleteRequest<T>): Promise<LlmResult<T>>;

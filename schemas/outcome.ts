@@ -1,6 +1,6 @@
 // What a stage emits for one input: a value to pass on, or a rejection with its reason.
 // Stages never drop a record silently; the topology routes rejections to dead letters.
-import type { Rejection } from '../schemas/contract.js';
+import type { Rejection } from './contract.js';
 
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly rejection: Rejection };
 

@@ -11,8 +11,8 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { map, pipe, type OperatorFunction } from 'rxjs';
 import type { GeneratedSample } from '../schemas/contract.js';
-import { hash53, wordTokens } from '../quality/stats.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { hash53, wordTokens } from './stats.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const DECONTAMINATE_STAGE = 'decontaminate';
 export const CONTAMINATED_REASON = 'contaminated';

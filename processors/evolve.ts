@@ -11,11 +11,11 @@ import type { EvolutionRequest, TreeNode, TreeNodeChange } from '../schemas/cont
 import { CoverageStore } from '../stores/coverage-store.js';
 import type { FeatureTrees } from '../stores/feature-trees.js';
 import type { TreeStore } from '../stores/tree-store.js';
-import { cleanLabel, resolveLabel } from './canonicalize-labels.js';
-import { stopReason, type ModelAccess } from './model.js';
-import { accept, reject, type Outcome } from './outcome.js';
-import { mixSeed, seededRandom } from './random.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, findByPath, sampleSubtree } from './sample-subtrees.js';
+import { cleanLabel, resolveLabel } from './canonicalize.js';
+import { stopReason, type ModelAccess } from '../llm/model.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
+import { mixSeed, seededRandom } from '../lib/random.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, findByPath, sampleSubtree } from './sample.js';
 
 export const EVOLVE_STAGE = 'evolve';
 

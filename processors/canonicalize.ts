@@ -7,7 +7,7 @@ import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
 import type { FeatureTree, FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID, type NewNode } from '../stores/tree-store.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const CANONICALIZE_STAGE = 'canonicalize';
 

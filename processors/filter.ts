@@ -6,7 +6,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import type { CodeFile, SourceFile } from '../schemas/contract.js';
 import { languageFromExtension, languageFromShebang, normaliseLanguage, type Language } from '../schemas/languages.js';
 import type { ContentHashStore } from '../stores/content-hash-store.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const FILTER_STAGE = 'filter';
 export const DEFAULT_FILTER_MAX_BYTES = 1024 * 1024;

@@ -3,7 +3,7 @@
 // consumer groups with transactions instead (topology/run-kafka.ts).
 import type { Observable } from 'rxjs';
 import type { RecordName, Records } from '../schemas/contract.js';
-import type { TopicSpec } from './topics.js';
+import type { TopicSpec } from '../schemas/topics.js';
 
 export interface Transport {
   /** The records of a topic, checked against its schema. */

@@ -16,8 +16,8 @@ import type { LlmResult } from '../llm/client.js';
 import type { GeneratedSample, SynthesisTask, ValidationAttempt } from '../schemas/contract.js';
 import { Sandbox, type SandboxOptions } from '../sandbox/sandbox.js';
 import type { SampleRunner, SandboxResult, ValidationReason } from '../sandbox/types.js';
-import { stopReason, type StructuredModel } from './model.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { stopReason, type StructuredModel } from '../llm/model.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const VALIDATE_STAGE = 'validate';
 

@@ -10,8 +10,8 @@ import type { SynthesisTask, TaskFeature, TaskLevel, TaskRequest, TreeNode } fro
 import type { CoverageStore } from '../stores/coverage-store.js';
 import type { FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID, type TreeStore } from '../stores/tree-store.js';
-import { accept, reject, type Outcome } from './outcome.js';
-import { mixSeed, seededRandom, weightedIndex } from './random.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
+import { mixSeed, seededRandom, weightedIndex } from '../lib/random.js';
 
 export const SAMPLE_STAGE = 'sample';
 

@@ -13,12 +13,12 @@ import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
 import { openKafkaContext, openProducer, type KafkaContext } from '../connectors/kafka/context.js';
 import type { OutMessage } from '../connectors/kafka/transactional.js';
-import { sha256Hex } from '../processors/filter-files.js';
-import type { Outcome } from '../processors/outcome.js';
+import { sha256Hex } from '../processors/filter.js';
+import type { Outcome } from '../schemas/outcome.js';
 import type { SourceFile, TaskLevel, TaskRequest } from '../schemas/contract.js';
-import { TOPICS } from '../topology/topics.js';
-import { UsageError } from './errors.js';
-import { brokersOf, registryOf, topicSettings } from './kafka-run.js';
+import { TOPICS } from '../schemas/topics.js';
+import { UsageError } from '../cli/errors.js';
+import { brokersOf, registryOf, topicSettings } from '../cli/kafka-run.js';
 
 interface KafkaCommandOptions {
   kafka?: string;

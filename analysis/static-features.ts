@@ -3,7 +3,7 @@
 // under the method's fixed categories. No LLM; a pure function of the file.
 import { map, type OperatorFunction } from 'rxjs';
 import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
-import { accept, rejection, type Outcome } from './outcome.js';
+import { accept, rejection, type Outcome } from '../schemas/outcome.js';
 import { FEATURE_CATEGORIES, FEATURES, type FeatureCategory, type FeatureKey, type FeaturePath } from './tree-sitter/categories.js';
 import { ParseFailure, type Grammar, type Grammars, type SyntaxNode, type Tree } from './tree-sitter/grammars.js';
 

@@ -2,11 +2,11 @@
 // signature, examples), an analysis, the solution and its tests, as files with paths.
 import { createHash } from 'node:crypto';
 import { EMPTY, mergeMap, pipe, type OperatorFunction } from 'rxjs';
-import { orderedMergeMap } from './ordered-merge-map.js';
+import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import { GENERATE_PROMPT_VERSION, GENERATE_SCHEMA, checkGenerateAnswer, generateMessages, type GenerateAnswer } from '../prompts/generate-sample.js';
 import type { GeneratedSample, SynthesisTask } from '../schemas/contract.js';
-import { stopReason, type ModelAccess } from './model.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { stopReason, type ModelAccess } from '../llm/model.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const GENERATE_STAGE = 'generate';
 

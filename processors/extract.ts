@@ -2,12 +2,12 @@
 // categories, with a summary, purpose and scenario. Merged with the static features of the
 // same file, so the tree keeps what the syntax shows and gains what only reading shows.
 import type { OperatorFunction } from 'rxjs';
-import { orderedMergeMap } from './ordered-merge-map.js';
+import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import { EXTRACT_PROMPT_VERSION, EXTRACT_SCHEMA, checkExtractAnswer, extractMessages, type ExtractAnswer } from '../prompts/extract-features.js';
 import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
-import { extractFeatures, type ExtractStaticConfig } from './extract-static-features.js';
-import { stopReason, type ModelAccess } from './model.js';
-import { accept, reject, type Outcome } from './outcome.js';
+import { extractFeatures, type ExtractStaticConfig } from '../analysis/static-features.js';
+import { stopReason, type ModelAccess } from '../llm/model.js';
+import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const EXTRACT_LLM_STAGE = 'extract-llm';
 

@@ -1,6 +1,6 @@
 // The topics of the flow: which record each carries, how it is keyed, how it is kept. Local
 // mode names the same topics in memory, so both modes share one contract.
-import type { RecordName, Records } from '../schemas/contract.js';
+import type { RecordName, Records } from './contract.js';
 
 export interface TopicSpec<N extends RecordName> {
   /** Name without the deployment prefix. */
