@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { cosine } from '../embeddings/embedder.js';
 import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import { canonicalizeFeatureSet } from '../processors/canonicalize.js';
-import { extractFeatures } from '../analysis/static-features.js';
+import { extractFeatures } from '../analysis/static-features/index.js';
 import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
 import type { FeatureSet } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';

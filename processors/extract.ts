@@ -5,7 +5,7 @@ import type { OperatorFunction } from 'rxjs';
 import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import { EXTRACT_PROMPT_VERSION, EXTRACT_SCHEMA, checkExtractAnswer, extractMessages, type ExtractAnswer } from '../prompts/extract-features.js';
 import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
-import { extractFeatures, type ExtractStaticConfig } from '../analysis/static-features.js';
+import { extractFeatures, type ExtractStaticConfig } from '../analysis/static-features/index.js';
 import { stopReason, type ModelAccess } from '../llm/model.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 

@@ -2,7 +2,7 @@
 // method's fixed categories. Answers are a flat list of label paths, which strict structured
 // outputs can express and canonicalization can walk.
 import type { LlmMessage } from '../llm/structured.js';
-import { FEATURE_CATEGORIES } from '../analysis/tree-sitter/categories.js';
+import { FEATURE_CATEGORIES } from '../schemas/categories.js';
 
 export const EXTRACT_PROMPT_VERSION = 'extract-v1';
 

@@ -4,7 +4,7 @@
 // distinct features across the judged samples. Change the wording, change the version: the
 // version goes into provenance and the response-cache key, so old verdicts are not reused.
 import type { LlmMessage } from '../llm/structured.js';
-import { FEATURE_CATEGORIES } from '../analysis/tree-sitter/categories.js';
+import { FEATURE_CATEGORIES } from '../schemas/categories.js';
 import type { GeneratedSample } from '../schemas/contract.js';
 
 export const JUDGE_PROMPT_VERSION = 'judge-v1';

@@ -5,9 +5,9 @@ import {
   extractFeatures,
   extractStaticFeatures,
   type ExtractStaticConfig,
-} from '../analysis/static-features.js';
+} from '../analysis/static-features/index.js';
 import type { Outcome } from '../schemas/outcome.js';
-import { FEATURE_CATEGORIES } from '../analysis/tree-sitter/categories.js';
+import { FEATURE_CATEGORIES } from '../schemas/categories.js';
 import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import type { CodeFile, FeatureSet } from '../schemas/contract.js';
 

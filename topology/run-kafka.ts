@@ -23,7 +23,7 @@ import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
 import { canonicalizeLabels, type CanonicalizedFile } from '../processors/canonicalize.js';
 import { evolveTree } from '../processors/evolve.js';
 import { extractLlmFeatures } from '../processors/extract.js';
-import { extractStaticFeatures } from '../analysis/static-features.js';
+import { extractStaticFeatures } from '../analysis/static-features/index.js';
 import { filterFiles } from '../processors/filter.js';
 import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
 import { generateSamples } from '../processors/generate.js';

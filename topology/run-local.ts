@@ -12,7 +12,7 @@ import { JsonlSink, writeTo } from '../connectors/jsonl-sink.js';
 import { MemoryTransport } from '../connectors/memory-transport.js';
 import { pacedSource } from '../connectors/paced-source.js';
 import { canonicalizeLabels, type LabelCounts } from '../processors/canonicalize.js';
-import { extractStaticFeatures } from '../analysis/static-features.js';
+import { extractStaticFeatures } from '../analysis/static-features/index.js';
 import { filterFiles } from '../processors/filter.js';
 import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
 import { evolveTree } from '../processors/evolve.js';

@@ -1,34 +1,7 @@
-// The method's fixed top-level feature categories, and the vocabulary of label paths the static
-// extractor emits below them. Keeping every path here (rather than as literals scattered through
-// the rules) keeps spellings consistent across languages, so equal features merge in the tree.
-
-export const FEATURE_CATEGORIES = [
-  'programming language',
-  'workflow',
-  'implementation style',
-  'functionality',
-  'resource usage',
-  'computation operation',
-  'security',
-  'user interaction',
-  'data processing',
-  'file operation',
-  'error handling',
-  'logging',
-  'dependency relations',
-  'algorithm',
-  'data structures',
-  'implementation logic',
-  'advanced techniques',
-  'issues & bugs',
-] as const;
-export type FeatureCategory = (typeof FEATURE_CATEGORIES)[number];
-
-export const isFeatureCategory = (name: string): name is FeatureCategory =>
-  (FEATURE_CATEGORIES as readonly string[]).includes(name);
-
-/** A category and the label path below it, most general first. */
-export type FeaturePath = readonly [FeatureCategory, ...string[]];
+// The vocabulary of label paths the static extractor emits below the method's fixed categories
+// (schemas/categories.ts). Keeping every path here (rather than as literals scattered through the
+// rules) keeps spellings consistent across languages, so equal features merge in the tree.
+import type { FeatureCategory, FeaturePath } from '../../schemas/categories.js';
 
 const p = <C extends FeatureCategory>(category: C, ...labels: string[]): FeaturePath => [category, ...labels];
 

@@ -1,0 +1,19 @@
+// The extractor's knobs and their defaults, and the stage name its rejections carry. Apart so the
+// entry point, the rejection helper and callers share them without importing the whole analyser.
+import type { Grammars } from '../tree-sitter/grammars.js';
+
+export const EXTRACT_STATIC_STAGE = 'extract-static';
+
+export interface ExtractStaticConfig {
+  grammars: Grammars;
+  /** Most features kept per category (default 12). */
+  maxLabelsPerCategory?: number;
+  /** Largest share of the file inside ERROR/MISSING nodes still accepted (default 0.2). */
+  maxErrorRatio?: number;
+  /** Parse budget per file (default 5000 ms). */
+  parseTimeoutMs?: number;
+}
+
+export const DEFAULT_MAX_LABELS_PER_CATEGORY = 12;
+export const DEFAULT_MAX_ERROR_RATIO = 0.2;
+export const DEFAULT_PARSE_TIMEOUT_MS = 5000;
