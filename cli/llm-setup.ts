@@ -9,9 +9,9 @@ import { loadBenchmarkIndex, type DecontaminateConfig } from '../quality/contami
 import type { StructuredModel } from '../llm/model.js';
 import { createValidateConfig, type ValidateConfig } from '../processors/validate.js';
 import { ResponseCache } from '../llm/response-cache.js';
-import type { LlmStage } from '../topology/run-local.js';
+import type { LlmStage } from '../topology/settings.js';
 import { UsageError } from './errors.js';
-import type { RunOptions } from './main.js';
+import type { RunOptions } from './run-options.js';
 
 /** The LLM flags every command that talks to a model shares. */
 export interface LlmCliSettings {

@@ -76,3 +76,6 @@ export function choice<T extends string>(allowed: readonly T[]) {
     return value as T;
   };
 }
+
+/** A repeatable option's values, in order. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -5,7 +5,7 @@
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
-import type { FeatureTree, FeatureTrees } from '../stores/feature-trees.js';
+import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID, type NewNode } from '../stores/tree-store.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
@@ -38,45 +38,10 @@ export interface CanonicalizedFile {
   labels: LabelCounts;
 }
 
-export function cleanLabel(label: string, maxChars = 80): string {
-  return label.replace(/\s+/g, ' ').trim().toLowerCase().slice(0, maxChars);
-}
-
 /** A blank label ends a path: nothing below it can be placed. */
 function upToFirstBlank(path: string[]): string[] {
   const blank = path.indexOf('');
   return blank === -1 ? path : path.slice(0, blank);
-}
-
-export interface Resolution {
-  nodeId: string;
-  kind: 'exact' | 'merged' | 'created';
-  similarity: number;
-}
-
-/**
- * Finds or creates the child of `parentId` that `label` names. Shared with tree evolution, so
- * proposed labels never re-add what exists under another spelling.
- */
-export function resolveLabel(
-  target: FeatureTree,
-  parentId: string,
-  label: string,
-  vector: Float32Array,
-  threshold: number,
-  spec: Omit<NewNode, 'parentId' | 'label'>,
-): Resolution {
-  const exact = target.labels.exact(parentId, label);
-  if (exact) return { nodeId: exact, kind: 'exact', similarity: 1 };
-  const near = target.labels.nearest(parentId, vector);
-  if (near && near.similarity >= threshold) {
-    target.tree.addAlias(near.nodeId, label);
-    target.labels.add(parentId, near.nodeId, label, vector);
-    return { nodeId: near.nodeId, kind: 'merged', similarity: near.similarity };
-  }
-  const node = target.tree.addNode({ ...spec, parentId, label });
-  target.labels.add(parentId, node.id, label, vector);
-  return { nodeId: node.id, kind: 'created', similarity: near?.similarity ?? 0 };
 }
 
 export async function canonicalizeFeatureSet(set: FeatureSet, config: CanonicalizeConfig): Promise<CanonicalizedFile> {
@@ -106,7 +71,7 @@ export async function canonicalizeFeatureSet(set: FeatureSet, config: Canonicali
 }
 
 /** The stage: one file at a time, in order, since it mutates the tree. */
-export function canonicalizeLabels(config: CanonicalizeConfig): OperatorFunction<FeatureSet, Outcome<CanonicalizedFile>> {
+export function canonicalizeStage(config: CanonicalizeConfig): OperatorFunction<FeatureSet, Outcome<CanonicalizedFile>> {
   return concatMap(async (set) => {
     try {
       return accept(await canonicalizeFeatureSet(set, config));

@@ -9,13 +9,12 @@ import type { Embedder } from '../embeddings/embedder.js';
 import { EVOLVE_PROMPT_VERSION, EVOLVE_SCHEMA, evolveMessages, type EvolveAnswer, type SubtreeJson } from '../prompts/evolve-tree.js';
 import type { EvolutionRequest, TreeNode, TreeNodeChange } from '../schemas/contract.js';
 import { CoverageStore } from '../stores/coverage-store.js';
-import type { FeatureTrees } from '../stores/feature-trees.js';
+import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
 import type { TreeStore } from '../stores/tree-store.js';
-import { cleanLabel, resolveLabel } from './canonicalize.js';
 import { stopReason, type ModelAccess } from '../llm/model.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
-import { mixSeed, seededRandom } from '../lib/random.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, findByPath, sampleSubtree } from './sample.js';
+import { seededRandom } from '../lib/random.js';
+import { sampleSubtree } from '../stores/tree-sampling.js';
 
 export const EVOLVE_STAGE = 'evolve';
 
@@ -25,7 +24,8 @@ export interface EvolveConfig {
   access: ModelAccess;
   /** Same merge threshold as canonicalization. */
   threshold: number;
-  seed: number;
+  /** The seed of a round's subtree draw (the runners' evolution control decides it). */
+  seedOf: (request: EvolutionRequest) => number;
   /** Children drawn per depth for the subtree shown to the model. */
   breadth: number[];
   /** Temperature of that draw; above 1 shows the model rarer corners of the tree. */
@@ -33,7 +33,7 @@ export interface EvolveConfig {
   topN: number;
   /** Siblings the model is asked to add at each level. */
   minSiblings: number;
-  excludeCategories?: string[];
+  excludeCategories: string[];
 }
 
 export interface EvolutionResult {
@@ -73,12 +73,10 @@ export function subtreeJson(tree: TreeStore, picked: readonly TreeNode[]): Subtr
 export async function evolveOnce(request: EvolutionRequest, config: EvolveConfig): Promise<Outcome<EvolutionResult>> {
   const target = config.trees.get(request.treeKey);
   const tree = target.tree;
-  const where = { stage: EVOLVE_STAGE, recordId: `${request.treeKey}#${request.round}` };
-  const random = seededRandom(mixSeed(config.seed, request.round, 0xe401));
+  const where = { stage: EVOLVE_STAGE, recordId: `${request.treeKey}#round-${request.round}` };
+  const random = seededRandom(config.seedOf(request));
   const picked = sampleSubtree(tree, { breadth: config.breadth, mandatory: 0 }, random, {
-    trees: config.trees, coverage: new CoverageStore(), seed: config.seed, temperature: config.temperature,
-    levels: { ...DEFAULT_LEVELS }, levelMix: { ...DEFAULT_LEVEL_MIX }, targetLanguage: '', topN: config.topN,
-    coverageBoost: 0, excludeCategories: config.excludeCategories ?? ['programming language'],
+    coverage: new CoverageStore(), temperature: config.temperature, topN: config.topN, coverageBoost: 0, excludeCategories: config.excludeCategories,
   }).map((p) => p.node);
   if (picked.length === 0) return reject({ ...where, reason: 'empty-tree', detail: `tree ${request.treeKey} has nothing to evolve yet`, record: request });
 
@@ -110,7 +108,7 @@ export async function evolveOnce(request: EvolutionRequest, config: EvolveConfig
 
   const result: EvolutionResult = { treeKey: request.treeKey, round: request.round, changes: [], added: 0, known: 0, skipped: 0, depth: 0, breadth: 0 };
   for (const proposal of proposals) {
-    const parent = findByPath(tree, proposal.parent);
+    const parent = tree.findByPath(proposal.parent);
     if (!parent || proposal.labels.length === 0) {
       result.skipped += proposal.labels.length;
       continue;
@@ -137,6 +135,6 @@ export async function evolveOnce(request: EvolutionRequest, config: EvolveConfig
 }
 
 /** The stage: one round at a time, in order, since it changes the tree. */
-export function evolveTree(config: EvolveConfig): OperatorFunction<EvolutionRequest, Outcome<EvolutionResult>> {
+export function evolveStage(config: EvolveConfig): OperatorFunction<EvolutionRequest, Outcome<EvolutionResult>> {
   return concatMap((request) => evolveOnce(request, config));
 }

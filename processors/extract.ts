@@ -1,7 +1,8 @@
-// LLM feature extraction: the model reads the file and names its features under the method's
-// categories, with a summary, purpose and scenario. Merged with the static features of the
-// same file, so the tree keeps what the syntax shows and gains what only reading shows.
-import type { OperatorFunction } from 'rxjs';
+// The extract stage: static features from the syntax tree (analysis/static-features); with a
+// model, the model also reads the file and names its features under the method's categories,
+// with a summary, purpose and scenario. Both are merged, so the tree keeps what the syntax
+// shows and gains what only reading shows.
+import { map, type OperatorFunction } from 'rxjs';
 import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import { EXTRACT_PROMPT_VERSION, EXTRACT_SCHEMA, checkExtractAnswer, extractMessages, type ExtractAnswer } from '../prompts/extract-features.js';
 import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
@@ -69,4 +70,13 @@ export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig)
 
 export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
   return orderedMergeMap((file) => extractWithModel(file, config), config.concurrency);
+}
+
+/**
+ * The deployed extract stage: static features (tree-sitter) for every file, merged with the
+ * model's when the stage has a model or records its prompts (`llm`); static alone without.
+ */
+export function extractStage(config: { static: ExtractStaticConfig; llm?: Omit<ExtractLlmConfig, 'static'> }): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
+  if (config.llm) return extractLlmFeatures({ ...config.llm, static: config.static });
+  return map((file: CodeFile) => extractFeatures(file, config.static));
 }

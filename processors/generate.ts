@@ -59,7 +59,7 @@ export async function generateSample(task: SynthesisTask, config: GenerateConfig
   }
 }
 
-export function generateSamples(config: GenerateConfig): OperatorFunction<SynthesisTask, Outcome<GeneratedSample>> {
+export function generateStage(config: GenerateConfig): OperatorFunction<SynthesisTask, Outcome<GeneratedSample>> {
   return pipe(
     orderedMergeMap((task: SynthesisTask) => generateSample(task, config), config.concurrency),
     mergeMap((o) => (o ? [o] : EMPTY)),

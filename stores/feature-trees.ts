@@ -4,7 +4,7 @@
 import type { Embedder } from '../embeddings/embedder.js';
 import type { TreeNodeChange } from '../schemas/contract.js';
 import { LabelIndex } from './label-index.js';
-import { TreeStore } from './tree-store.js';
+import { TreeStore, type NewNode } from './tree-store.js';
 
 export interface FeatureTree {
   readonly tree: TreeStore;
@@ -50,4 +50,40 @@ export class FeatureTrees {
     }
     return trees;
   }
+}
+
+/** A label as the tree keeps it: one line, trimmed, lower case, at most `maxChars`. */
+export function cleanLabel(label: string, maxChars = 80): string {
+  return label.replace(/\s+/g, ' ').trim().toLowerCase().slice(0, maxChars);
+}
+
+export interface Resolution {
+  nodeId: string;
+  kind: 'exact' | 'merged' | 'created';
+  similarity: number;
+}
+
+/**
+ * Finds or creates the child of `parentId` that `label` names. Shared with tree evolution, so
+ * proposed labels never re-add what exists under another spelling.
+ */
+export function resolveLabel(
+  target: FeatureTree,
+  parentId: string,
+  label: string,
+  vector: Float32Array,
+  threshold: number,
+  spec: Omit<NewNode, 'parentId' | 'label'>,
+): Resolution {
+  const exact = target.labels.exact(parentId, label);
+  if (exact) return { nodeId: exact, kind: 'exact', similarity: 1 };
+  const near = target.labels.nearest(parentId, vector);
+  if (near && near.similarity >= threshold) {
+    target.tree.addAlias(near.nodeId, label);
+    target.labels.add(parentId, near.nodeId, label, vector);
+    return { nodeId: near.nodeId, kind: 'merged', similarity: near.similarity };
+  }
+  const node = target.tree.addNode({ ...spec, parentId, label });
+  target.labels.add(parentId, node.id, label, vector);
+  return { nodeId: node.id, kind: 'created', similarity: near?.similarity ?? 0 };
 }

@@ -87,6 +87,18 @@ export class TreeStore {
   }
 
   /** Labels from the category (depth 1) down to the node. */
+  /** The node a label path names (labels or aliases, from the category down), or undefined. */
+  findByPath(path: readonly string[]): TreeNode | undefined {
+    let current = this.root;
+    for (const label of path) {
+      const wanted = label.toLowerCase();
+      const next = this.children(current.id).find((c) => c.label === wanted || c.aliases.includes(wanted));
+      if (!next) return undefined;
+      current = next;
+    }
+    return current;
+  }
+
   pathOf(id: string): string[] {
     const labels: string[] = [];
     for (let node = this.nodes.get(id); node && node.parentId !== null; node = this.nodes.get(node.parentId)) {

@@ -1,5 +1,5 @@
-// `treesynth ingest` and `treesynth request-tasks`: the two ways records enter Kafka mode from
-// outside. Ingest sends SourceFiles into code.files keyed by path, and remembers the content
+// `treesynth ingest`, `request-tasks` and `request-evolution`: the ways records enter Kafka
+// mode from outside. Ingest sends SourceFiles into code.files keyed by path, and remembers the content
 // hash it sent for each path under --state, so unchanged files are not sent again (on a rerun
 // or a --watch rescan). Source rejections (unreadable, too large, bad JSONL lines) go to the
 // dead letters, once per path and reason.
@@ -13,23 +13,24 @@ import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
 import { openKafkaContext, openProducer, type KafkaContext } from '../connectors/kafka/context.js';
 import type { OutMessage } from '../connectors/kafka/transactional.js';
-import { sha256Hex } from '../processors/filter.js';
+import { sha256Hex } from '../analysis/file-checks.js';
 import type { Outcome } from '../schemas/outcome.js';
 import type { SourceFile, TaskLevel, TaskRequest } from '../schemas/contract.js';
 import { TOPICS } from '../schemas/topics.js';
-import { UsageError } from '../cli/errors.js';
-import { brokersOf, registryOf, topicSettings } from '../cli/kafka-run.js';
+import type { TopicSettings } from '../connectors/kafka/topics.js';
+import { readTopic } from '../connectors/kafka/reader.js';
+import { highestRounds, nextRounds } from './evolution.js';
 
-interface KafkaCommandOptions {
-  kafka?: string;
-  registry?: string;
+/** Where the records go: the cluster, its registry, and the deployment's topics. */
+export interface KafkaTarget {
+  brokers: string[];
+  registryUrl: string;
   topicPrefix: string;
-  partitions: number;
-  retentionHours: number;
+  topics: TopicSettings;
   quiet: boolean;
 }
 
-export interface IngestOptions extends KafkaCommandOptions {
+export interface IngestOptions extends KafkaTarget {
   gitRef?: string;
   watch: boolean;
   interval: number;
@@ -186,11 +187,10 @@ const summary = (c: IngestCounts, topic: string) =>
 export async function ingest(inputArg: string, options: IngestOptions): Promise<IngestCounts> {
   const input = resolve(inputArg);
   const info = await stat(input).catch(() => null);
-  if (!info) throw new UsageError(`input not found: ${inputArg}`);
-  if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree, not a file: ${inputArg}`);
-  const brokers = brokersOf(options.kafka);
-  const registryUrl = registryOf(options.registry);
-  const context = await openKafkaContext({ brokers, registryUrl, prefix: options.topicPrefix, clientId: `${options.topicPrefix}ingest`, topics: topicSettings(options) });
+  if (!info) throw new Error(`input not found: ${inputArg}`);
+  if (options.gitRef && !info.isDirectory()) throw new Error(`--git-ref needs a git work tree, not a file: ${inputArg}`);
+  const { brokers, registryUrl } = options;
+  const context = await openKafkaContext({ brokers, registryUrl, prefix: options.topicPrefix, clientId: `${options.topicPrefix}ingest`, topics: options.topics });
   const producer = await openProducer(context);
   const topic = context.topic(TOPICS.files);
   const say = (line: string) => {
@@ -240,7 +240,7 @@ export async function ingest(inputArg: string, options: IngestOptions): Promise<
   }
 }
 
-export interface RequestTasksOptions extends KafkaCommandOptions {
+export interface RequestTasksOptions extends KafkaTarget {
   count: number;
   treeKey: string;
   level?: TaskLevel;
@@ -250,10 +250,9 @@ export interface RequestTasksOptions extends KafkaCommandOptions {
 /** Writes `count` TaskRequests; returns the first index. */
 export async function requestTasks(options: RequestTasksOptions): Promise<number> {
   const keys = options.treeKey.split(',').map((k) => k.trim()).filter(Boolean);
-  if (keys.length === 0) throw new UsageError('--tree-key needs at least one tree key, e.g. all');
-  const brokers = brokersOf(options.kafka);
-  const registryUrl = registryOf(options.registry);
-  const context = await openKafkaContext({ brokers, registryUrl, prefix: options.topicPrefix, clientId: `${options.topicPrefix}request-tasks`, topics: topicSettings(options) });
+  if (keys.length === 0) throw new Error('--tree-key needs at least one tree key, e.g. all');
+  const { brokers, registryUrl } = options;
+  const context = await openKafkaContext({ brokers, registryUrl, prefix: options.topicPrefix, clientId: `${options.topicPrefix}request-tasks`, topics: options.topics });
   const producer = await openProducer(context);
   const topic = context.topic(TOPICS.taskRequests);
   try {
@@ -276,32 +275,40 @@ export async function requestTasks(options: RequestTasksOptions): Promise<number
   }
 }
 
-export interface RequestEvolutionOptions extends KafkaCommandOptions {
+export interface RequestEvolutionOptions extends KafkaTarget {
   rounds: number;
   treeKey: string;
 }
 
 /**
  * Evolution on demand: writes `rounds` EvolutionRequests per tree key to tree.evolve, numbered
- * after the requests already there. Returns the first round number.
+ * per tree after the highest round already requested. Returns the lowest round number sent.
  */
 export async function requestEvolution(options: RequestEvolutionOptions): Promise<number> {
   const keys = options.treeKey.split(',').map((k) => k.trim()).filter(Boolean);
-  if (keys.length === 0) throw new UsageError('--tree-key needs at least one tree key, e.g. all');
+  if (keys.length === 0) throw new Error('--tree-key needs at least one tree key, e.g. all');
   const context = await openKafkaContext({
-    brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), prefix: options.topicPrefix,
-    clientId: `${options.topicPrefix}request-evolution`, topics: topicSettings(options),
+    brokers: options.brokers, registryUrl: options.registryUrl, prefix: options.topicPrefix,
+    clientId: `${options.topicPrefix}request-evolution`, topics: options.topics,
   });
   const producer = await openProducer(context);
   const topic = context.topic(TOPICS.evolutionRequests);
   try {
-    const first = (await context.admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0) + 1;
+    // Rounds are numbered per tree after the highest already requested (topology/evolution.ts),
+    // as local mode numbers its end-of-corpus rounds, so both evolve the same tree.
+    const requested: Array<{ treeKey: string; round: number }> = [];
+    await readTopic(context.kafka, context.admin, topic, {
+      groupPrefix: `${options.topicPrefix}request-evolution.read`,
+      onRecord: async (raw) => {
+        const decoded = await context.serde.decode(topic, 'EvolutionRequest', raw.value);
+        if (decoded.ok) requested.push(decoded.value);
+      },
+    });
+    const highest = highestRounds(requested);
     const now = Date.now();
-    const batch: OutMessage[] = [];
-    for (let r = 0; r < options.rounds; r++) {
-      for (const treeKey of keys) batch.push(context.message(TOPICS.evolutionRequests, { treeKey, round: first + r, reason: 'on-demand', requestedAt: now }));
-    }
-    await producer.send(batch);
+    const requests = keys.flatMap((treeKey) => nextRounds(treeKey, highest.get(treeKey) ?? 0, options.rounds, 'on-demand', now));
+    const first = Math.min(...requests.map((r) => r.round));
+    await producer.send(requests.map((r) => context.message(TOPICS.evolutionRequests, r)));
     if (!options.quiet) process.stdout.write(`requested ${options.rounds} evolution round(s) for ${keys.join(', ')} on ${topic}\n`);
     return first;
   } finally {

@@ -20,23 +20,7 @@
 // Any failure of a batch aborts its transaction and restarts this process's stages from their
 // committed state (stores rebuilt), with backoff. Being fenced as a store's writer is final.
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
-import { canonicalizeLabels, type CanonicalizedFile } from '../processors/canonicalize.js';
-import { evolveTree } from '../processors/evolve.js';
-import { extractLlmFeatures } from '../processors/extract.js';
-import { extractStaticFeatures } from '../analysis/static-features/index.js';
-import { filterFiles } from '../processors/filter.js';
-import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
-import { generateSamples } from '../processors/generate.js';
-import type { ModelAccess, PendingPrompt, StructuredModel } from '../llm/model.js';
-import { rejection, type Outcome } from '../schemas/outcome.js';
-import { sampleSubtrees } from '../processors/sample.js';
 import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
-import { SchemaViolation, type CodeFile, type EvolutionRequest, type GeneratedSample, type RecordName, type Records, type Rejection, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
-import { ContentHashStore } from '../stores/content-hash-store.js';
-import { CoverageStore } from '../stores/coverage-store.js';
-import { FeatureTrees } from '../stores/feature-trees.js';
-import { FileIndex } from '../stores/file-index.js';
-import { ROOT_ID } from '../stores/tree-store.js';
 import { openKafkaContext, type KafkaContext } from '../connectors/kafka/context.js';
 import { readTopic, type RawRecord, type TopicReader } from '../connectors/kafka/reader.js';
 import { SchemaRefusedError } from '../connectors/kafka/serde.js';
@@ -45,35 +29,18 @@ import {
   PartitionLanes, SingleWriterLane, isFenced, startStageConsumer,
   type BatchCommitted, type OutMessage, type StageConsumer, type TransactionLane,
 } from '../connectors/kafka/transactional.js';
+import { SchemaViolation, type CodeFile, type RecordName, type Records, type Rejection, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
+import { rejection, type Outcome } from '../schemas/outcome.js';
 import { TOPICS, type TopicSpec } from '../schemas/topics.js';
-import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec, type Stages } from './treesynth.js';
-import type { LlmStage } from './run-local.js';
-import type { PipelineSettings } from './settings.js';
+import { FeatureTrees } from '../stores/feature-trees.js';
+import { buildStages, createStores, type StageResources, type StageStores } from './build.js';
+import type { LlmStage, PipelineSettings } from './settings.js';
+import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec } from './treesynth.js';
 
-/** The processors' settings: the same as local mode's (LocalRunConfig without files). */
-export interface KafkaStageSettings extends PipelineSettings {
-  llm: KafkaLlmConfig;
-  /** canonicalize requests an evolution round every N files in a tree (0: never). */
-  evolveEvery: number;
-  /** Decontamination and sandbox of generated samples; absent, the validate stage passes them as they are. */
-  validate?: OperatorFunction<GeneratedSample, Outcome<GeneratedSample>>;
-  clock?: () => number;
-}
-
-export interface KafkaLlmConfig {
-  /** Models per stage; a stage without one records its prompts through `pending`. */
-  models: Partial<Record<LlmStage, StructuredModel>>;
-  /** Stages that use a model at all (extract without one is static extraction). */
-  stages: readonly LlmStage[];
-  maxChars: number;
-  concurrency: number;
-  evolveBreadth: number[];
-  evolveTemperature: number;
-  minSiblings: number;
-  pending: (prompt: PendingPrompt) => Promise<void>;
-}
-
-export interface KafkaRunConfig extends KafkaStageSettings {
+export interface KafkaRunConfig {
+  settings: PipelineSettings;
+  /** Embedders, models, prompts without a model, the sandbox; grammars load here when extract runs. */
+  resources: Omit<StageResources, 'grammars' | 'tally'>;
   brokers: string[];
   registryUrl: string;
   /** Prefix of every topic, group and transactional id. */
@@ -116,23 +83,6 @@ export function undecodable(stage: string, raw: RawRecord, reason: string, detai
   );
 }
 
-/** The evolution round canonicalize asks for after a file, when the tree just reached a multiple of N files. */
-export function evolutionDue(file: CanonicalizedFile, every: number, at: number): EvolutionRequest | null {
-  if (every <= 0) return null;
-  // The root's frequency counts the files in the tree; it is restored with the tree, so the
-  // rounds are the same after a restart.
-  const root = file.changes.find((c) => c.nodeId === ROOT_ID)?.node;
-  if (!root || root.frequency <= 0 || root.frequency % every !== 0) return null;
-  return { treeKey: file.treeKey, round: root.frequency / every, reason: 'every-n-files', requestedAt: at };
-}
-
-interface Stores {
-  trees: FeatureTrees;
-  coverage: CoverageStore;
-  seen: ContentHashStore;
-  index: FileIndex;
-}
-
 interface Session {
   /** Resolves with the first failure of any stage. */
   readonly failure: Promise<{ stage: DeployedStage; error: unknown; lane: TransactionLane }>;
@@ -162,14 +112,14 @@ async function readRecords<N extends RecordName>(
   return n;
 }
 
-async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: Stores, log: (line: string) => void): Promise<number> {
+async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: StageStores, log: (line: string) => void): Promise<number> {
   // Embed in chunks: one request per file would dominate the restore with a remote embedder.
   let pending: CodeFile[] = [];
   const flush = async () => {
     const files = pending;
     pending = [];
-    if (config.nearDuplicateRadius <= 0 || files.length === 0) return;
-    const vectors = await config.codeEmbedder.embed(files.map((f) => f.content));
+    if (config.settings.nearDuplicateRadius <= 0 || files.length === 0) return;
+    const vectors = await config.resources.codeEmbedder.embed(files.map((f) => f.content));
     files.forEach((f, i) => stores.index.add({ fileId: f.id, path: f.path }, vectors[i]!));
   };
   const n = await readRecords(ctx, TOPICS.accepted, 'filter', log, async (file) => {
@@ -182,7 +132,7 @@ async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: 
 }
 
 /** Coverage counts from the tasks written so far: every edge from the root to each feature was a draw. */
-async function restoreCoverage(ctx: KafkaContext, stores: Stores, log: (line: string) => void): Promise<number> {
+async function restoreCoverage(ctx: KafkaContext, stores: StageStores, log: (line: string) => void): Promise<number> {
   return readRecords(ctx, TOPICS.tasks, 'sample', log, (task: SynthesisTask) => {
     const tree = stores.trees.get(task.treeKey).tree;
     const edges = new Set<string>();
@@ -197,38 +147,9 @@ async function restoreCoverage(ctx: KafkaContext, stores: Stores, log: (line: st
   });
 }
 
-function buildStages(config: KafkaRunConfig, stores: Stores, grammars: Awaited<ReturnType<typeof loadGrammars>>): Stages {
-  const clock = config.clock ?? Date.now;
-  const llm = config.llm;
-  const llmStages = new Set(llm.stages);
-  const access = (stage: LlmStage): ModelAccess => {
-    const model = llm.models[stage];
-    return model ? { model } : { pending: llm.pending };
-  };
-  return {
-    filter: filterFiles({ maxBytes: config.maxBytes, seen: stores.seen, treeKey: config.treeKey === 'language' ? (language: string) => language : () => 'all' }),
-    nearDuplicates: filterNearDuplicates({ index: stores.index, embedder: config.codeEmbedder, radius: config.nearDuplicateRadius }),
-    extract: llmStages.has('extract')
-      ? extractLlmFeatures({ static: { grammars }, access: access('extract'), maxChars: llm.maxChars, concurrency: llm.concurrency, clock })
-      : extractStaticFeatures({ grammars }),
-    canonicalize: canonicalizeLabels({ trees: stores.trees, embedder: config.labelEmbedder, threshold: config.similarity }),
-    evolve: evolveTree({
-      trees: stores.trees, embedder: config.labelEmbedder, access: access('evolve'), threshold: config.similarity, seed: config.seed,
-      breadth: llm.evolveBreadth, temperature: llm.evolveTemperature, topN: config.topN, minSiblings: llm.minSiblings,
-    }),
-    sample: sampleSubtrees({
-      trees: stores.trees, coverage: stores.coverage, seed: config.seed, temperature: config.temperature, levels: config.levels,
-      levelMix: config.levelMix, targetLanguage: config.targetLanguage, topN: config.topN, coverageBoost: config.coverageBoost,
-      upweights: config.upweights, required: config.required, excludeCategories: ['programming language'], clock,
-    }),
-    generate: generateSamples({ access: access('generate'), concurrency: llm.concurrency, clock }),
-    ...(config.validate ? { validate: config.validate } : {}),
-  };
-}
-
 /** The messages one batch of a stage writes: outputs, extra requests and dead letters. */
 function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConfig): (records: RawRecord[]) => Promise<OutMessage[]> {
-  const clock = config.clock ?? Date.now;
+  const clock = config.resources.clock ?? Date.now;
   const inputTopic = ctx.topic(spec.input);
   const deadLetter = (r: Rejection): OutMessage => ctx.message(TOPICS.deadLetters, r);
   // A record the stage made that breaks its contract is a bug, but one record's bug must not
@@ -258,10 +179,7 @@ function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConf
         continue;
       }
       for (const record of spec.records(outcome.value)) out.push(encode(spec.output, record));
-      if (spec.name === 'canonicalize') {
-        const request = evolutionDue(outcome.value as CanonicalizedFile, config.evolveEvery, clock());
-        if (request) out.push(encode(TOPICS.evolutionRequests, request));
-      }
+      for (const side of spec.sideOutputs) for (const record of side.records(outcome.value)) out.push(encode(side.topic, record as Records[RecordName]));
     }
     return out;
   };
@@ -269,9 +187,7 @@ function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConf
 
 async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (line: string) => void): Promise<Session> {
   const selected = new Set(config.stages);
-  const stores: Stores = {
-    trees: new FeatureTrees(config.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(config.codeEmbedder.dimension),
-  };
+  const stores = createStores(config.resources);
   const lanes = new Map<string, TransactionLane>();
   const consumers: StageConsumer[] = [];
   let follower: TopicReader | null = null;
@@ -295,7 +211,7 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
     if (storeNames.has('tree')) {
       const changes: TreeNodeChange[] = [];
       const n = await readRecords(ctx, TOPICS.treeChanges, 'tree', log, (c) => void changes.push(c));
-      stores.trees = await FeatureTrees.restore(changes, config.labelEmbedder, config.clock);
+      stores.trees = await FeatureTrees.restore(changes, config.resources.labelEmbedder, config.resources.clock);
       log(`treesynth: tree restored from ${n} changes of ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes in ${stores.trees.keys().length} trees (${Date.now() - started} ms)`);
     } else if (selected.has('sample')) {
       // The writer is another process: follow its committed changes, starting caught up.
@@ -319,8 +235,9 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
     // 3. The stages over the restored stores, one consumer group each.
     // Only extraction parses code: other processes skip loading the grammars (the extract
     // operators built for them are never subscribed).
-    const grammars = selected.has('extract') ? await loadGrammars() : (null as unknown as Awaited<ReturnType<typeof loadGrammars>>);
-    const specs = topology(buildStages(config, stores, grammars)).filter((s) => selected.has(s.name));
+    const grammars = selected.has('extract') ? await loadGrammars() : null;
+    const stages = buildStages(config.settings, stores, { ...config.resources, grammars });
+    const specs = topology(stages, config.settings, config.resources.clock).filter((s) => selected.has(s.name));
     for (const spec of specs) {
       const inputTopic = ctx.topic(spec.input);
       const store = STORE_OF[spec.name];
@@ -330,7 +247,7 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
       consumers.push(
         await startStageConsumer({
           kafka: ctx.kafka, admin: ctx.admin, groupId: `${ctx.prefix}${spec.name}`, topic: inputTopic, lane,
-          maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && config.llm.models[spec.name as LlmStage] ? Math.max(4, config.llm.concurrency * 4) : 500),
+          maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && config.resources.models[spec.name as LlmStage] ? Math.max(4, config.settings.concurrency * 4) : 500),
           process: batchProcessor(ctx, spec, config),
           onCommitted: (info) => config.onCommitted?.(spec.name, info),
           onFailure: (error) => reportFailure({ stage: spec.name, error, lane }),

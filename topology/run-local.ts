@@ -3,49 +3,43 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Subject, defaultIfEmpty, lastValueFrom, map, pipe, range, tap, type Observable } from 'rxjs';
+import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
+import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
+import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
-import { readJsonl } from '../connectors/jsonl-source.js';
-import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { JsonlSink, writeTo } from '../connectors/jsonl-sink.js';
+import { readJsonl } from '../connectors/jsonl-source.js';
 import { MemoryTransport } from '../connectors/memory-transport.js';
 import { pacedSource } from '../connectors/paced-source.js';
-import { canonicalizeLabels, type LabelCounts } from '../processors/canonicalize.js';
-import { extractStaticFeatures } from '../analysis/static-features/index.js';
-import { filterFiles } from '../processors/filter.js';
-import { filterNearDuplicates } from '../processors/filter-near-duplicates.js';
-import { evolveTree } from '../processors/evolve.js';
-import { extractLlmFeatures } from '../processors/extract.js';
-import { generateSamples } from '../processors/generate.js';
-import type { ModelAccess, PendingPrompt, StructuredModel } from '../llm/model.js';
-import { DECONTAMINATE_STAGE, type DecontaminateConfig } from '../quality/contamination.js';
-import { VALIDATE_STAGE, ValidationTally, type ValidationSummary, type ValidateConfig } from '../processors/validate.js';
-import { checkSamples } from '../processors/check-samples.js';
-import type { Outcome } from '../schemas/outcome.js';
-import { sampleSubtrees } from '../processors/sample.js';
-import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
+import type { Embedder } from '../embeddings/embedder.js';
+import type { PendingPrompt, StructuredModel } from '../llm/model.js';
+import type { CanonicalizedFile, LabelCounts } from '../processors/canonicalize.js';
+import type { EvolutionResult } from '../processors/evolve.js';
+import type { ValidateConfig } from '../processors/validate.js';
+import type { DecontaminateConfig } from '../quality/contamination.js';
+import { ValidationTally, type ValidationSummary } from '../quality/validation-tally.js';
 import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
-import { ContentHashStore } from '../stores/content-hash-store.js';
-import { CoverageStore } from '../stores/coverage-store.js';
-import { FeatureTrees } from '../stores/feature-trees.js';
-import { FileIndex } from '../stores/file-index.js';
-import { splitOutcomes } from './route-rejections.js';
-import type { PipelineSettings, TreeKeyMode } from './settings.js';
+import type { Outcome } from '../schemas/outcome.js';
 import { TOPICS } from '../schemas/topics.js';
-import { wireTopology } from './treesynth.js';
+import { buildStages, createStores } from './build.js';
+import { highestRounds, nextRounds } from './evolution.js';
+import { splitOutcomes } from './route-rejections.js';
+import type { LlmStage, PipelineSettings } from './settings.js';
+import { topology, wireTopology } from './treesynth.js';
 
-export type { TreeKeyMode };
-
-export interface LocalRunConfig extends PipelineSettings {
+export interface LocalRunConfig {
   input: string;
   out: string;
   gitRef?: string;
+  settings: PipelineSettings;
   tasks: number;
   maxFiles?: number;
   /** Files in flight at once; bounds memory. */
   window?: number;
-  /** The LLM stages; absent means no endpoint: their prompts go to pending.jsonl instead. */
+  labelEmbedder: Embedder;
+  codeEmbedder: Embedder;
+  /** The LLM stages' models; absent means no endpoint: their prompts go to pending.jsonl instead. */
   llm?: LocalLlmConfig;
   /** The sandbox stage for generated samples; absent, samples pass unvalidated (validation null). */
   validation?: ValidateConfig;
@@ -56,24 +50,9 @@ export interface LocalRunConfig extends PipelineSettings {
   clock?: () => number;
 }
 
-export type LlmStage = 'extract' | 'evolve' | 'generate';
-
 export interface LocalLlmConfig {
   /** Models per stage; a stage without one records its prompts in pending.jsonl. */
   models: Partial<Record<LlmStage, StructuredModel>>;
-  /** Stages that use a model at all (others run without: static extraction, no evolution, no generation). */
-  stages: readonly LlmStage[];
-  /** Characters of a file sent for extraction. */
-  maxChars: number;
-  /** Records in flight per LLM stage. */
-  concurrency: number;
-  /** Evolve after every N accepted files (0: never during the corpus). */
-  evolveEvery: number;
-  /** Evolution rounds after the corpus, before tasks are sampled. */
-  evolveRounds: number;
-  evolveBreadth: number[];
-  evolveTemperature: number;
-  minSiblings: number;
   /** Token and request totals by stage, for the summary. */
   usage?: () => Record<string, unknown>;
   endpoint?: string;
@@ -113,9 +92,6 @@ export interface RunSummary {
   filesPerSecond: number;
 }
 
-const FILE_STAGES = new Set(['source', 'filter', 'near-duplicate', 'extract-static', 'extract-llm', 'canonicalize']);
-const SAMPLE_STAGES = new Set(['generate', DECONTAMINATE_STAGE, VALIDATE_STAGE]);
-
 
 function isJsonl(path: string): boolean {
   return /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
@@ -131,9 +107,9 @@ async function* limit<T>(source: AsyncIterable<T>, max: number | undefined): Asy
 }
 
 function openSource(config: LocalRunConfig, onBytes: (n: number) => void): AsyncIterable<Outcome<SourceFile>> {
-  if (config.gitRef) return readGitTree(config.input, config.gitRef, { maxReadBytes: Math.max(config.maxBytes * 4, 1 << 20) });
+  if (config.gitRef) return readGitTree(config.input, config.gitRef, { maxReadBytes: Math.max(config.settings.maxBytes * 4, 1 << 20) });
   if (isJsonl(config.input)) return readJsonl(config.input, { onProgress: onBytes });
-  return readDirectory(config.input, { maxReadBytes: Math.max(config.maxBytes * 4, 1 << 20) });
+  return readDirectory(config.input, { maxReadBytes: Math.max(config.settings.maxBytes * 4, 1 << 20) });
 }
 
 const writeJsonAtomic = (path: string, value: unknown) => writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
@@ -145,14 +121,10 @@ const bump = (counts: Record<string, number>, key: string) => {
 export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const clock = config.clock ?? Date.now;
   const started = clock();
+  const settings = config.settings;
   await mkdir(config.out, { recursive: true });
-  const contracts = loadContracts();
-  const grammars = await loadGrammars();
-  const trees = new FeatureTrees(clock);
-  const coverage = new CoverageStore();
-  const transport = new MemoryTransport(contracts);
+  const transport = new MemoryTransport(loadContracts());
   const llm = config.llm;
-  const llmStages = new Set<LlmStage>(llm ? llm.stages : ['extract', 'evolve', 'generate']);
 
   const progress: RunProgress = { read: 0, accepted: 0, rejected: 0, nodes: 0, tasks: 0, samples: 0, phase: 'files' };
   const labels: LabelCounts = { seen: 0, exact: 0, merged: 0, created: 0 };
@@ -165,7 +137,6 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   let samplesRejected = 0;
   let generated = 0;
   const tally = new ValidationTally();
-  const report = () => config.onProgress?.({ ...progress, nodes: trees.nodeCount });
 
   // Output files are this run's: overwrite what an earlier run left.
   const sinks = {
@@ -175,84 +146,73 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     pending: new JsonlSink<PendingPrompt>(join(config.out, 'pending.jsonl'), { mode: 'overwrite' }),
   };
   let pendingPrompts = 0;
-  const access = (stage: LlmStage): ModelAccess => {
-    const model = llm?.models[stage];
-    if (model) return { model };
-    return {
-      pending: (prompt) => {
-        pendingPrompts += 1;
-        return sinks.pending.write(prompt);
-      },
-    };
-  };
+  const stores = createStores({ codeEmbedder: config.codeEmbedder, clock });
+  const stages = buildStages(settings, stores, {
+    labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars: await loadGrammars(), models: llm?.models ?? {},
+    pending: (prompt) => {
+      pendingPrompts += 1;
+      return sinks.pending.write(prompt);
+    },
+    ...(config.validation ? { validation: config.validation } : {}),
+    ...(config.decontamination ? { decontamination: config.decontamination } : {}),
+    tally, clock,
+  });
+  const report = () => config.onProgress?.({ ...progress, nodes: stores.trees.nodeCount });
 
+  // A file's outcome by its record id: its path until the filter names it by content hash,
+  // then that id. Every file read settles once: canonicalized, or a dead letter.
   const source = pacedSource(limit(openSource(config, (n) => (progress.bytesRead = n)), config.maxFiles), config.window ?? 64);
-  const evolutionRequests = new Subject<EvolutionRequest>();
-  let round = 0;
-  const requestEvolution = (treeKey: string, reason: string) => {
-    round += 1;
-    evolutionRequests.next({ treeKey, round, reason, requestedAt: clock() });
-  };
+  const openPaths = new Map<string, number>();
+  const acceptedPaths = new Map<string, string>();
+  let sourceDone = false;
   let filesDone!: () => void;
   const filesFinished = new Promise<void>((resolve) => (filesDone = resolve));
-  const concurrency = llm?.concurrency ?? 16;
+  const settle = (path: string | undefined, outcome: 'accepted' | 'rejected') => {
+    if (path !== undefined) {
+      const n = openPaths.get(path) ?? 0;
+      if (n <= 1) openPaths.delete(path);
+      else openPaths.set(path, n - 1);
+    }
+    progress[outcome] += 1;
+    source.settle();
+    report();
+    if (sourceDone && progress.accepted + progress.rejected === progress.read) filesDone();
+  };
+  const isFileRecord = (r: Rejection) => (r.path !== null && openPaths.has(r.path)) || (r.recordId !== null && acceptedPaths.has(r.recordId));
+  const taskIds = new Set<string>();
+  const sampleIds = new Set<string>();
+  const requestIds = new Set<string>();
 
-  wireTopology(
-    transport,
-    {
-      filter: filterFiles({
-        maxBytes: config.maxBytes,
-        seen: new ContentHashStore(),
-        treeKey: config.treeKey === 'language' ? (language: string) => language : () => 'all',
-      }),
-      nearDuplicates: filterNearDuplicates({ index: new FileIndex(config.codeEmbedder.dimension), embedder: config.codeEmbedder, radius: config.nearDuplicateRadius }),
-      extract: llmStages.has('extract')
-        ? extractLlmFeatures({ static: { grammars }, access: access('extract'), maxChars: llm?.maxChars ?? 24_000, concurrency, clock })
-        : extractStaticFeatures({ grammars }),
-      canonicalize: canonicalizeLabels({ trees, embedder: config.labelEmbedder, threshold: config.similarity }),
-      evolve: evolveTree({
-        trees, embedder: config.labelEmbedder, access: access('evolve'), threshold: config.similarity, seed: config.seed,
-        breadth: llm?.evolveBreadth ?? [4, 2, 2], temperature: llm?.evolveTemperature ?? 2, topN: config.topN, minSiblings: llm?.minSiblings ?? 2,
-      }),
-      sample: sampleSubtrees({
-        trees, coverage, seed: config.seed, temperature: config.temperature, levels: config.levels,
-        levelMix: config.levelMix, targetLanguage: config.targetLanguage, topN: config.topN,
-        coverageBoost: config.coverageBoost, upweights: config.upweights, required: config.required,
-        excludeCategories: ['programming language'], clock,
-      }),
-      generate: pipe(generateSamples({ access: access('generate'), concurrency, clock }), tap((o) => o.ok && (generated += 1))),
-      validate: checkSamples(config.decontamination, config.validation, tally),
-    },
-    {
-      canonicalized: (file) => {
-        progress.accepted += 1;
-        for (const k of Object.keys(labels) as Array<keyof LabelCounts>) labels[k] += file.labels[k];
-        source.settle();
-        report();
-        const every = llm?.evolveEvery ?? 0;
-        if (llmStages.has('evolve') && every > 0 && progress.accepted % every === 0) requestEvolution(file.treeKey, 'every-n-files');
-      },
-      canonicalizeDone: () => filesDone(),
-      evolved: (result) => {
-        evolution.rounds += 1;
-        for (const k of ['added', 'known', 'skipped', 'depth', 'breadth'] as const) evolution[k] += result[k];
-      },
-    },
-  );
-  transport.produce(TOPICS.evolutionRequests, evolutionRequests);
+  wireTopology(transport, topology(stages, settings, clock), (stage, value) => {
+    if (stage === 'canonicalize') {
+      const file = value as CanonicalizedFile;
+      for (const k of Object.keys(labels) as Array<keyof LabelCounts>) labels[k] += file.labels[k];
+      settle(acceptedPaths.get(file.fileId), 'accepted');
+    } else if (stage === 'evolve') {
+      evolution.rounds += 1;
+      for (const k of ['added', 'known', 'skipped', 'depth', 'breadth'] as const) evolution[k] += (value as EvolutionResult)[k];
+    }
+  });
+  // Rounds after the corpus, asked for as `request-evolution` asks in Kafka mode.
+  const endOfCorpus = new Subject<EvolutionRequest>();
+  transport.produce(TOPICS.evolutionRequests, endOfCorpus);
+  const requested: EvolutionRequest[] = [];
 
   // Sinks subscribe before anything flows: the in-memory topics are hot.
+  transport.consume(TOPICS.accepted, 'local-count').subscribe((file) => acceptedPaths.set(file.id, file.path));
+  transport.consume(TOPICS.evolutionRequests, 'local-count').subscribe((r) => requested.push(r));
+  transport.consume(TOPICS.generated, 'local-count').subscribe((s) => {
+    generated += 1;
+    sampleIds.add(s.sampleId);
+  });
   const deadLetters = lastValueFrom(
     transport.consume(TOPICS.deadLetters, 'local-sink').pipe(
       tap((r) => {
         bump(rejectedByReason, r.reason);
         bump(rejectedByStage, r.stage);
-        if (FILE_STAGES.has(r.stage)) {
-          progress.rejected += 1;
-          source.settle();
-          report();
-        } else if (SAMPLE_STAGES.has(r.stage)) samplesRejected += 1;
-        else if (r.stage === 'sample') tasksRejected += 1;
+        if (isFileRecord(r)) settle(r.path !== null && openPaths.has(r.path) ? r.path : acceptedPaths.get(r.recordId!), 'rejected');
+        else if (r.recordId !== null && (taskIds.has(r.recordId) || sampleIds.has(r.recordId))) samplesRejected += 1;
+        else if (r.recordId !== null && requestIds.has(r.recordId)) tasksRejected += 1;
       }),
       writeTo(sinks.rejected),
     ),
@@ -273,12 +233,24 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
       ),
       { defaultValue: null },
     );
-  const tasksDone = drain(transport.consume(TOPICS.tasks, 'local-sink'), sinks.tasks, taskLevels, 'tasks');
+  const tasksDone = drain(transport.consume(TOPICS.tasks, 'local-sink').pipe(tap((t) => taskIds.add(t.taskId))), sinks.tasks, taskLevels, 'tasks');
   const samplesDone = drain(transport.consume(TOPICS.samples, 'local-sink'), sinks.samples, sampleLevels, 'samples');
 
   // Files in: source rejections (unreadable, invalid JSONL) go straight to the dead letters.
   const { values: files, rejections: sourceRejections } = splitOutcomes<SourceFile>(
-    source.items.pipe(tap<Outcome<SourceFile>>(() => (progress.read += 1))),
+    source.items.pipe(
+      tap({
+        next: (o: Outcome<SourceFile>) => {
+          const path = o.ok ? o.value.path : o.rejection.path;
+          if (path !== null) openPaths.set(path, (openPaths.get(path) ?? 0) + 1);
+          progress.read += 1;
+        },
+        complete: () => {
+          sourceDone = true;
+          if (progress.accepted + progress.rejected === progress.read) filesDone();
+        },
+      }),
+    ),
   );
   transport.produce(TOPICS.deadLetters, sourceRejections);
   transport.produce(TOPICS.files, files);
@@ -288,25 +260,29 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   // Evolution rounds over the finished corpus, one after another, then the tree is complete.
   progress.phase = 'evolve';
   report();
-  const keys = trees.keys();
-  if (llmStages.has('evolve')) for (let r = 0; r < (llm?.evolveRounds ?? 1); r++) for (const key of keys) requestEvolution(key, 'end-of-corpus');
-  evolutionRequests.complete();
+  const keys = stores.trees.keys();
+  if (settings.llmStages.includes('evolve')) {
+    const highest = highestRounds(requested);
+    for (const key of keys) for (const r of nextRounds(key, highest.get(key) ?? 0, settings.evolution.rounds, 'end-of-corpus', clock())) endOfCorpus.next(r);
+  }
+  endOfCorpus.complete();
   await treeDone;
 
   // Tasks: sampled from the finished tree, spread over the tree keys in turn; generated if a model is there.
   progress.phase = 'tasks';
   const requests = range(0, keys.length === 0 ? 0 : config.tasks).pipe(
     map((index) => ({ treeKey: keys[index % keys.length]!, index, level: null, requestedAt: clock() })),
+    tap((r) => requestIds.add(`${r.treeKey}#${r.index}`)),
   );
   transport.produce(TOPICS.taskRequests, requests);
   await Promise.all([tasksDone, samplesDone, deadLetters]);
   await Promise.all(Object.values(sinks).map((s) => s.close()));
 
   // The tree: nested for people, compacted changelog to restore from.
-  const treeFile = keys.length === 1 ? trees.get(keys[0]!).tree.toNested() : { label: 'trees', children: keys.map((k) => trees.get(k).tree.toNested()) };
-  await writeJsonAtomic(join(config.out, 'tree.json'), keys.length === 0 ? trees.get('all').tree.toNested() : treeFile);
+  const treeFile = keys.length === 1 ? stores.trees.get(keys[0]!).tree.toNested() : { label: 'trees', children: keys.map((k) => stores.trees.get(k).tree.toNested()) };
+  await writeJsonAtomic(join(config.out, 'tree.json'), keys.length === 0 ? stores.trees.get('all').tree.toNested() : treeFile);
   const changelog = new JsonlSink<TreeNodeChange>(join(config.out, 'tree.changelog.jsonl'), { mode: 'overwrite' });
-  for (const key of keys) for (const change of trees.get(key).tree.snapshot()) await changelog.write(change);
+  for (const key of keys) for (const change of stores.trees.get(key).tree.snapshot()) await changelog.write(change);
   await changelog.close();
 
   progress.phase = 'done';
@@ -314,10 +290,10 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const elapsedMs = clock() - started;
   let nodes = 0;
   let sampledNodes = 0;
-  const covered = coverage.covered();
+  const covered = stores.coverage.covered();
   const treeStats: RunSummary['trees'] = {};
   for (const key of keys) {
-    const { tree } = trees.get(key);
+    const { tree } = stores.trees.get(key);
     let depth = 0;
     for (const node of tree.all()) {
       depth = Math.max(depth, node.depth);
@@ -344,14 +320,14 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
       generated, written: progress.samples, rejected: samplesRejected, contaminated: rejectedByReason['contaminated'] ?? 0,
       byLevel: sampleLevels, validation: config.validation ? tally.summary() : null,
     },
-    llm: { endpoint: llm?.endpoint ?? null, stages: [...llmStages], pendingPrompts, usage: llm?.usage?.() ?? {} },
+    llm: { endpoint: llm?.endpoint ?? null, stages: [...settings.llmStages], pendingPrompts, usage: llm?.usage?.() ?? {} },
     coverage: { nodesSampled: sampledNodes, nodes, share: nodes === 0 ? 0 : sampledNodes / nodes },
     embedders: { labels: config.labelEmbedder.name, files: config.codeEmbedder.name },
     settings: {
-      seed: config.seed, tasks: config.tasks, maxFiles: config.maxFiles ?? null, maxBytes: config.maxBytes,
-      similarity: config.similarity, nearDuplicateRadius: config.nearDuplicateRadius, temperature: config.temperature,
-      topN: config.topN, coverageBoost: config.coverageBoost, levels: config.levels, levelMix: config.levelMix,
-      targetLanguage: config.targetLanguage, treeKey: config.treeKey, gitRef: config.gitRef ?? null,
+      seed: settings.seed, tasks: config.tasks, maxFiles: config.maxFiles ?? null, maxBytes: settings.maxBytes,
+      similarity: settings.similarity, nearDuplicateRadius: settings.nearDuplicateRadius, temperature: settings.temperature,
+      topN: settings.topN, coverageBoost: settings.coverageBoost, levels: settings.levels, levelMix: settings.levelMix,
+      targetLanguage: settings.targetLanguage, treeKey: settings.treeKey, gitRef: config.gitRef ?? null,
     },
     startedAt: new Date(started).toISOString(),
     elapsedMs,

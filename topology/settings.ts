@@ -1,16 +1,30 @@
-// The processors' settings, the same in local mode and Kafka mode.
-import type { Embedder } from '../embeddings/embedder.js';
-import type { SamplerConfig } from '../processors/sample.js';
+// The pipeline's settings: one type for both runners, and the one set of defaults. The CLI's
+// option defaults, the local runner, the Kafka runner and the benchmarks all read them here.
+import type { TaskLevel } from '../schemas/contract.js';
+import type { LevelShape, Upweight } from '../stores/tree-sampling.js';
 
 export type TreeKeyMode = 'all' | 'language';
 
-/** The sampler's own settings, as the sampler declares them. */
-type SamplingSettings = Pick<
-  SamplerConfig,
-  'seed' | 'temperature' | 'topN' | 'coverageBoost' | 'levels' | 'levelMix' | 'targetLanguage' | 'upweights' | 'required'
->;
+/** The stages that can use a model. */
+export const LLM_STAGES = ['extract', 'evolve', 'generate'] as const;
+export type LlmStage = (typeof LLM_STAGES)[number];
 
-export interface PipelineSettings extends SamplingSettings {
+export interface EvolutionSettings {
+  /** A round after every N files a tree takes in (0: never while files arrive). */
+  every: number;
+  /** Rounds after the corpus, before tasks are sampled (local mode). */
+  rounds: number;
+  /** Children drawn per depth for the subtree shown to the model. */
+  breadth: number[];
+  /** Temperature of that draw; above 1 shows the model rarer corners of the tree. */
+  temperature: number;
+  /** Siblings the model is asked to add at each level. */
+  minSiblings: number;
+}
+
+export interface PipelineSettings {
+  /** One seed for every random choice: sampling, evolution, level mix. */
+  seed: number;
   /** Files larger than this are rejected as too large. */
   maxBytes: number;
   /** Cosine similarity at or above which a label merges into a sibling. */
@@ -18,6 +32,64 @@ export interface PipelineSettings extends SamplingSettings {
   /** Cosine distance within which a file is a near-duplicate of an accepted one; 0 disables. */
   nearDuplicateRadius: number;
   treeKey: TreeKeyMode;
-  labelEmbedder: Embedder;
-  codeEmbedder: Embedder;
+  /** Sampling temperature T: p ∝ exp(log(f)/T). */
+  temperature: number;
+  /** Children of a node that sampling and evolution consider (the most frequent). */
+  topN: number;
+  coverageBoost: number;
+  levels: Record<TaskLevel, LevelShape>;
+  levelMix: Record<TaskLevel, number>;
+  targetLanguage: string;
+  upweights?: Upweight[];
+  required?: string[][];
+  /** Top-level categories that are settings, not features: never sampled into a task. */
+  excludeCategories: string[];
+  /** Stages that use a model at all (extract without one is static extraction). */
+  llmStages: readonly LlmStage[];
+  /** Characters of a file sent for extraction. */
+  maxChars: number;
+  /** Records in flight per LLM stage. */
+  concurrency: number;
+  evolution: EvolutionSettings;
+}
+
+/** Larger breadth and depth make more complex tasks: function → file → multi-file. */
+export const DEFAULT_LEVELS: Readonly<Record<TaskLevel, LevelShape>> = {
+  function: { breadth: [3, 1, 1], mandatory: 1 },
+  file: { breadth: [5, 2, 1, 1], mandatory: 2 },
+  multi_file: { breadth: [7, 2, 2, 1], mandatory: 3 },
+};
+
+export const DEFAULT_LEVEL_MIX: Readonly<Record<TaskLevel, number>> = { function: 0.6, file: 0.3, multi_file: 0.1 };
+
+export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
+  seed: 42,
+  maxBytes: 1024 * 1024,
+  similarity: 0.85,
+  nearDuplicateRadius: 0.05,
+  treeKey: 'all',
+  temperature: 1,
+  topN: 50,
+  coverageBoost: 1,
+  levels: DEFAULT_LEVELS as Record<TaskLevel, LevelShape>,
+  levelMix: DEFAULT_LEVEL_MIX as Record<TaskLevel, number>,
+  targetLanguage: 'python',
+  excludeCategories: ['programming language'],
+  llmStages: LLM_STAGES,
+  maxChars: 24_000,
+  concurrency: 16,
+  evolution: { every: 0, rounds: 1, breadth: [4, 2, 2], temperature: 2, minSiblings: 2 },
+});
+
+/** Settings from the defaults and what the caller changes; nested parts merge one level deep. */
+export function pipelineSettings(overrides: Partial<Omit<PipelineSettings, 'evolution'>> & { evolution?: Partial<EvolutionSettings> } = {}): PipelineSettings {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<PipelineSettings>;
+  return {
+    ...DEFAULT_SETTINGS,
+    levels: { ...DEFAULT_LEVELS },
+    levelMix: { ...DEFAULT_LEVEL_MIX },
+    excludeCategories: [...DEFAULT_SETTINGS.excludeCategories],
+    ...defined,
+    evolution: { ...DEFAULT_SETTINGS.evolution, ...(overrides.evolution ?? {}) },
+  };
 }

@@ -3,11 +3,11 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
-import { UsageError } from './errors.js';
-import { brokersOf, registryOf } from './kafka-run.js';
-import { JsonlSink } from '../connectors/jsonl-sink.js';
-import { TRAINING_FORMATS, toTrainingRecord, type TrainingFormat } from '../connectors/training-formats.js';
-import { loadContracts, SchemaViolation, type GeneratedSample } from '../schemas/contract.js';
+import { UsageError } from '../errors.js';
+import { brokersOf, registryOf } from '../kafka-options.js';
+import { JsonlSink } from '../../connectors/jsonl-sink.js';
+import { TRAINING_FORMATS, toTrainingRecord, type TrainingFormat } from '../../connectors/training-formats.js';
+import { loadContracts, SchemaViolation, type GeneratedSample } from '../../schemas/contract.js';
 
 export interface ExportCounts {
   read: number;
@@ -66,10 +66,10 @@ export async function exportKafka(
   warn: (line: string) => void,
   progress: (counts: ExportCounts) => void = () => {},
 ): Promise<ExportCounts> {
-  const { openKafkaContext } = await import('../connectors/kafka/context.js');
-  const { readTopic } = await import('../connectors/kafka/reader.js');
-  const { TOPICS } = await import('../schemas/topics.js');
-  const { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } = await import('../connectors/kafka/topics.js');
+  const { openKafkaContext } = await import('../../connectors/kafka/context.js');
+  const { readTopic } = await import('../../connectors/kafka/reader.js');
+  const { TOPICS } = await import('../../schemas/topics.js');
+  const { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } = await import('../../connectors/kafka/topics.js');
   const context = await openKafkaContext({
     brokers: brokersOf(settings.brokers), registryUrl: settings.registry, prefix: settings.prefix,
     clientId: 'treesynth-export', topics: { partitions: DEFAULT_PARTITIONS, retentionMs: DEFAULT_RETENTION_MS },

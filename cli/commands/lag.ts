@@ -1,8 +1,8 @@
 // `treesynth lag`: consumer lag of every stage's consumer group.
 import { Command } from 'commander';
-import { connectKafka } from '../connectors/kafka/client.js';
-import { listGroups, readLag, summarise, type PartitionLag } from '../connectors/kafka/lag.js';
-import { brokersOf } from './kafka-run.js';
+import { connectKafka } from '../../connectors/kafka/client.js';
+import { listGroups, readLag, summarise, type PartitionLag } from '../../connectors/kafka/lag.js';
+import { brokersOf } from '../kafka-options.js';
 
 interface LagOptions {
   kafka?: string;

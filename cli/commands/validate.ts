@@ -9,15 +9,16 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { Subject, concatMap } from 'rxjs';
 import type { Command } from 'commander';
-import { JsonlSink } from '../connectors/jsonl-sink.js';
-import type { StructuredModel } from '../llm/model.js';
-import { rejection } from '../schemas/outcome.js';
-import { VALIDATE_STAGE, ValidationTally, createValidateConfig, validateSamples, type ValidationSummary } from '../processors/validate.js';
-import { Sandbox } from '../sandbox/sandbox.js';
-import { loadContracts, SchemaViolation, type GeneratedSample, type Rejection } from '../schemas/contract.js';
-import { UsageError } from './errors.js';
-import { openLlm } from './llm-setup.js';
-import { bytes, integer } from './options.js';
+import { JsonlSink } from '../../connectors/jsonl-sink.js';
+import type { StructuredModel } from '../../llm/model.js';
+import { rejection } from '../../schemas/outcome.js';
+import { VALIDATE_STAGE, createValidateConfig, validateSamples } from '../../processors/validate.js';
+import { ValidationTally, type ValidationSummary } from '../../quality/validation-tally.js';
+import { Sandbox } from '../../sandbox/sandbox.js';
+import { loadContracts, SchemaViolation, type GeneratedSample, type Rejection } from '../../schemas/contract.js';
+import { UsageError } from '../errors.js';
+import { openLlm } from '../llm-setup.js';
+import { bytes, integer } from '../options.js';
 
 export interface ValidateCommandOptions {
   out: string;

@@ -1,0 +1,38 @@
+// `treesynth ingest`: a directory, git tree or JSONL corpus into the code.files topic
+// (topology/ingest.ts); unchanged files are not sent again; --watch keeps sending until ^C.
+import { stat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ingest } from '../../topology/ingest.js';
+import { UsageError } from '../errors.js';
+import { addKafkaOptions, brokersOf, registryOf, topicSettings, type KafkaCommandOptions } from '../kafka-options.js';
+import { integer } from '../options.js';
+
+interface IngestCommandOptions extends KafkaCommandOptions {
+  gitRef?: string;
+  watch: boolean;
+  interval: number;
+  maxReadBytes: number;
+  state: string;
+  resend: boolean;
+}
+
+export function registerIngestCommand(program: Command): void {
+  addKafkaOptions(
+    program
+      .command('ingest')
+      .description('Feed a directory, git tree or JSONL corpus into the code.files topic; unchanged files are not sent again. With --watch, keep sending new and changed files until ^C.')
+      .argument('<input>', 'a directory of source code, a git work tree (with --git-ref), or a JSONL corpus (.jsonl, .jsonl.gz)'),
+  )
+    .option('--git-ref <ref>', 'send the files of this commit or branch instead of the work tree')
+    .option('--watch', 'keep watching the input and send new and changed files as they appear', false)
+    .option('--interval <ms>', 'with --watch: rescan at least this often', integer(100), 2000)
+    .option('--max-read-bytes <n>', 'files larger than this are not read (a too-large dead letter instead)', integer(1), 4 * 1024 * 1024)
+    .option('--state <dir>', 'where ingest remembers the content hash sent for each path', '.treesynth/ingest')
+    .option('--resend', 'send every file again, even unchanged ones', false)
+    .action(async (input: string, options: IngestCommandOptions) => {
+      const info = await stat(input).catch(() => null);
+      if (!info) throw new UsageError(`input not found: ${input}`);
+      if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree, not a file: ${input}`);
+      await ingest(input, { ...options, brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), topics: topicSettings(options) });
+    });
+}

@@ -1,0 +1,252 @@
+// `treesynth run`: the pipeline over a directory, git tree or JSONL corpus (local mode), or as
+// consumer groups on Kafka with --kafka until SIGINT/SIGTERM, which stops them gracefully.
+// Both modes take the same settings (cli/run-options.ts → topology/settings.ts).
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { JsonlSink } from '../../connectors/jsonl-sink.js';
+import type { BatchCommitted } from '../../connectors/kafka/transactional.js';
+import type { PendingPrompt } from '../../llm/model.js';
+import { LANGUAGES } from '../../schemas/languages.js';
+import type { NestedNode } from '../../stores/tree-store.js';
+import type { StageResources } from '../../topology/build.js';
+import { runLocal, type RunSummary } from '../../topology/run-local.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, DEFAULT_SETTINGS, LLM_STAGES } from '../../topology/settings.js';
+import type { DeployedStage } from '../../topology/treesynth.js';
+import { countInput } from '../count-input.js';
+import { UsageError } from '../errors.js';
+import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, brokersOf, registryOf, stagesOf, topicSettings } from '../kafka-options.js';
+import { openDecontamination, openEmbedders, openLlmClients, openValidation } from '../llm-setup.js';
+import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
+import { createProgress } from '../progress.js';
+import { renderTree } from '../render-tree.js';
+import { llmStages, settingsFrom, type RunOptions } from '../run-options.js';
+
+async function runOnFiles(options: RunOptions): Promise<RunSummary> {
+  const input = resolve(options.input);
+  const info = await stat(input).catch(() => null);
+  if (!info) throw new UsageError(`input not found: ${options.input}`);
+  if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree as --input, not a file: ${options.input}`);
+  const outInfo = await stat(options.out).catch(() => null);
+  if (outInfo && !outInfo.isDirectory()) throw new UsageError(`--out is a file, not a directory: ${options.out}`);
+
+  const { labels, files } = openEmbedders(options);
+  const clients = await openLlmClients(options, options.llmStages);
+  if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
+    process.stderr.write(
+      `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
+    );
+  }
+  const validation = await openValidation(options, clients);
+  const decontamination = await openDecontamination(options);
+  const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
+  const total = tty ? await countInput(input, info.isDirectory() && !options.gitRef, options.maxFiles) : null;
+  const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });
+  try {
+    return await runLocal({
+      input, out: options.out, gitRef: options.gitRef, settings: settingsFrom(options), tasks: options.tasks, maxFiles: options.maxFiles,
+      window: options.window, labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
+      llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
+      ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
+    });
+  } finally {
+    progress.stop();
+    await clients.close();
+  }
+}
+
+/**
+ * The LLM stages' clients, as local mode builds them (cli/llm-setup.ts); without an endpoint,
+ * prompts go to `pendingPath`. Also the validate stage's checks, when this process runs it.
+ */
+async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ resources: Pick<StageResources, 'models' | 'pending' | 'validation' | 'decontamination'>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
+  const pending = new JsonlSink<PendingPrompt>(pendingPath, { mode: 'append' });
+  // Only the LLM stages this process runs need an endpoint; validate needs generate's model for its turns.
+  const runs = (s: string) => (stages as readonly string[]).includes(s);
+  const wanted = options.llmStages.filter((s) => runs(s) || (s === 'generate' && runs('validate')));
+  const clients = await openLlmClients(options, wanted);
+  if (!clients.configured && !options.quiet && wanted.length > 0) {
+    process.stderr.write(`treesynth: no LLM endpoint configured: ${wanted.join(', ')} run without a model; the prompts they would send go to ${pendingPath}\n`);
+  }
+  const validation = runs('validate') ? await openValidation(options, clients) : undefined;
+  const decontamination = runs('validate') ? await openDecontamination(options) : undefined;
+  return {
+    resources: {
+      models: clients.models,
+      pending: async (prompt: PendingPrompt) => {
+        await mkdir(dirname(pendingPath), { recursive: true });
+        await pending.write(prompt);
+      },
+      ...(validation ? { validation } : {}),
+      ...(decontamination ? { decontamination } : {}),
+    },
+    usage: clients.usage,
+    close: async () => {
+      await pending.close();
+      await clients.close();
+    },
+  };
+}
+
+/**
+ * Prometheus metrics on 127.0.0.1:`port`: stage counters from every committed transaction,
+ * and consumer lag and LLM usage refreshed every few seconds.
+ */
+async function startMetrics(port: number, brokers: string[], prefix: string, usage: () => Record<string, unknown>, log: (line: string) => void) {
+  const { StageMetrics } = await import('../../connectors/metrics.js');
+  const { connectKafka } = await import('../../connectors/kafka/client.js');
+  const { listGroups, readLag, summarise } = await import('../../connectors/kafka/lag.js');
+  const metrics = new StageMetrics();
+  const server = await metrics.serve(port);
+  const { admin } = await connectKafka({ brokers, clientId: 'treesynth-metrics' });
+  const refresh = async () => {
+    try {
+      for (const t of summarise(await readLag(admin, await listGroups(admin, prefix)))) metrics.lag.set({ group: t.group, topic: t.topic }, t.lag);
+      const byStage = (usage()['byStage'] ?? {}) as Record<string, { requests: number; promptTokens: number; completionTokens: number }>;
+      metrics.llmUsage(byStage);
+    } catch {
+      // A missed reading is not worth stopping the stages for; the next one comes in 5 s.
+    }
+  };
+  const timer = setInterval(() => void refresh(), 5000);
+  timer.unref();
+  log(`treesynth: metrics on http://127.0.0.1:${server.port}/metrics`);
+  return {
+    committed: (stage: string, info: BatchCommitted) => metrics.committed(stage, info),
+    close: async () => {
+      clearInterval(timer);
+      await server.close();
+      await admin.disconnect().catch(() => {});
+    },
+  };
+}
+
+/** `treesynth run --kafka ...`: runs the stages until SIGINT/SIGTERM. */
+export async function runKafka(options: RunOptions): Promise<void> {
+  const extra = options;
+  const brokers = brokersOf(options.kafka);
+  const registryUrl = registryOf(options.registry);
+  const stages = stagesOf(options.stages);
+  const { startKafkaRun } = await import('../../topology/run-kafka.js');
+  const { labels, files } = openEmbedders(options);
+  // Without an endpoint the LLM stages record their prompts, as in local mode: in --out if given.
+  const llm = await setupLlm(options, stages, join(options.out ?? join('.treesynth', 'kafka'), `${options.topicPrefix}pending.jsonl`));
+  const log = (line: string) => {
+    if (!options.quiet) process.stderr.write(`${line}\n`);
+  };
+  const metrics = extra.metricsPort === undefined ? undefined : await startMetrics(extra.metricsPort, brokers, options.topicPrefix, llm.usage, log);
+  try {
+    const run = await startKafkaRun({
+      brokers, registryUrl, prefix: options.topicPrefix, stages, topics: topicSettings(extra),
+      settings: settingsFrom(options), resources: { labelEmbedder: labels, codeEmbedder: files, ...llm.resources },
+      ...(metrics ? { onCommitted: (stage: DeployedStage, info: BatchCommitted) => metrics.committed(stage, info) } : {}),
+      ...(extra.batchRecords ? { maxRecordsPerTransaction: extra.batchRecords } : {}),
+      ...(extra.sessionTimeout ? { sessionTimeoutMs: extra.sessionTimeout } : {}),
+      // Errors always reach stderr, even with --quiet.
+      log: (line) => (/restart|took over|skipped/.test(line) ? process.stderr.write(`${line}\n`) : log(line)),
+    });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) process.exit(130); // a second ^C: leave now; the open transaction is aborted by the broker
+      log(`treesynth: ${signal}: stopping (the transaction in flight finishes or aborts)`);
+      void run.stop();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      await run.done;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    log('treesynth: stopped');
+  } finally {
+    await metrics?.close();
+    await llm.close();
+  }
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('Run the pipeline locally: a directory, git tree or JSONL corpus in, tree.json, tasks.jsonl, rejected.jsonl and summary.json out.')
+    .option('-i, --input <path>', 'a directory of source code, a git work tree (with --git-ref), or a JSONL corpus (one {"path","content","language"} per line, .jsonl or .jsonl.gz)')
+    .option('-o, --out <dir>', 'output directory (created if missing)')
+    .option('--kafka <brokers>', 'Kafka mode: run the stages as consumer groups on these brokers (e.g. 127.0.0.1:9092) instead of over --input')
+    .option('--registry <url>', 'Kafka mode: Confluent-compatible schema registry URL (default: SCHEMA_REGISTRY_URL)')
+    .option('--stages <list>', 'Kafka mode: the stages this process runs (default all): filter, extract, canonicalize, evolve, sample, generate', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--topic-prefix <prefix>', 'Kafka mode: prefix of every topic and consumer group name', 'treesynth.')
+    .option('--git-ref <ref>', 'read the files of this commit or branch of the git repository at --input instead of its work tree')
+    .option('--seed <n>', 'random seed: the same seed and corpus give the same tasks', integer(0, 2 ** 32 - 1), DEFAULT_SETTINGS.seed)
+    .option('--tasks <n>', 'synthesis tasks to sample from the tree', integer(0), 100)
+    .option('--max-files <n>', 'stop after reading this many files', integer(1))
+    .option('--max-bytes <size>', 'reject files larger than this', bytes, 1024 * 1024)
+    .option('--similarity <x>', 'cosine similarity at which a label merges into an existing sibling', decimal(0, 1, true), 0.85)
+    .option('--near-duplicate-radius <x>', 'cosine distance within which a file is a near-duplicate of an accepted one (0 turns the check off)', decimal(0, 1), 0.05)
+    .option('--temperature <x>', 'sampling temperature T: p ∝ exp(log(f)/T); 1 follows the data, larger is more uniform', decimal(0, Infinity, true), 1)
+    .option('--top-n <n>', 'children of a node that sampling considers (the most frequent)', integer(1), 50)
+    .option('--coverage-boost <x>', 'up-weighting of nodes sampled less than their share (0 turns it off)', decimal(0, 1000), 1)
+    .option('--breadth-function <k,...>', 'children drawn per depth for function-level tasks', breadth, DEFAULT_LEVELS.function.breadth)
+    .option('--breadth-file <k,...>', 'children drawn per depth for file-level tasks', breadth, DEFAULT_LEVELS.file.breadth)
+    .option('--breadth-multi-file <k,...>', 'children drawn per depth for multi-file tasks', breadth, DEFAULT_LEVELS.multi_file.breadth)
+    .option('--levels <mix>', 'task level mix, e.g. function=0.6,file=0.3,multi_file=0.1', levelMix, { ...DEFAULT_LEVEL_MIX })
+    .addOption(new Option('--target-language <lang>', 'language the tasks ask for').choices([...LANGUAGES]).default('python'))
+    .addOption(new Option('--tree-key <mode>', 'one tree for the corpus, or one per language').argParser(choice(['all', 'language'] as const)).default('all'))
+    .option('--upweight <path=factor>', 'sample a feature more often, e.g. "error handling=3" (repeatable)', upweight)
+    .option('--require <path>', 'a feature every task must use, e.g. "logging" (repeatable)', featurePath)
+    .addOption(new Option('--embeddings <kind>', 'label embeddings: offline lexical, or an OpenAI-compatible endpoint').argParser(choice(['lexical', 'openai'] as const)).default('lexical'))
+    .option('--embedding-model <name>', 'embedding model for --embeddings openai')
+    .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
+    .option('--window <n>', 'files in flight at once; bounds memory', integer(1, 100_000), 64)
+    .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the LLM stages (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
+    .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL)')
+    .option('--extract-model <name>', 'model for feature extraction (default: TREESYNTH_EXTRACT_MODEL, else --model)')
+    .option('--evolve-model <name>', 'model for tree evolution (default: TREESYNTH_EVOLVE_MODEL, else --model)')
+    .option('--generate-model <name>', 'model for sample generation (default: TREESYNTH_GENERATE_MODEL, else --model)')
+    .option('--llm-stages <list>', 'stages that use the model: extract, evolve, generate', llmStages, [...LLM_STAGES])
+    .option('--max-requests <n>', 'stop sending LLM requests after this many (the run still finishes and says so)', integer(1))
+    .option('--max-tokens <n>', 'stop sending LLM requests after this many tokens in all', integer(1))
+    .option('--concurrency <n>', 'most LLM requests in flight; the client adapts below it to latency and errors', integer(1, 1024), 16)
+    .option('--llm-timeout <ms>', 'timeout of one LLM request', integer(1000), 180_000)
+    .option('--llm-retries <n>', 'retries of one LLM request on 429, 5xx, timeouts and connection errors', integer(0, 20), 5)
+    .option('--cache <file>', 'LLM response cache: a second run over the same corpus sends no requests', '.treesynth/cache/llm-responses.jsonl')
+    .option('--no-cache', 'do not read or write the LLM response cache')
+    .option('--evolve-every <n>', 'evolve the tree after every N accepted files (0: only after the corpus)', integer(0), 0)
+    .option('--evolve-rounds <n>', 'evolution rounds after the corpus, before tasks are sampled', integer(0), 1)
+    .option('--max-chars <n>', 'characters of a file sent to the model for feature extraction', integer(1000), 24_000)
+    .option('--no-validate', 'keep generated samples without running their tests in the sandbox')
+    .option('--turns <n>', 'debugging turns for a sample whose tests fail', integer(0, 10), 2)
+    .option('--sandbox-timeout <ms>', 'wall time of one sample run in the sandbox', integer(500), 10_000)
+    .option('--sandbox-memory <mb>', 'memory of one sample process in the sandbox', integer(32), 512)
+    .option('--benchmark <file>', 'benchmark problems (JSONL, e.g. HumanEval or MBPP): samples overlapping them are rejected as contaminated (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--ngram <n>', 'n-gram length of the contamination check', integer(5, 50), 13)
+    .option('-q, --quiet', 'no progress output', false)
+    .option('--partitions <n>', 'Kafka mode: partitions of the topics treesynth creates (existing topics keep theirs)', integer(1, 10_000), DEFAULT_PARTITIONS)
+    .option('--retention-hours <n>', 'Kafka mode: retention of the topics treesynth creates (-1: forever; tree.nodes is compacted and kept)', integer(-1), DEFAULT_RETENTION_HOURS)
+    .option('--batch-records <n>', 'Kafka mode: input records per transaction at most (default 500; LLM stages with a model: 4 x --concurrency)', integer(1, 100_000))
+    .option('--metrics-port <port>', 'Kafka mode: serve Prometheus metrics on 127.0.0.1:<port>/metrics (0 picks a free port)', integer(0, 65535))
+    .option('--session-timeout <ms>', 'Kafka mode: consumer-group session timeout; a killed process\'s partitions move on after this long', integer(6000, 300_000), 10_000)
+    .action(async (options: RunOptions) => {
+      if (options.kafka) {
+        await runKafka(options);
+        return;
+      }
+      if (!options.input) throw new UsageError("required option '--input <path>' not specified (or --kafka <brokers> for Kafka mode)");
+      if (!options.out) throw new UsageError("required option '--out <dir>' not specified");
+      const summary = await runOnFiles(options);
+      const treeText = renderTree(JSON.parse(await readFile(join(options.out, 'tree.json'), 'utf8')) as NestedNode, { width: 8, depth: 2 });
+      await writeFile(join(options.out, 'tree.txt'), treeText);
+      if (!options.quiet) {
+        process.stdout.write(
+          `${summary.files.read} files read: ${summary.files.accepted} accepted, ${summary.files.rejected} rejected` +
+            ` (${summary.exactDuplicates} duplicates, ${summary.nearDuplicates} near-duplicates); ${summary.nodes} tree nodes` +
+            ` from ${summary.labels.seen} labels (${summary.labels.merged} merged by similarity); ${summary.tasks.written} tasks` +
+            (summary.samples.written + summary.samples.rejected > 0 ? `, ${summary.samples.written} samples (${summary.samples.rejected} rejected)` : '') +
+            (summary.evolution.added > 0 ? `; evolution added ${summary.evolution.added} nodes` : '') + '.\n' +
+            `Wrote ${['tree.json', 'tree.txt', 'tasks.jsonl', 'samples.jsonl', 'rejected.jsonl', 'summary.json', 'tree.changelog.jsonl', ...(summary.llm.pendingPrompts > 0 ? ['pending.jsonl'] : [])].map((f) => join(options.out, f)).join(', ')}\n`,
+        );
+      }
+    });
+
+}

@@ -1,0 +1,98 @@
+// Builds every stage's operator from one settings type over explicit stores: the one place both
+// runners get their stages from. The runners only wire what this returns to their transport
+// (memory in local mode, consumer groups with transactions in Kafka mode).
+import type { Grammars } from '../analysis/tree-sitter/grammars.js';
+import type { Embedder } from '../embeddings/embedder.js';
+import type { ModelAccess, PendingPrompt, StructuredModel } from '../llm/model.js';
+import { canonicalizeStage } from '../processors/canonicalize.js';
+import { evolveStage } from '../processors/evolve.js';
+import { extractStage } from '../processors/extract.js';
+import { filterStage } from '../processors/filter.js';
+import { generateStage } from '../processors/generate.js';
+import { sampleStage } from '../processors/sample.js';
+import { validateStage, type ValidateConfig } from '../processors/validate.js';
+import type { DecontaminateConfig } from '../quality/contamination.js';
+import type { ValidationTally } from '../quality/validation-tally.js';
+import { ContentHashStore } from '../stores/content-hash-store.js';
+import { CoverageStore } from '../stores/coverage-store.js';
+import { FeatureTrees } from '../stores/feature-trees.js';
+import { FileIndex } from '../stores/file-index.js';
+import { evolutionSeed } from './evolution.js';
+import type { LlmStage, PipelineSettings } from './settings.js';
+import type { Stages } from './treesynth.js';
+
+/** The state the stages keep: each runner creates (local) or restores (Kafka) these. */
+export interface StageStores {
+  /** The feature trees (canonicalize and evolve write, sample reads). */
+  trees: FeatureTrees;
+  /** How often sampling drew each node. */
+  coverage: CoverageStore;
+  /** Exact dedup: content hash -> first path. */
+  seen: ContentHashStore;
+  /** Near-duplicate index over accepted files. */
+  index: FileIndex;
+}
+
+/** What the stages use that is not a setting: embedders, models, the sandbox, a clock. */
+export interface StageResources {
+  labelEmbedder: Embedder;
+  codeEmbedder: Embedder;
+  /** Tree-sitter grammars; null in a process that runs no extract stage (they load slowly). */
+  grammars: Grammars | null;
+  /** Models per LLM stage; a stage in `llmStages` without one records its prompts through `pending`. */
+  models: Partial<Record<LlmStage, StructuredModel>>;
+  pending: (prompt: PendingPrompt) => Promise<void>;
+  /** The sandbox and its debugging turns; absent, samples are not run. */
+  validation?: ValidateConfig;
+  /** Benchmark overlap checks; absent, none. */
+  decontamination?: DecontaminateConfig;
+  /** Counts the validate stage's outcomes for the summary. */
+  tally?: ValidationTally;
+  clock?: () => number;
+}
+
+export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>): StageStores {
+  return { trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension) };
+}
+
+export function buildStages(settings: PipelineSettings, stores: StageStores, resources: StageResources): Stages {
+  const clock = resources.clock ?? Date.now;
+  const uses = (stage: LlmStage) => settings.llmStages.includes(stage);
+  const access = (stage: LlmStage): ModelAccess => {
+    const model = resources.models[stage];
+    return model ? { model } : { pending: resources.pending };
+  };
+  const grammars = (): Grammars => {
+    if (!resources.grammars) throw new Error('the extract stage needs the tree-sitter grammars (loadGrammars)');
+    return resources.grammars;
+  };
+  const validate = validateStage(resources.decontamination, resources.validation, resources.tally);
+  return {
+    filter: filterStage({
+      files: { maxBytes: settings.maxBytes, seen: stores.seen, treeKey: settings.treeKey === 'language' ? (language) => language : () => 'all' },
+      nearDuplicates: { index: stores.index, embedder: resources.codeEmbedder, radius: settings.nearDuplicateRadius },
+    }),
+    // Built on first subscription: a process without the extract stage never loads grammars.
+    extract: (files) =>
+      files.pipe(
+        extractStage({
+          static: { grammars: grammars() },
+          ...(uses('extract') ? { llm: { access: access('extract'), maxChars: settings.maxChars, concurrency: settings.concurrency, clock } } : {}),
+        }),
+      ),
+    canonicalize: canonicalizeStage({ trees: stores.trees, embedder: resources.labelEmbedder, threshold: settings.similarity }),
+    evolve: evolveStage({
+      trees: stores.trees, embedder: resources.labelEmbedder, access: access('evolve'), threshold: settings.similarity,
+      seedOf: (request) => evolutionSeed(settings.seed, request.round), breadth: settings.evolution.breadth,
+      temperature: settings.evolution.temperature, topN: settings.topN, minSiblings: settings.evolution.minSiblings,
+      excludeCategories: settings.excludeCategories,
+    }),
+    sample: sampleStage({
+      trees: stores.trees, coverage: stores.coverage, seed: settings.seed, temperature: settings.temperature, levels: settings.levels,
+      levelMix: settings.levelMix, targetLanguage: settings.targetLanguage, topN: settings.topN, coverageBoost: settings.coverageBoost,
+      upweights: settings.upweights, required: settings.required, excludeCategories: settings.excludeCategories, clock,
+    }),
+    generate: generateStage({ access: access('generate'), concurrency: settings.concurrency, clock }),
+    ...(validate ? { validate } : {}),
+  };
+}
