@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { ingest } from '../topology/ingest.js';
+import { parseBrokers } from '../connectors/kafka/client.js';
 import { MAX_MESSAGE_BYTES } from '../connectors/kafka/topics.js';
 
 export interface IngestBench {
@@ -50,7 +51,7 @@ export async function ingestBench(corpus: string, n: number, brokers: string, re
     const timedIngest = async (input: string, topicPrefix: string) => {
       const t0 = performance.now();
       const counts = await ingest(input, {
-        kafka: brokers, registry, topicPrefix, partitions: 3, retentionHours: 1, quiet: true,
+        brokers: parseBrokers(brokers), registryUrl: registry, topicPrefix, topics: { partitions: 3, retentionMs: 3600_000 }, quiet: true,
         watch: false, interval: 1, maxReadBytes: 4 << 20, state: join(dir, 'state'), resend: true,
       });
       return { counts, seconds: (performance.now() - t0) / 1000 };

@@ -1,8 +1,8 @@
 // One local run in its own process, so its peak resident memory is its own.
 import { rmSync } from 'node:fs';
 import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample.js';
 import { runLocal } from '../topology/run-local.js';
+import { pipelineSettings } from '../topology/settings.js';
 
 const [input, out, maxFiles] = process.argv.slice(2);
 rmSync(out!, { recursive: true, force: true });
@@ -16,9 +16,7 @@ const sampler = setInterval(() => {
   peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
 }, 500);
 const summary = await runLocal({
-  input: input!, out: out!, seed: 1, tasks: 100, maxFiles: Number(maxFiles), maxBytes: 1 << 20, similarity: 0.85,
-  nearDuplicateRadius: 0.05, temperature: 1, topN: 50, coverageBoost: 1, levels: { ...DEFAULT_LEVELS },
-  levelMix: { ...DEFAULT_LEVEL_MIX }, targetLanguage: 'python', treeKey: 'all',
+  input: input!, out: out!, tasks: 100, maxFiles: Number(maxFiles), settings: pipelineSettings({ seed: 1 }),
   labelEmbedder: new LexicalLabelEmbedder(), codeEmbedder: new LexicalCodeEmbedder(),
 });
 clearInterval(sampler);

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import { LlmClientFactory } from '../llm/index.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../processors/sample.js';
 import { ResponseCache } from '../llm/response-cache.js';
 import { startFakeOpenAI } from '../tests/fakes/fake-openai-server.js';
 import { scriptedModel } from '../tests/fakes/scripted-model.js';
 import { runLocal } from '../topology/run-local.js';
+import { pipelineSettings } from '../topology/settings.js';
 
 export interface OrchestrationResult {
   latencyMs: number;
@@ -46,14 +46,11 @@ export async function orchestration(input: string, maxFiles: number, latencyMs: 
       const before = chat();
       arrivals.length = 0;
       await runLocal({
-        input, out: join(dir, out), seed: 1, tasks: 0, maxFiles, maxBytes: 1 << 20, similarity: 0.85, nearDuplicateRadius: 0.05,
-        temperature: 1, topN: 50, coverageBoost: 1, levels: { ...DEFAULT_LEVELS }, levelMix: { ...DEFAULT_LEVEL_MIX },
-        targetLanguage: 'python', treeKey: 'all', window: concurrency * 8,
+        input, out: join(dir, out), tasks: 0, maxFiles, window: concurrency * 8,
+        // Only extraction uses the model; no tasks are sampled, so the seed draws nothing.
+        settings: pipelineSettings({ llmStages: ['extract'], maxChars: 8000, concurrency: concurrency * 2 }),
         labelEmbedder: new LexicalLabelEmbedder(), codeEmbedder: new LexicalCodeEmbedder(),
-        llm: {
-          models: { extract: factory.forStage('extract') }, stages: ['extract'], maxChars: 8000, concurrency: concurrency * 2,
-          evolveEvery: 0, evolveRounds: 0, evolveBreadth: [4, 2, 2], evolveTemperature: 2, minSiblings: 2,
-        },
+        llm: { models: { extract: factory.forStage('extract') } },
       });
       await cache.close();
       const busy = arrivals.length > 0 ? (arrivals[arrivals.length - 1]! + latencyMs - arrivals[0]!) / 1000 : 0;

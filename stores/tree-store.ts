@@ -86,7 +86,6 @@ export class TreeStore {
     return Number.isFinite(n) ? all.slice(0, n) : all;
   }
 
-  /** Labels from the category (depth 1) down to the node. */
   /** The node a label path names (labels or aliases, from the category down), or undefined. */
   findByPath(path: readonly string[]): TreeNode | undefined {
     let current = this.root;
@@ -99,6 +98,7 @@ export class TreeStore {
     return current;
   }
 
+  /** Labels from the category (depth 1) down to the node. */
   pathOf(id: string): string[] {
     const labels: string[] = [];
     for (let node = this.nodes.get(id); node && node.parentId !== null; node = this.nodes.get(node.parentId)) {

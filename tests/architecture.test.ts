@@ -53,6 +53,7 @@ export function violations(edges: readonly Edge[]): string[] {
     const ra = layerOf.get(a);
     const rb = layerOf.get(b);
     if (ra === undefined) out.push(`${from}: folder "${a}" has no layer`);
+    else if (a === 'bench' && to.startsWith('tests/fakes/')) continue; // the benchmark's peer endpoint is the tests' fake server
     else if (rb === undefined) out.push(`${from} -> ${to}: "${b}" has no layer (tests are not importable)`);
     else if (a !== b && rb >= ra) out.push(`${from} -> ${to}: ${b} is not below ${a}`);
     if (/^topology\/run-(local|kafka)\.ts$/.test(from) && /^topology\/run-(local|kafka)\.ts$/.test(to)) out.push(`${from} -> ${to}: the runners never import each other`);
@@ -93,7 +94,7 @@ describe('how the code is laid out', () => {
     expect(violations([{ from: 'topology/run-kafka.ts', to: 'topology/run-local.ts' }]).join()).toMatch(/never import each other/);
     expect(violations([{ from: 'cli/commands/lag.ts', to: 'cli/main.ts' }]).join()).toMatch(/never main.ts/);
     expect(violations([{ from: 'cli/commands/lag.ts', to: 'cli/commands/run.ts' }])).toHaveLength(1);
-    expect(violations([{ from: 'analysis/static-features.ts', to: 'llm/model.ts' }]).join()).toMatch(/not below/);
+    expect(violations([{ from: 'analysis/static-features/extract.ts', to: 'llm/model.ts' }]).join()).toMatch(/not below/);
   });
 
   it('keeps processors/ to the deployed stages, one file each, named as deployed', async () => {

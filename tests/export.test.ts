@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportFile } from '../cli/export.js';
+import { exportFile } from '../cli/commands/export.js';
 import { toTrainingRecord } from '../connectors/training-formats.js';
 import type { GeneratedSample } from '../schemas/contract.js';
 

@@ -1,15 +1,8 @@
 import { createHash } from 'node:crypto';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import {
-  FILTER_REASONS,
-  FILTER_STAGE,
-  checkFile,
-  filterFile,
-  filterFiles,
-  lineStats,
-  type FilterOptions,
-} from '../processors/filter.js';
+import { FILTER_REASONS, FILTER_STAGE, checkFile, lineStats, type FilterOptions } from '../analysis/file-checks.js';
+import { filterFile, filterFiles } from '../processors/filter.js';
 import type { Outcome } from '../schemas/outcome.js';
 import { loadContracts, type CodeFile, type Rejection, type SourceFile } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import type { CompleteRequest, LlmResult } from '../llm/client.js';
-import { evolveOnce, evolveTree, type EvolveConfig } from '../processors/evolve.js';
+import { evolveOnce, evolveStage, type EvolveConfig } from '../processors/evolve.js';
 import type { StructuredModel } from '../llm/model.js';
 import type { EvolveAnswer } from '../prompts/evolve-tree.js';
 import { loadContracts } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { TreeStore } from '../stores/tree-store.js';
-import { findByPath } from '../processors/sample.js';
 import { canonicalizeFeatureSet } from '../processors/canonicalize.js';
+import { evolutionSeed } from '../topology/evolution.js';
 
 const clock = () => 1_700_000_000_000;
 
@@ -43,10 +43,13 @@ async function setup(model: StructuredModel): Promise<EvolveConfig> {
       { trees, embedder, threshold: 0.85 },
     );
   }
-  return { trees, embedder, access: { model }, threshold: 0.85, seed: 1, breadth: [1, 2, 2], temperature: 1, topN: 50, minSiblings: 2 };
+  return {
+    trees, embedder, access: { model }, threshold: 0.85, seedOf: (request) => evolutionSeed(1, request.round),
+    breadth: [1, 2, 2], temperature: 1, topN: 50, minSiblings: 2, excludeCategories: ['programming language'],
+  };
 }
 
-const node = (config: EvolveConfig, path: string[]) => findByPath(config.trees.get('all').tree, path);
+const node = (config: EvolveConfig, path: string[]) => config.trees.get('all').tree.findByPath(path);
 
 describe('tree evolution', () => {
   it('adds breadth with the mean frequency of the existing siblings', async () => {
@@ -89,7 +92,7 @@ describe('tree evolution', () => {
 
   it('skips additions under a parent the tree does not have, and emits valid changelog records that rebuild the tree', async () => {
     const config = await setup(answering({ additions: [{ parent: ['made up'], labels: ['x'] }, { parent: ['algorithm'], labels: ['hashing'] }] }));
-    const out = await lastValueFrom(of({ treeKey: 'all', round: 1, reason: 'test', requestedAt: 0 }).pipe(evolveTree(config), toArray()));
+    const out = await lastValueFrom(of({ treeKey: 'all', round: 1, reason: 'test', requestedAt: 0 }).pipe(evolveStage(config), toArray()));
     const result = out[0]!;
     if (!result.ok) throw new Error(result.rejection.detail);
     expect(result.value).toMatchObject({ skipped: 1, added: 1 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { lastValueFrom, from, toArray } from 'rxjs';
 import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import type { Embedder } from '../embeddings/embedder.js';
-import { canonicalizeFeatureSet, canonicalizeLabels, type CanonicalizeConfig } from '../processors/canonicalize.js';
+import { canonicalizeFeatureSet, canonicalizeStage, type CanonicalizeConfig } from '../processors/canonicalize.js';
 import { loadContracts, type FeatureSet } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID, TreeStore } from '../stores/tree-store.js';
@@ -27,7 +27,7 @@ const childLabels = (tree: TreeStore, path: string[]) => {
   return tree.children(id).map((c) => c.label).sort();
 };
 
-describe('canonicalize labels', () => {
+describe('canonicalize stage', () => {
   it('merges two spellings of one label into one node, keeping the new spelling as an alias', async () => {
     const config = setup();
     await canonicalizeFeatureSet(featureSet('f1', [['file operation', 'read file']]), config);
@@ -89,7 +89,7 @@ describe('canonicalize labels', () => {
       from([
         featureSet('f1', [['error handling', 'exception handling', 'finally block'], ['dependency relations', 'numpy']]),
         featureSet('f2', [['error handling', 'exception handling'], ['dependency relations', 'numpy', 'linalg']]),
-      ]).pipe(canonicalizeLabels(config), toArray()),
+      ]).pipe(canonicalizeStage(config), toArray()),
     );
     const changes = out.flatMap((o) => (o.ok ? o.value.changes : []));
     const contracts = loadContracts();
@@ -103,7 +103,7 @@ describe('canonicalize labels', () => {
 
   it('turns an embedding failure into a dead letter, not a crash', async () => {
     const broken: Embedder = { name: 'broken', dimension: 8, embed: () => Promise.reject(new Error('endpoint down')) };
-    const out = await lastValueFrom(from([featureSet('f1', [['logging', 'x']])]).pipe(canonicalizeLabels(setup(broken)), toArray()));
+    const out = await lastValueFrom(from([featureSet('f1', [['logging', 'x']])]).pipe(canonicalizeStage(setup(broken)), toArray()));
     expect(out[0]).toMatchObject({ ok: false, rejection: { stage: 'canonicalize', reason: 'embedding-failed', recordId: 'f1' } });
   });
 });

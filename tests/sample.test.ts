@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadContracts, type TaskLevel } from '../schemas/contract.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, formulaWeight, sampleTask, type SamplerConfig } from '../processors/sample.js';
+import { sampleTask, type SamplerConfig } from '../processors/sample.js';
+import { formulaWeight } from '../stores/tree-sampling.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS } from '../topology/settings.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { ROOT_ID } from '../stores/tree-store.js';
