@@ -6,7 +6,7 @@ import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
 import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
-import { ROOT_ID, type NewNode } from '../stores/tree-store.js';
+import { ROOT_ID } from '../stores/tree-store.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const CANONICALIZE_STAGE = 'canonicalize';

@@ -6,7 +6,7 @@
 // shares instead of starving rare nodes by bad luck. The nodes the walk ends on are the result.
 // Used by the sample stage (tasks) and the evolve stage (the subtree the model expands).
 import { weightedIndex } from '../lib/random.js';
-import type { TaskLevel, TreeNode } from '../schemas/contract.js';
+import type { TreeNode } from '../schemas/contract.js';
 import type { CoverageStore } from './coverage-store.js';
 import { ROOT_ID, type TreeStore } from './tree-store.js';
 

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { JsonlSink } from '../../connectors/jsonl-sink.js';
 import {
   BenchmarkIndex, DEFAULT_NGRAM, decontaminateSample, loadBenchmarkIndex, type BenchmarkIndexOptions, type DecontaminateConfig,

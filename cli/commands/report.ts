@@ -1,21 +1,12 @@
 // `treesynth report`: the quality report of a run (report.html and quality.json).
-import { createReadStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { JsonlSink } from '../../connectors/jsonl-sink.js';
-import {
-  BenchmarkIndex, DEFAULT_NGRAM, decontaminateSample, loadBenchmarkIndex, type BenchmarkIndexOptions, type DecontaminateConfig,
-} from '../../quality/contamination.js';
-import { readSample } from '../../quality/records.js';
 import type { PricePer1k } from '../../quality/run-figures.js';
 import { writeReport, type BuildOptions } from '../../report/build.js';
-import type { GeneratedSample, Rejection } from '../../schemas/contract.js';
 import { UsageError } from '../errors.js';
 import { brokersOf, registryOf } from '../kafka-options.js';
 import { openLlm } from '../llm-setup.js';
-import { decimal, integer } from '../options.js';
+import { integer } from '../options.js';
 
 /** "0.15/0.60": per 1,000 prompt / completion tokens; one number prices both. */
 export function pricePer1k(value: string): PricePer1k {
