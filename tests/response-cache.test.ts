@@ -138,7 +138,7 @@ describe('ResponseCache', () => {
   it('a process killed while writing keeps every answer it had acknowledged', async () => {
     // A child appends as fast as it can and prints each key once `put` resolved; we SIGKILL it.
     const script = join(dir, 'writer.ts');
-    const cacheModule = new URL('../stores/response-cache.ts', import.meta.url).pathname;
+    const cacheModule = new URL('../llm/response-cache.ts', import.meta.url).pathname;
     await writeFile(
       script,
       `import { ResponseCache, responseCacheKey } from ${JSON.stringify(cacheModule)};

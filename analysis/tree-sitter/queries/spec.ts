@@ -14,7 +14,7 @@ export type Rules = Readonly<Record<string, readonly FeatureKey[]>>;
 
 /**
  * A language's static-analysis knowledge. The query's capture names are the contract with
- * extract-static-features.ts:
+ * analysis/static-features/:
  *
  * - `import`: a module specifier as written → dependency labels and `modules` rules.
  * - `import.from` with `import.name` and/or `import.alias`: a local binding, so `np.array` or
