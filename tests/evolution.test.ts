@@ -53,7 +53,7 @@ function evolvingModel(): StructuredModel & { rounds: number } {
       const subtree = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)) as SubtreeJson;
       const path: string[] = [];
       for (let level: SubtreeJson | string[] = subtree; !Array.isArray(level) && Object.keys(level).length > 0; ) {
-        const [label, next] = Object.entries(level)[0]!;
+        const [label, next]: [string, SubtreeJson | string[]] = Object.entries(level)[0]!;
         path.push(label);
         level = next;
       }
