@@ -18,11 +18,9 @@ import type { CodeFile, EvolutionRequest, FeatureSet, Rejection, SynthesisTask, 
 import { FeatureTrees } from '../../stores/feature-trees.js';
 import type { NestedNode } from '../../stores/tree-store.js';
 import { BAD_FILES, GOOD_FILES, writeCorpus } from '../fixtures/corpus.js';
+import { describeKafka, kafkaStack } from './stack-env.js';
 
-const brokers = process.env.KAFKA_BROKERS;
-const registry = process.env.SCHEMA_REGISTRY_URL;
-const enabled = Boolean(brokers && registry);
-if (!enabled) console.warn('[kafka-mode] skipped: set KAFKA_BROKERS and SCHEMA_REGISTRY_URL (eval "$(npm run -s stack:up)") to run it');
+const { brokers, registry } = kafkaStack;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'treesynth.js');
@@ -119,7 +117,7 @@ class RegistryDecoder {
   }
 }
 
-describe.skipIf(!enabled)('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => {
+describeKafka('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => {
   let kafka: Kafka;
   let admin: Admin;
   let dir: string;

@@ -4,13 +4,11 @@
 // once, against the real broker.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeKafka, kafkaStack } from './stack-env.js';
 
-const brokers = process.env.KAFKA_BROKERS;
+const { brokers } = kafkaStack;
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
-if (!brokers) {
-  console.warn('[kafkajs-compat] skipped: set KAFKA_BROKERS (e.g. from `npm run -s stack:up`) to run it');
-}
 
 const run = randomUUID().slice(0, 8);
 const input = `compat-${run}-input`;
@@ -23,7 +21,7 @@ interface Seen {
   value: string;
 }
 
-describe.skipIf(!brokers)('kafkajs 2.2.4 against the stack broker (needs KAFKA_BROKERS)', () => {
+describeKafka('kafkajs 2.2.4 against the stack broker (needs KAFKA_BROKERS)', () => {
   let kafka: Kafka;
   let admin: Admin;
   const cleanup: Array<Producer | Consumer> = [];

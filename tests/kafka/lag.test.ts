@@ -3,17 +3,18 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeKafka, kafkaStack } from './stack-env.js';
 
 const run = promisify(execFile);
-const brokers = process.env['KAFKA_BROKERS'];
+const { brokers } = kafkaStack;
 const bin = new URL('../../bin/treesynth.js', import.meta.url).pathname;
 const stack = new URL('../../docker/stack.sh', import.meta.url).pathname;
 const id = randomUUID().slice(0, 8);
 const prefix = `lagtest-${id}.`;
 const topic = `${prefix}input`;
 
-describe.skipIf(!brokers)('treesynth lag (needs KAFKA_BROKERS)', () => {
+describeKafka('treesynth lag (needs KAFKA_BROKERS)', () => {
   let admin: Admin;
 
   beforeAll(async () => {

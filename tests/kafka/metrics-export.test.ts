@@ -5,15 +5,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openKafkaContext, openProducer } from '../../connectors/kafka/context.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_MS } from '../../connectors/kafka/topics.js';
 import type { GeneratedSample } from '../../schemas/contract.js';
 import { TOPICS } from '../../schemas/topics.js';
 import { writeCorpus } from '../fixtures/corpus.js';
+import { describeKafka, kafkaStack } from './stack-env.js';
 
-const brokers = process.env['KAFKA_BROKERS'];
-const registry = process.env['SCHEMA_REGISTRY_URL'];
+const { brokers, registry } = kafkaStack;
 const bin = new URL('../../bin/treesynth.js', import.meta.url).pathname;
 const prefix = `mx${randomUUID().slice(0, 6)}.`;
 const env = { ...process.env, CI: 'true', KAFKAJS_NO_PARTITIONER_WARNING: '1', TREESYNTH_CONNECT_SCHEDULE_MS: '200,400' };
@@ -36,7 +36,7 @@ const sample = (id: string, passed: boolean): GeneratedSample => ({
   elapsedMs: 1, validation: { passed, turns: 0, reason: passed ? null : 'test-failure', attempts: [] }, createdAt: 0,
 });
 
-describe.skipIf(!brokers || !registry)('Kafka mode: metrics and export (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => {
+describeKafka('Kafka mode: metrics and export (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'treesynth-mx-'));

@@ -17,12 +17,10 @@ import {
 } from '@confluentinc/schemaregistry';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeKafka, kafkaStack } from './stack-env.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const registryUrl = process.env.SCHEMA_REGISTRY_URL;
-if (!registryUrl) {
-  console.warn('[stack] registry suite skipped: set SCHEMA_REGISTRY_URL (e.g. from `npm run -s stack:up`) to run it');
-}
+const registryUrl = kafkaStack.registry;
 
 const run = randomUUID().slice(0, 8);
 const topic = `stack-${run}-files`;
@@ -44,7 +42,7 @@ const v3Incompatible = { ...v1, fields: [...v1.fields, { name: 'sha256', type: '
 
 const schemaInfo = (schema: object) => ({ schemaType: 'AVRO', schema: JSON.stringify(schema) });
 
-describe.skipIf(!registryUrl)('@confluentinc/schemaregistry 1.10.1 against the stack registry (needs SCHEMA_REGISTRY_URL)', () => {
+describeKafka('@confluentinc/schemaregistry 1.10.1 against the stack registry (needs SCHEMA_REGISTRY_URL)', () => {
   let client: SchemaRegistryClient;
   let v1Id: number;
 
@@ -125,10 +123,10 @@ describe.skipIf(!registryUrl)('@confluentinc/schemaregistry 1.10.1 against the s
   });
 });
 
-describe.skipIf(!registryUrl || !process.env.KAFKA_BROKERS)('docker/stack.sh status (needs both addresses)', () => {
+describeKafka('docker/stack.sh status (needs both addresses)', () => {
   it('prints the same two lines the environment was given', () => {
     const out = execFileSync('bash', [join(root, 'docker/stack.sh'), 'status'], { encoding: 'utf8' });
-    expect(out).toBe(`KAFKA_BROKERS=${process.env.KAFKA_BROKERS}\nSCHEMA_REGISTRY_URL=${registryUrl}\n`);
+    expect(out).toBe(`KAFKA_BROKERS=${kafkaStack.brokers}\nSCHEMA_REGISTRY_URL=${registryUrl}\n`);
   });
 });
 
