@@ -18,6 +18,8 @@ import type { CodeFile, EvolutionRequest, FeatureSet, Rejection, SynthesisTask, 
 import { FeatureTrees } from '../../stores/feature-trees.js';
 import type { NestedNode } from '../../stores/tree-store.js';
 import { BAD_FILES, GOOD_FILES, writeCorpus } from '../fixtures/corpus.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai-server.js';
+import { scriptedModel } from '../fakes/scripted-model.js';
 import { describeKafka, kafkaStack } from './stack-env.js';
 
 const { brokers, registry } = kafkaStack;
@@ -311,6 +313,57 @@ describeKafka('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => 
       expect(result.stderr).toContain('treesynth: stopped');
       expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
     });
+  });
+
+  describe('the same corpus and seed through both runners, with a model evolving the tree', () => {
+    const prefix = `t${run}e.`;
+    let server: FakeOpenAI;
+
+    beforeAll(async () => {
+      prefixes.push(prefix);
+      server = await startFakeOpenAI({ chat: scriptedModel(), models: ['fake-model'] });
+    });
+    afterAll(async () => server?.close());
+
+    it('evolves the same tree and samples the same task ids in local mode and Kafka mode', async () => {
+      const corpus = join(dir, 'corpus-evolve');
+      writeCorpus(corpus);
+      const model = ['--model', 'fake-model', '--llm-base-url', server.url, '--llm-stages', 'evolve', '--no-cache', '--seed', '7', '--max-bytes', '64k'];
+      const local = await treesynth(['run', '--input', corpus, '--out', join(dir, 'local-evolve'), '--tasks', '6', '--evolve-rounds', '2', '-q', ...model], dir);
+      expect(local.code, local.stderr).toBe(0);
+      const localSummary = JSON.parse(readFileSync(join(dir, 'local-evolve', 'summary.json'), 'utf8')) as { evolution: { rounds: number; added: number } };
+      expect(localSummary.evolution.rounds).toBe(2);
+      expect(localSummary.evolution.added).toBeGreaterThan(0);
+
+      // One partition: the stages see the files in the order local mode reads them.
+      const ingested = await treesynth(['ingest', corpus, '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix, '--partitions', '1', '--state', join(dir, 'state-evolve')], dir);
+      expect(ingested.code, ingested.stderr).toBe(0);
+      const stages = startStages(['--topic-prefix', prefix, '--partitions', '1', ...model], dir);
+      children.push(stages.child);
+      await stages.ready;
+      await drained(admin, prefix, [['filter', 'code.files'], ['extract', 'code.accepted'], ['canonicalize', 'features']]);
+      // The end-of-corpus rounds of local mode, asked for as a Kafka user asks: numbered 1 and 2.
+      const evolved = await treesynth(['request-evolution', '--rounds', '2', '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix], dir);
+      expect(evolved.code, evolved.stderr).toBe(0);
+      await drained(admin, prefix, [['evolve', 'tree.evolve']]);
+      const requested = await treesynth(['request-tasks', '--count', '6', '--kafka', brokers!, '--registry', registry!, '--topic-prefix', prefix], dir);
+      expect(requested.code, requested.stderr).toBe(0);
+      await drained(admin, prefix, [['sample', 'tasks.requests']]);
+      stages.child.kill('SIGINT');
+      expect((await stages.exited).code).toBe(0);
+
+      const rounds = await readAll<EvolutionRequest>(`${prefix}tree.evolve`);
+      expect(rounds.map((r) => r.value.round)).toEqual([1, 2]);
+      const changes = await readAll<TreeNodeChange>(`${prefix}tree.nodes`);
+      const restored = await FeatureTrees.restore(changes.map((c) => c.value), createLabelEmbedder({ kind: 'lexical' }));
+      const expected = JSON.parse(readFileSync(join(dir, 'local-evolve', 'tree.json'), 'utf8')) as NestedNode;
+      expect(JSON.stringify(expected)).toContain('"origin":"evolved"');
+      expect(restored.get('all').tree.toNested()).toEqual(expected);
+      const kafkaTasks = (await readAll<SynthesisTask>(`${prefix}tasks`)).map((t) => t.value).sort((a, b) => a.index - b.index);
+      const localTasks = readFileSync(join(dir, 'local-evolve', 'tasks.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as SynthesisTask);
+      expect(kafkaTasks.map((t) => t.taskId)).toEqual(localTasks.map((t) => t.taskId));
+      expect(kafkaTasks.map((t) => t.features.map((f) => f.nodeId))).toEqual(localTasks.map((t) => t.features.map((f) => f.nodeId)));
+    }, 150_000);
   });
 
   describe('bad services and schemas', () => {
