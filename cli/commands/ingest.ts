@@ -2,19 +2,13 @@
 // (topology/ingest.ts); unchanged files are not sent again; --watch keeps sending until ^C.
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ingest } from '../../topology/ingest.js';
+import { ingest, type IngestOptions, type KafkaTarget } from '../../topology/ingest.js';
 import { UsageError } from '../errors.js';
 import { addKafkaOptions, brokersOf, registryOf, topicSettings, type KafkaCommandOptions } from '../kafka-options.js';
 import { integer } from '../options.js';
 
-interface IngestCommandOptions extends KafkaCommandOptions {
-  gitRef?: string;
-  watch: boolean;
-  interval: number;
-  maxReadBytes: number;
-  state: string;
-  resend: boolean;
-}
+/** The ingest flags: where to (the Kafka options) and what and how (ingest's own). */
+type IngestCommandOptions = KafkaCommandOptions & Omit<IngestOptions, keyof KafkaTarget | 'signal'>;
 
 export function registerIngestCommand(program: Command): void {
   addKafkaOptions(
