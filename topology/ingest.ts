@@ -1,7 +1,8 @@
 // `treesynth ingest`, `request-tasks` and `request-evolution`: the ways records enter Kafka
 // mode from outside. Ingest sends SourceFiles into code.files keyed by path, and remembers the content
-// hash it sent for each path under --state, so unchanged files are not sent again (on a rerun
-// or a --watch rescan). Source rejections (unreadable, too large, bad JSONL lines) go to the
+// hash it sent for each path under --state, per cluster (its id) and topic, so unchanged files
+// are not sent again (on a rerun or a --watch rescan) while a new, recreated or different
+// cluster, or a recreated topic, gets every file again. Source rejections (unreadable, too large, bad JSONL lines) go to the
 // dead letters, once per path and reason.
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
@@ -11,7 +12,7 @@ import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
-import { openKafkaContext, openProducer, type KafkaContext } from '../connectors/kafka/context.js';
+import { openKafkaContext, openProducer, type KafkaContext, type WrittenUpTo } from '../connectors/kafka/context.js';
 import type { OutMessage } from '../connectors/kafka/transactional.js';
 import { sha256Hex } from '../analysis/file-checks.js';
 import type { Outcome } from '../schemas/outcome.js';
@@ -51,28 +52,63 @@ export interface IngestCounts {
 
 const isJsonl = (path: string) => /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
 
-/** path -> what was last sent for it: a content hash, or `rejected:<reason>:<detail>`. */
+/**
+ * What ingest sent to one cluster's topic: path -> a content hash, or
+ * `rejected:<reason>:<detail>`; and, per topic written, how far each partition's log reached
+ * after the last acknowledged send. The state file is named after the cluster id (not the
+ * bootstrap address) and the topic, so a recreated or different cluster starts from nothing;
+ * the marks catch a topic deleted and recreated on the same cluster: its log ends before them.
+ */
 class IngestState {
   private constructor(
     readonly file: string,
     private readonly target: string,
     private readonly sent: Map<string, string>,
+    private readonly marks: Map<string, Map<number, number>>,
   ) {}
 
   static async load(dir: string, target: string): Promise<IngestState> {
     const file = join(dir, `${createHash('sha1').update(target).digest('hex').slice(0, 16)}.json`);
     const text = await readFile(file, 'utf8').catch(() => null);
     const entries = new Map<string, string>();
+    const marks = new Map<string, Map<number, number>>();
     if (text !== null) {
       // A state file we cannot read only costs a resend; say so rather than fail.
       try {
-        const parsed = JSON.parse(text) as { target?: string; sent?: Record<string, unknown> };
+        const parsed = JSON.parse(text) as { target?: string; sent?: Record<string, unknown>; writtenUpTo?: Record<string, Record<string, unknown>> };
         for (const [k, v] of Object.entries(parsed.sent ?? {})) if (typeof v === 'string') entries.set(k, v);
+        for (const [topic, partitions] of Object.entries(parsed.writtenUpTo ?? {})) {
+          const byPartition = new Map<number, number>();
+          for (const [p, offset] of Object.entries(partitions ?? {})) if (Number.isInteger(Number(p)) && typeof offset === 'number') byPartition.set(Number(p), offset);
+          marks.set(topic, byPartition);
+        }
       } catch {
         process.stderr.write(`treesynth: ingest state ${file} is unreadable; sending every file again\n`);
       }
     }
-    return new IngestState(file, target, entries);
+    return new IngestState(file, target, entries, marks);
+  }
+
+  /**
+   * Why the topics no longer hold what this state says was sent (a partition's log ends
+   * before what ingest wrote: the topic was deleted and recreated), or null when they may.
+   */
+  async replaced(admin: KafkaContext['admin']): Promise<string | null> {
+    for (const [topic, byPartition] of this.marks) {
+      const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+      for (const [partition, mark] of byPartition) {
+        const end = ends.get(partition);
+        if (end === undefined || end < mark) {
+          return `${topic} partition ${partition} ends at ${end ?? 'no offset (missing)'}, but ingest had written up to ${mark} there: the topic was recreated`;
+        }
+      }
+    }
+    return null;
+  }
+
+  forget(): void {
+    this.sent.clear();
+    this.marks.clear();
   }
 
   get(path: string): string | undefined {
@@ -83,8 +119,17 @@ class IngestState {
     this.sent.set(path, value);
   }
 
+  wrote(written: WrittenUpTo): void {
+    for (const [topic, partitions] of written) {
+      const byPartition = this.marks.get(topic) ?? new Map<number, number>();
+      for (const [p, offset] of partitions) byPartition.set(p, Math.max(byPartition.get(p) ?? 0, offset));
+      this.marks.set(topic, byPartition);
+    }
+  }
+
   async save(): Promise<void> {
-    await writeFileAtomic(this.file, JSON.stringify({ target: this.target, sent: Object.fromEntries(this.sent) }));
+    const writtenUpTo = Object.fromEntries([...this.marks].map(([topic, partitions]) => [topic, Object.fromEntries(partitions)]));
+    await writeFileAtomic(this.file, JSON.stringify({ target: this.target, writtenUpTo, sent: Object.fromEntries(this.sent) }));
   }
 }
 
@@ -95,7 +140,7 @@ function openSource(input: string, options: IngestOptions): AsyncIterable<Outcom
 }
 
 /** Sends one pass over the source: changed and new files, new rejections. */
-async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<void>, state: IngestState, input: string, options: IngestOptions): Promise<IngestCounts> {
+async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<WrittenUpTo>, state: IngestState, input: string, options: IngestOptions): Promise<IngestCounts> {
   const counts: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, bytes: 0 };
   let batch: OutMessage[] = [];
   let batchBytes = 0;
@@ -104,7 +149,7 @@ async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<vo
   // resends a few files (the filter stage drops them as duplicates), it never skips one.
   const flush = async () => {
     if (batch.length === 0) return;
-    await send(batch);
+    state.wrote(await send(batch));
     for (const [path, value] of updates) state.set(path, value);
     await state.save();
     batch = [];
@@ -201,7 +246,13 @@ export async function ingest(inputArg: string, options: IngestOptions): Promise<
     for (const k of Object.keys(total) as Array<keyof IngestCounts>) total[k] += c[k];
   };
   try {
-    const state = await IngestState.load(resolve(options.state), `${brokers.join(',')}|${topic}|${input}|${options.gitRef ?? ''}`);
+    const { clusterId } = await context.admin.describeCluster();
+    const state = await IngestState.load(resolve(options.state), `${clusterId}|${topic}|${input}|${options.gitRef ?? ''}`);
+    const replaced = await state.replaced(context.admin);
+    if (replaced) {
+      say(`${replaced}; sending every file again`);
+      state.forget();
+    }
     const first = await pass(context, producer.send, state, input, options);
     add(first);
     say(summary(first, topic));

@@ -21,7 +21,7 @@ export function registerIngestCommand(program: Command): void {
     .option('--watch', 'keep watching the input and send new and changed files as they appear', false)
     .option('--interval <ms>', 'with --watch: rescan at least this often', integer(100), 2000)
     .option('--max-read-bytes <n>', 'files larger than this are not read (a too-large dead letter instead)', integer(1), 4 * 1024 * 1024)
-    .option('--state <dir>', 'where ingest remembers the content hash sent for each path', '.treesynth/ingest')
+    .option('--state <dir>', 'where ingest remembers the content hash sent for each path, per cluster (its id) and topic', '.treesynth/ingest')
     .option('--resend', 'send every file again, even unchanged ones', false)
     .action(async (input: string, options: IngestCommandOptions) => {
       const info = await stat(input).catch(() => null);

@@ -72,20 +72,32 @@ export async function openKafkaContext(options: KafkaContextOptions): Promise<Ka
   }
 }
 
+/** Per topic and partition, an offset the topic's log now reaches at least (after an acknowledged send). */
+export type WrittenUpTo = Map<string, Map<number, number>>;
+
 /** An idempotent (not transactional) producer for commands that only write: ingest, request-tasks. */
-export async function openProducer(context: KafkaContext): Promise<{ send(messages: readonly OutMessage[]): Promise<void>; close(): Promise<void> }> {
+export async function openProducer(context: KafkaContext): Promise<{ send(messages: readonly OutMessage[]): Promise<WrittenUpTo>; close(): Promise<void> }> {
   const producer: Producer = context.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   return {
     send: async (messages) => {
-      if (messages.length === 0) return;
+      const written: WrittenUpTo = new Map();
+      if (messages.length === 0) return written;
       const byTopic = new Map<string, Array<{ key: string; value: Buffer; partition: number }>>();
       for (const m of messages) {
         const list = byTopic.get(m.topic) ?? [];
         list.push({ key: m.key, value: m.value, partition: m.partition });
         byTopic.set(m.topic, list);
       }
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
+      const acks = await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
+      // The first record of a partition's batch sits at baseOffset: the log now ends past it.
+      for (const a of acks) {
+        if (a.baseOffset === undefined || Number(a.baseOffset) < 0) continue;
+        const byPartition = written.get(a.topicName) ?? new Map<number, number>();
+        byPartition.set(a.partition, Math.max(byPartition.get(a.partition) ?? 0, Number(a.baseOffset) + 1));
+        written.set(a.topicName, byPartition);
+      }
+      return written;
     },
     close: async () => {
       await producer.disconnect().catch(() => {});
