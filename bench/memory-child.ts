@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import { runLocal } from '../topology/run-local.js';
-import { pipelineSettings } from '../topology/settings.js';
+import { MERGE_SIMILARITY, pipelineSettings } from '../topology/settings.js';
 
 const [input, out, maxFiles] = process.argv.slice(2);
 rmSync(out!, { recursive: true, force: true });
@@ -16,7 +16,7 @@ const sampler = setInterval(() => {
   peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
 }, 500);
 const summary = await runLocal({
-  input: input!, out: out!, tasks: 100, maxFiles: Number(maxFiles), settings: pipelineSettings({ seed: 1 }),
+  input: input!, out: out!, tasks: 100, maxFiles: Number(maxFiles), settings: pipelineSettings({ seed: 1, similarity: MERGE_SIMILARITY.lexical }),
   labelEmbedder: new LexicalLabelEmbedder(), codeEmbedder: new LexicalCodeEmbedder(),
 });
 clearInterval(sampler);

@@ -9,7 +9,7 @@ import { ResponseCache } from '../llm/response-cache.js';
 import { startFakeOpenAI } from '../tests/fakes/fake-openai-server.js';
 import { scriptedModel } from '../tests/fakes/scripted-model.js';
 import { runLocal } from '../topology/run-local.js';
-import { pipelineSettings } from '../topology/settings.js';
+import { MERGE_SIMILARITY, pipelineSettings } from '../topology/settings.js';
 
 export interface OrchestrationResult {
   latencyMs: number;
@@ -48,7 +48,7 @@ export async function orchestration(input: string, maxFiles: number, latencyMs: 
       await runLocal({
         input, out: join(dir, out), tasks: 0, maxFiles, window: concurrency * 8,
         // Only extraction uses the model; no tasks are sampled, so the seed draws nothing.
-        settings: pipelineSettings({ llmStages: ['extract'], maxChars: 8000, concurrency: concurrency * 2 }),
+        settings: pipelineSettings({ llmStages: ['extract'], maxChars: 8000, concurrency: concurrency * 2, similarity: MERGE_SIMILARITY.lexical }),
         labelEmbedder: new LexicalLabelEmbedder(), codeEmbedder: new LexicalCodeEmbedder(),
         llm: { models: { extract: factory.forStage('extract') } },
       });

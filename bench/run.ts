@@ -17,7 +17,7 @@ import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
 import type { FeatureSet } from '../schemas/contract.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { GrowableHnsw } from '../stores/hnsw-index.js';
-import { DEFAULT_SETTINGS } from '../topology/settings.js';
+import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
 import { ingestBench } from './ingest.js';
@@ -102,7 +102,7 @@ async function canonicalization(): Promise<void> {
   }
   let resolved = 0;
   const t0 = now();
-  for (const set of sets) resolved += (await canonicalizeFeatureSet(set, { trees, embedder, threshold: DEFAULT_SETTINGS.similarity })).labels.seen;
+  for (const set of sets) resolved += (await canonicalizeFeatureSet(set, { trees, embedder, threshold: MERGE_SIMILARITY.lexical })).labels.seen;
   const stageSeconds = (now() - t0) / 1000;
 
   // (b) The index alone, worst case: every label under one parent, then recall@1 of HNSW

@@ -2,14 +2,14 @@
 // (checked before anything is paid for), the sandbox of the validate stage, the benchmark index
 // of decontamination, and the embedders.
 import { resolve } from 'node:path';
-import { CachedEmbedder, createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
+import { CachedEmbedder, MiniLmEmbedder, createCodeEmbedder, createLabelEmbedder, defaultMiniLmDir } from '../embeddings/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import { LlmClientFactory, type LlmClient, type LlmSettings } from '../llm/index.js';
 import { loadBenchmarkIndex, type DecontaminateConfig } from '../quality/contamination.js';
 import type { StructuredModel } from '../llm/model.js';
 import { createValidateConfig, type ValidateConfig } from '../processors/validate.js';
 import { ResponseCache } from '../llm/response-cache.js';
-import type { LlmStage } from '../topology/settings.js';
+import { MERGE_SIMILARITY, type LabelEmbedderKind, type LlmStage } from '../topology/settings.js';
 import { UsageError } from './errors.js';
 import type { RunOptions } from './run-options.js';
 
@@ -127,11 +127,49 @@ export async function openDecontamination(options: RunOptions): Promise<Decontam
   return { index, minMatches: 1 };
 }
 
-/** The run's embedders; label vectors are cached, since most label occurrences repeat a spelling. */
-export function openEmbedders(options: RunOptions): { labels: Embedder; files: Embedder } {
-  if (options.embeddings === 'lexical') return { labels: new CachedEmbedder(createLabelEmbedder({ kind: 'lexical' })), files: createCodeEmbedder({ kind: 'lexical' }) };
-  if (!options.embeddingModel) throw new UsageError('--embeddings openai needs --embedding-model (e.g. text-embedding-3-small)');
-  const remote = { kind: 'openai' as const, model: options.embeddingModel, ...(options.embeddingsUrl ? { baseURL: options.embeddingsUrl } : {}) };
-  // Whole files are embedded lexically even then: near-duplicate checks need no model.
-  return { labels: new CachedEmbedder(createLabelEmbedder(remote)), files: createCodeEmbedder({ kind: 'lexical' }) };
+export interface OpenedEmbedders {
+  labels: Embedder;
+  files: Embedder;
+  /** The merge threshold: --similarity, else the one chosen for this label embedder (MERGE_SIMILARITY). */
+  similarity: number;
+}
+
+/**
+ * The run's embedders; label vectors are cached, since most label occurrences repeat a spelling.
+ * `auto` (the default) merges labels by meaning with the MiniLM model ./setup.sh installs and,
+ * when it cannot be opened, falls back to the lexical embedder, saying so and why in one line.
+ * Whole files are embedded lexically with every choice: MiniLM reads only a file's first 256
+ * word pieces, so files that share a licence header look alike, and it is ~100x slower.
+ */
+export async function openEmbedders(
+  options: Pick<RunOptions, 'embeddings' | 'embeddingModel' | 'embeddingsUrl' | 'similarity' | 'quiet'>,
+  { modelDir = defaultMiniLmDir(), log = (line: string) => process.stderr.write(`${line}\n`) }: { modelDir?: string; log?: (line: string) => void } = {},
+): Promise<OpenedEmbedders> {
+  const opened = (kind: LabelEmbedderKind, labels: Embedder): OpenedEmbedders => ({
+    labels: new CachedEmbedder(labels), files: createCodeEmbedder({ kind: 'lexical' }), similarity: options.similarity ?? MERGE_SIMILARITY[kind],
+  });
+  switch (options.embeddings) {
+    case 'lexical':
+      return opened('lexical', createLabelEmbedder({ kind: 'lexical' }));
+    case 'openai': {
+      if (!options.embeddingModel) throw new UsageError('--embeddings openai needs --embedding-model (e.g. text-embedding-3-small)');
+      return opened('openai', createLabelEmbedder({ kind: 'openai', model: options.embeddingModel, ...(options.embeddingsUrl ? { baseURL: options.embeddingsUrl } : {}) }));
+    }
+    case 'minilm':
+      try {
+        return opened('minilm', await MiniLmEmbedder.open({ dir: modelDir }));
+      } catch (error) {
+        throw new UsageError(`--embeddings minilm: ${(error as Error).message.split('\n')[0]}`);
+      }
+    case 'auto':
+      try {
+        return opened('minilm', await MiniLmEmbedder.open({ dir: modelDir }));
+      } catch (error) {
+        const fallback = opened('lexical', createLabelEmbedder({ kind: 'lexical' }));
+        if (!options.quiet) log(`treesynth: labels merge by spelling, not meaning (lexical embeddings, similarity ${fallback.similarity}): ${(error as Error).message.split('\n')[0]}`);
+        return fallback;
+      }
+    default:
+      throw new UsageError(`unknown --embeddings ${JSON.stringify(options.embeddings satisfies never)}`);
+  }
 }

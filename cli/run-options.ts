@@ -18,7 +18,8 @@ export interface RunOptions {
   tasks: number;
   maxFiles?: number;
   maxBytes: number;
-  similarity: number;
+  /** Unset: the label embedder's own threshold (cli/llm-setup.ts openEmbedders). */
+  similarity?: number;
   nearDuplicateRadius: number;
   temperature: number;
   topN: number;
@@ -31,7 +32,7 @@ export interface RunOptions {
   treeKey: TreeKeyMode;
   upweight?: Upweight[];
   require?: string[][];
-  embeddings: 'lexical' | 'openai';
+  embeddings: 'auto' | 'minilm' | 'lexical' | 'openai';
   embeddingModel?: string;
   embeddingsUrl?: string;
   window: number;

@@ -1,4 +1,5 @@
-// Choosing an embedder from configuration: lexical (offline, default) or an OpenAI-compatible endpoint.
+// Choosing an embedder from configuration: lexical (offline, no model) or an OpenAI-compatible
+// endpoint; the MiniLM model (offline, by meaning) loads asynchronously: MiniLmEmbedder.open.
 import type { Embedder } from './embedder.js';
 import { LexicalCodeEmbedder, LexicalLabelEmbedder } from './lexical.js';
 import { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
@@ -7,6 +8,8 @@ export { CachedEmbedder } from './cached.js';
 export { cosine, normalise, type Embedder } from './embedder.js';
 export { LexicalCodeEmbedder, LexicalLabelEmbedder, labelKey, type LexicalEmbedderOptions } from './lexical.js';
 export { OpenAIEmbedder, OpenAIEmbeddingError, type OpenAIEmbedderOptions } from './openai.js';
+export { MINILM_FILES, MiniLmEmbedder, MiniLmModelMissingError, defaultMiniLmDir, type MiniLmOptions } from './minilm.js';
+export { bestThreshold, mergeQuality, parseLabelPairs, scorePairs, type LabelPair, type MergeQuality, type ScoredPair } from './merge-quality.js';
 
 export type EmbedderOptions = { kind: 'lexical'; dimension?: number } | ({ kind: 'openai' } & OpenAIEmbedderOptions);
 

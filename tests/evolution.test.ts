@@ -10,7 +10,7 @@ import type { StructuredModel } from '../llm/model.js';
 import type { SubtreeJson } from '../prompts/evolve-tree.js';
 import { evolutionSeed, highestRounds, nextRounds, roundDue, roundsDuringCorpus } from '../topology/evolution.js';
 import { runLocal } from '../topology/run-local.js';
-import { pipelineSettings } from '../topology/settings.js';
+import { MERGE_SIMILARITY, pipelineSettings } from '../topology/settings.js';
 import { writeCorpus } from './fixtures/corpus.js';
 
 describe('evolution control', () => {
@@ -75,7 +75,7 @@ describe('the local runner evolves when evolution control says so', () => {
     const model = evolvingModel();
     const summary = await runLocal({
       input: corpus, out: join(dir, out), tasks: 3,
-      settings: pipelineSettings({ llmStages: ['evolve'], evolution: { every, rounds } }),
+      settings: pipelineSettings({ llmStages: ['evolve'], similarity: MERGE_SIMILARITY.lexical, evolution: { every, rounds } }),
       labelEmbedder: createLabelEmbedder({ kind: 'lexical' }), codeEmbedder: createCodeEmbedder({ kind: 'lexical' }),
       llm: { models: { evolve: model } }, clock: () => 1_700_000_000_000,
     });

@@ -27,7 +27,7 @@ export interface PipelineSettings {
   seed: number;
   /** Files larger than this are rejected as too large. */
   maxBytes: number;
-  /** Cosine similarity at or above which a label merges into a sibling. */
+  /** Cosine similarity at or above which a label merges into a sibling; it depends on the label embedder (MERGE_SIMILARITY). */
   similarity: number;
   /** Cosine distance within which a file is a near-duplicate of an accepted one; 0 disables. */
   nearDuplicateRadius: number;
@@ -53,6 +53,16 @@ export interface PipelineSettings {
   evolution: EvolutionSettings;
 }
 
+/**
+ * Merge threshold per label embedder. minilm: the best F1 over the labelled pairs of
+ * tests/fixtures/label-pairs.json (precision 0.81, recall 0.89 there; its wrong merges are
+ * opposites such as "int to string" / "string to int"). lexical: tuned by
+ * tests/lexical-embedder.test.ts (precision 0.89, recall 0.40 on the same pairs). openai: not
+ * measured, it depends on the model; pass --similarity.
+ */
+export const MERGE_SIMILARITY = { minilm: 0.73, lexical: 0.85, openai: 0.85 } as const;
+export type LabelEmbedderKind = keyof typeof MERGE_SIMILARITY;
+
 /** Larger breadth and depth make more complex tasks: function → file → multi-file. */
 export const DEFAULT_LEVELS: Readonly<Record<TaskLevel, LevelShape>> = {
   function: { breadth: [3, 1, 1], mandatory: 1 },
@@ -65,7 +75,8 @@ export const DEFAULT_LEVEL_MIX: Readonly<Record<TaskLevel, number>> = { function
 export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
   seed: 42,
   maxBytes: 1024 * 1024,
-  similarity: 0.85,
+  // The default label embedder's; a run with another embedder uses that one's (MERGE_SIMILARITY).
+  similarity: MERGE_SIMILARITY.minilm,
   nearDuplicateRadius: 0.05,
   treeKey: 'all',
   temperature: 1,

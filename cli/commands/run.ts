@@ -11,7 +11,7 @@ import { LANGUAGES } from '../../schemas/languages.js';
 import type { NestedNode } from '../../stores/tree-store.js';
 import type { StageResources } from '../../topology/build.js';
 import { runLocal, type RunSummary } from '../../topology/run-local.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, DEFAULT_SETTINGS, LLM_STAGES } from '../../topology/settings.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, DEFAULT_SETTINGS, LLM_STAGES, MERGE_SIMILARITY } from '../../topology/settings.js';
 import type { DeployedStage } from '../../topology/treesynth.js';
 import { countInput } from '../count-input.js';
 import { UsageError } from '../errors.js';
@@ -30,7 +30,7 @@ async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   const outInfo = await stat(options.out).catch(() => null);
   if (outInfo && !outInfo.isDirectory()) throw new UsageError(`--out is a file, not a directory: ${options.out}`);
 
-  const { labels, files } = openEmbedders(options);
+  const { labels, files, similarity } = await openEmbedders(options);
   const clients = await openLlmClients(options, options.llmStages);
   if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
     process.stderr.write(
@@ -44,7 +44,7 @@ async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });
   try {
     return await runLocal({
-      input, out: options.out, gitRef: options.gitRef, settings: settingsFrom(options), tasks: options.tasks, maxFiles: options.maxFiles,
+      input, out: options.out, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
       window: options.window, labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
       llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
       ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
@@ -128,7 +128,7 @@ export async function runKafka(options: RunOptions): Promise<void> {
   const registryUrl = registryOf(options.registry);
   const stages = stagesOf(options.stages);
   const { startKafkaRun } = await import('../../topology/run-kafka.js');
-  const { labels, files } = openEmbedders(options);
+  const { labels, files, similarity } = await openEmbedders(options);
   // Without an endpoint the LLM stages record their prompts, as in local mode: in --out if given.
   const llm = await setupLlm(options, stages, join(options.out ?? join('.treesynth', 'kafka'), `${options.topicPrefix}pending.jsonl`));
   const log = (line: string) => {
@@ -138,7 +138,7 @@ export async function runKafka(options: RunOptions): Promise<void> {
   try {
     const run = await startKafkaRun({
       brokers, registryUrl, prefix: options.topicPrefix, stages, topics: topicSettings(extra),
-      settings: settingsFrom(options), resources: { labelEmbedder: labels, codeEmbedder: files, ...llm.resources },
+      settings: { ...settingsFrom(options), similarity }, resources: { labelEmbedder: labels, codeEmbedder: files, ...llm.resources },
       ...(metrics ? { onCommitted: (stage: DeployedStage, info: BatchCommitted) => metrics.committed(stage, info) } : {}),
       ...(extra.batchRecords ? { maxRecordsPerTransaction: extra.batchRecords } : {}),
       ...(extra.sessionTimeout ? { sessionTimeoutMs: extra.sessionTimeout } : {}),
@@ -182,7 +182,7 @@ export function registerRunCommand(program: Command): void {
     .option('--tasks <n>', 'synthesis tasks to sample from the tree', integer(0), 100)
     .option('--max-files <n>', 'stop after reading this many files', integer(1))
     .option('--max-bytes <size>', 'reject files larger than this', bytes, 1024 * 1024)
-    .option('--similarity <x>', 'cosine similarity at which a label merges into an existing sibling', decimal(0, 1, true), 0.85)
+    .option('--similarity <x>', `cosine similarity at which a label merges into an existing sibling (default: ${MERGE_SIMILARITY.minilm} with minilm, ${MERGE_SIMILARITY.lexical} with lexical)`, decimal(0, 1, true))
     .option('--near-duplicate-radius <x>', 'cosine distance within which a file is a near-duplicate of an accepted one (0 turns the check off)', decimal(0, 1), 0.05)
     .option('--temperature <x>', 'sampling temperature T: p ∝ exp(log(f)/T); 1 follows the data, larger is more uniform', decimal(0, Infinity, true), 1)
     .option('--top-n <n>', 'children of a node that sampling considers (the most frequent)', integer(1), 50)
@@ -195,7 +195,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--tree-key <mode>', 'one tree for the corpus, or one per language').argParser(choice(['all', 'language'] as const)).default('all'))
     .option('--upweight <path=factor>', 'sample a feature more often, e.g. "error handling=3" (repeatable)', upweight)
     .option('--require <path>', 'a feature every task must use, e.g. "logging" (repeatable)', featurePath)
-    .addOption(new Option('--embeddings <kind>', 'label embeddings: offline lexical, or an OpenAI-compatible endpoint').argParser(choice(['lexical', 'openai'] as const)).default('lexical'))
+    .addOption(new Option('--embeddings <kind>', 'label embeddings: auto (minilm if ./setup.sh installed it, else lexical), minilm (offline, by meaning), lexical (offline, by spelling), or an OpenAI-compatible endpoint').argParser(choice(['auto', 'minilm', 'lexical', 'openai'] as const)).default('auto'))
     .option('--embedding-model <name>', 'embedding model for --embeddings openai')
     .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
     .option('--window <n>', 'files in flight at once; bounds memory', integer(1, 100_000), 64)
