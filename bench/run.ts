@@ -6,6 +6,7 @@
 //  4. orchestration: LLM requests per second against a fake endpoint of fixed latency L at
 //     concurrency C, as a fraction of C/L (target ≥ 0.95); requests on a replay (target 0)
 //  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs
+//  6. label embeddings: MiniLM beside lexical, merge precision/recall and labels/s (bench/embeddings.ts)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
 import { ingestBench } from './ingest.js';
+import { embeddingsBench } from './embeddings.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
 mkdirSync(cacheDir, { recursive: true });
@@ -183,5 +185,6 @@ if (!only || only === 'canonicalization') await canonicalization();
 if (!only || only === 'memory') memory();
 if (!only || only === 'orchestration') await llmOrchestration();
 if (!only || only === 'ingest') await kafkaIngest();
+if (!only || only === 'embeddings') results['embeddings'] = await embeddingsBench(cacheDir);
 writeFileSync(join(cacheDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results: ${join(cacheDir, 'results.json')}`);
