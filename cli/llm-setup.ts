@@ -28,6 +28,8 @@ export interface LlmCliSettings {
   maxTokens?: number;
   /** A model per stage, where one is given. */
   stageModels?: Readonly<Record<string, string | undefined>>;
+  /** No notice on stderr (which model was taken when none was given). */
+  quiet?: boolean;
 }
 
 export interface OpenedLlm {
@@ -56,10 +58,18 @@ export async function openLlm(settings: LlmCliSettings, wanted: readonly string[
   if (settings.maxRequests !== undefined) budget.maxRequests = settings.maxRequests;
   if (settings.maxTokens !== undefined) budget.maxTotalTokens = settings.maxTokens;
   const factory = new LlmClientFactory({
-    defaults, stages, guard: { budget }, concurrency: { initial: Math.min(4, settings.concurrency), min: 1, max: Math.max(1, settings.concurrency) },
+    // Starts at --concurrency; the limiter comes down on overload only (llm/adaptive-concurrency.ts).
+    defaults, stages, guard: { budget }, concurrency: { max: Math.max(1, settings.concurrency) },
     ...(cache ? { cache } : {}),
   });
   try {
+    // No model given: an endpoint that serves exactly one names it; say which was taken.
+    const discovered = new Map<string, string[]>();
+    for (const { stage, model, endpoint } of await factory.discoverModels(wanted)) {
+      const key = `${endpoint} serves one model: using "${model}"`;
+      discovered.set(key, [...(discovered.get(key) ?? []), stage]);
+    }
+    if (!settings.quiet) for (const [line, used] of discovered) process.stderr.write(`treesynth: no --model given; ${line} (${used.join(', ')})\n`);
     const clients: Record<string, LlmClient> = {};
     const checked = new Set<string>();
     for (const stage of wanted) {

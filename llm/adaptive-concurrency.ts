@@ -1,25 +1,38 @@
-// How many LLM requests may be in flight at once, learned while the run goes (AIMD, as TCP
-// does it): after a window of successes at a saturated limit, while latency stays near its
-// baseline, the limit rises by one; on an overload signal (429, 5xx, a timeout) or on latency
-// well above the baseline it is cut multiplicatively. Latency matters because self-hosted
-// servers (vLLM, llama.cpp, Ollama) never answer 429: they queue, and the queue shows up only
-// as slower answers.
+// How many LLM requests may be in flight at once to one endpoint. It starts at the configured
+// concurrency (the user said what the endpoint takes; ramping up from a few slots wastes
+// hundreds of requests at C = 64) and comes down only on evidence of overload:
 //
-// One cut per "round trip": a signal from a request that started before the last cut says
-// nothing new about the cut limit, so it is ignored (otherwise one burst of 429s from the same
-// congested moment would collapse the limit to the minimum).
+// - a fault rate, not a fault: 429s, 5xx and timeouts are counted over the last outcomes, and
+//   the limit is cut when their share is clearly above what a flaky proxy or an unlucky shard
+//   produces (`toleratedFaultRate`). A single fault, or 25 % of random faults, is retried, not
+//   answered by halving the limit (which left a run at one request in flight);
+// - latency well above its baseline: self-hosted servers (vLLM, llama.cpp, Ollama) never answer
+//   429, they queue, and the queue shows up only as slower answers;
+// - a server's `retry-after`: the whole endpoint pauses (no request starts) until it has passed,
+//   not only the request that was told.
+//
+// After a cut the limit climbs back by one per window of successes at a saturated limit (AIMD,
+// as TCP does it). One cut per "round trip": evidence from requests that started before the
+// last cut says nothing about the cut limit, so it is ignored; otherwise one burst of 429s from
+// the same congested moment would collapse the limit to the minimum.
 
 export interface AdaptiveConcurrencyOptions {
-  /** Limit at start. */
-  initial: number;
-  /** The limit never goes below this (>= 1). */
-  min: number;
-  /** The limit never goes above this. `min === max` gives a fixed semaphore. */
+  /** The configured concurrency; the limit never goes above it. */
   max: number;
-  /** Successes at a saturated limit needed to add one. Default 10. */
+  /** The limit never goes below this (>= 1). Default 1. */
+  min?: number;
+  /** Limit at start. Default `max`. */
+  initial?: number;
+  /** Successes at a saturated limit needed to add one after a cut. Default 10. */
   successesPerIncrease?: number;
-  /** Multiplier on an overload signal, in (0, 1). Default 0.5. */
+  /** Multiplier of a cut, in (0, 1). Default 0.5. */
   decreaseFactor?: number;
+  /** Share of faults among recent outcomes that is noise, not overload, in (0, 1). Default 0.3. */
+  toleratedFaultRate?: number;
+  /** Outcomes the fault rate is measured over. Default 64. */
+  faultWindow?: number;
+  /** Outcomes needed before the fault rate can cut. Default 8. */
+  minFaultSamples?: number;
   /** Recent latency above `baseline × latencyTolerance` counts as overload. Default 2. */
   latencyTolerance?: number;
   /** Weight of a new sample in the recent-latency EWMA. Default 0.3. */
@@ -28,6 +41,8 @@ export interface AdaptiveConcurrencyOptions {
   baselineAlpha?: number;
   /** Latency samples needed before latency can cut or block increases. Default 5. */
   minLatencySamples?: number;
+  /** Clock in ms, for pauses. Default `performance.now`. */
+  now?: () => number;
 }
 
 /** How a request that held a permit ended, as far as concurrency is concerned. */
@@ -51,8 +66,16 @@ export interface ConcurrencySnapshot {
   recentLatencyMs: number | undefined;
   /** Baseline latency (slow EWMA), ms. */
   baselineLatencyMs: number | undefined;
+  /** Share of faults among the outcomes counted since the last cut (at most `faultWindow`). */
+  recentFaultRate: number;
   increases: number;
   decreases: number;
+  /** Cuts caused by a fault rate, and by latency. */
+  faultCuts: number;
+  latencyCuts: number;
+  /** Pauses the endpoint asked for (retry-after), and how long is left of the current one, ms. */
+  pauses: number;
+  pausedForMs: number;
   /** Highest limit reached so far. */
   peakLimit: number;
   /** Highest in-flight count reached so far. */
@@ -64,6 +87,9 @@ interface Waiter {
   fail: (reason: unknown) => void;
   detach: () => void;
 }
+
+/** Standard deviations above the tolerated fault rate at which faults count as overload. */
+const FAULT_SIGMAS = 3;
 
 function checkLimit(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 1) throw new Error(`AdaptiveLimiter: ${what} must be an integer >= 1, got ${value}`);
@@ -86,10 +112,14 @@ export class AdaptiveLimiter {
   readonly max: number;
   private readonly successesPerIncrease: number;
   private readonly decreaseFactor: number;
+  private readonly toleratedFaultRate: number;
+  private readonly faultWindow: number;
+  private readonly minFaultSamples: number;
   private readonly latencyTolerance: number;
   private readonly recentAlpha: number;
   private readonly baselineAlpha: number;
   private readonly minLatencySamples: number;
+  private readonly now: () => number;
 
   private currentLimit: number;
   private active = 0;
@@ -97,26 +127,38 @@ export class AdaptiveLimiter {
   /** Bumped on every cut; permits remember the epoch they started in. */
   private epoch = 0;
   private successesSinceChange = 0;
+  /** Outcomes of this epoch, oldest first (true = fault), at most `faultWindow`. */
+  private readonly outcomes: boolean[] = [];
+  private faultsInWindow = 0;
   private recent: number | undefined;
   private baseline: number | undefined;
   private samples = 0;
   private increases = 0;
-  private decreases = 0;
+  private faultCuts = 0;
+  private latencyCuts = 0;
+  private pauses = 0;
+  private pausedUntil = 0;
+  /** Wakes the queue when a pause ends; armed only while callers wait, so it never keeps an idle process alive. */
+  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
   private peakLimit: number;
   private peakInFlight = 0;
 
   constructor(options: AdaptiveConcurrencyOptions) {
-    this.min = checkLimit(options.min, 'min');
     this.max = checkLimit(options.max, 'max');
+    this.min = checkLimit(options.min ?? 1, 'min');
     if (this.max < this.min) throw new Error(`AdaptiveLimiter: max (${this.max}) < min (${this.min})`);
-    this.currentLimit = Math.min(this.max, Math.max(this.min, checkLimit(options.initial, 'initial')));
+    this.currentLimit = Math.min(this.max, Math.max(this.min, checkLimit(options.initial ?? this.max, 'initial')));
     this.successesPerIncrease = checkLimit(options.successesPerIncrease ?? 10, 'successesPerIncrease');
     this.decreaseFactor = checkFraction(options.decreaseFactor ?? 0.5, 'decreaseFactor');
+    this.toleratedFaultRate = checkFraction(options.toleratedFaultRate ?? 0.3, 'toleratedFaultRate');
+    this.faultWindow = checkLimit(options.faultWindow ?? 64, 'faultWindow');
+    this.minFaultSamples = Math.min(this.faultWindow, checkLimit(options.minFaultSamples ?? 8, 'minFaultSamples'));
     this.latencyTolerance = options.latencyTolerance ?? 2;
     if (!(this.latencyTolerance > 1)) throw new Error(`AdaptiveLimiter: latencyTolerance must be > 1, got ${this.latencyTolerance}`);
     this.recentAlpha = checkFraction(options.recentAlpha ?? 0.3, 'recentAlpha');
     this.baselineAlpha = checkFraction(options.baselineAlpha ?? 0.02, 'baselineAlpha');
     this.minLatencySamples = Math.max(1, Math.floor(options.minLatencySamples ?? 5));
+    this.now = options.now ?? (() => performance.now());
     this.peakLimit = this.currentLimit;
   }
 
@@ -142,26 +184,33 @@ export class AdaptiveLimiter {
       waiting: this.queue.length,
       recentLatencyMs: this.recent,
       baselineLatencyMs: this.baseline,
+      recentFaultRate: this.outcomes.length > 0 ? this.faultsInWindow / this.outcomes.length : 0,
       increases: this.increases,
-      decreases: this.decreases,
+      decreases: this.faultCuts + this.latencyCuts,
+      faultCuts: this.faultCuts,
+      latencyCuts: this.latencyCuts,
+      pauses: this.pauses,
+      pausedForMs: Math.max(0, this.pausedUntil - this.now()),
       peakLimit: this.peakLimit,
       peakInFlight: this.peakInFlight,
     };
   }
 
   /**
-   * Waits for a slot (first come, first served). Rejects with the signal's reason when any of
-   * `signals` aborts while waiting; the slot is then not taken.
+   * Waits for a slot (first come, first served; none is given while the endpoint is paused).
+   * Rejects with the signal's reason when any of `signals` aborts while waiting; the slot is
+   * then not taken.
    */
   acquire(signals: readonly (AbortSignal | undefined)[] = []): Promise<Permit> {
     const aborted = abortedReason(signals);
     if (aborted) return Promise.reject(aborted.reason);
-    if (this.queue.length === 0 && this.active < this.currentLimit) return Promise.resolve(this.take());
+    if (this.queue.length === 0 && this.active < this.currentLimit && !this.paused()) return Promise.resolve(this.take());
     return new Promise<Permit>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.queue.indexOf(waiter);
         if (i >= 0) this.queue.splice(i, 1);
         waiter.detach();
+        this.disarmIfIdle();
         reject(abortedReason(signals)?.reason);
       };
       const waiter: Waiter = {
@@ -176,7 +225,26 @@ export class AdaptiveLimiter {
       };
       for (const s of signals) s?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(waiter);
+      this.pump();
     });
+  }
+
+  /**
+   * No request starts for `ms` from now: the endpoint asked for it (retry-after). Requests on
+   * the wire finish; callers queue. A longer pause extends the current one, a shorter one does
+   * not shorten it.
+   */
+  pause(ms: number): void {
+    if (!(ms > 0)) return;
+    const until = this.now() + ms;
+    if (until <= this.pausedUntil) return;
+    if (!this.paused()) this.pauses++;
+    this.pausedUntil = until;
+    this.pump();
+  }
+
+  private paused(): boolean {
+    return this.pausedUntil > this.now();
   }
 
   private take(): Permit {
@@ -200,9 +268,10 @@ export class AdaptiveLimiter {
 
   private observe(outcome: PermitOutcome, startedEpoch: number, saturated: boolean): void {
     if (outcome.kind === 'neutral') return;
+    const current = startedEpoch === this.epoch;
+    if (current) this.count(outcome.kind === 'overload');
     if (outcome.kind === 'overload') {
-      this.successesSinceChange = 0;
-      if (startedEpoch === this.epoch) this.decrease();
+      if (current && this.faultRateTooHigh()) this.decrease('faults');
       return;
     }
     const latency = Math.max(0, outcome.latencyMs);
@@ -211,11 +280,12 @@ export class AdaptiveLimiter {
     this.baseline = this.baseline === undefined ? latency : this.baseline + this.baselineAlpha * (latency - this.baseline);
     const slow = this.samples >= this.minLatencySamples && this.recent > this.baseline * this.latencyTolerance;
     if (slow) {
-      this.successesSinceChange = 0;
-      if (startedEpoch === this.epoch) this.decrease();
+      if (current) this.decrease('latency');
       return;
     }
     if (!saturated) return;
+    // Faults in between do not reset this count: their rate is judged above, and a limit cut by
+    // mistake must be able to climb back while a quarter of the requests still fail.
     if (++this.successesSinceChange >= this.successesPerIncrease && this.currentLimit < this.max) {
       // No epoch bump here: an overload signal from a request started before the increase
       // still says the (lower) limit was already too high.
@@ -226,17 +296,60 @@ export class AdaptiveLimiter {
     }
   }
 
-  private decrease(): void {
+  private count(fault: boolean): void {
+    this.outcomes.push(fault);
+    if (fault) this.faultsInWindow++;
+    if (this.outcomes.length > this.faultWindow && this.outcomes.shift()) this.faultsInWindow--;
+  }
+
+  /**
+   * Whether the faults among this epoch's outcomes are more than `toleratedFaultRate` can
+   * explain: above it by FAULT_SIGMAS binomial standard deviations. Over 64 outcomes that is
+   * 31 faults (48 %); over the first 8 of a burst, 7 (so a burst of 429s cuts within about one
+   * round trip), while 25 % of random faults cut in fewer than 1 run in 100.
+   */
+  private faultRateTooHigh(): boolean {
+    const n = this.outcomes.length;
+    if (n < this.minFaultSamples) return false;
+    const p = this.toleratedFaultRate;
+    return this.faultsInWindow > n * p + FAULT_SIGMAS * Math.sqrt(n * p * (1 - p));
+  }
+
+  private decrease(cause: 'faults' | 'latency'): void {
     if (this.currentLimit <= this.min) return;
     this.currentLimit = Math.max(this.min, Math.min(this.currentLimit - 1, Math.floor(this.currentLimit * this.decreaseFactor)));
-    this.decreases++;
+    if (cause === 'faults') this.faultCuts++;
+    else this.latencyCuts++;
     this.epoch++;
     this.successesSinceChange = 0;
+    this.outcomes.length = 0;
+    this.faultsInWindow = 0;
   }
 
   private pump(): void {
+    if (this.paused()) {
+      this.armPauseTimer();
+      return;
+    }
     while (this.active < this.currentLimit && this.queue.length > 0) {
       this.queue.shift()!.grant(this.take());
+    }
+  }
+
+  private armPauseTimer(): void {
+    if (this.queue.length === 0) return;
+    if (this.pauseTimer !== undefined) clearTimeout(this.pauseTimer);
+    // +1: a timer may fire a fraction of a millisecond before the clock reaches the deadline.
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.pump();
+    }, Math.ceil(this.pausedUntil - this.now()) + 1);
+  }
+
+  private disarmIfIdle(): void {
+    if (this.queue.length === 0 && this.pauseTimer !== undefined) {
+      clearTimeout(this.pauseTimer);
+      this.pauseTimer = undefined;
     }
   }
 
@@ -246,5 +359,6 @@ export class AdaptiveLimiter {
       waiter.detach();
       waiter.fail(reason);
     }
+    this.disarmIfIdle();
   }
 }

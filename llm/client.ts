@@ -2,8 +2,9 @@
 // OpenAI-compatible endpoint, with the response cache, adaptive concurrency, retries, a run
 // budget and an error-rate breaker around each call.
 //
-// A call goes: cache → (run still going?) → limiter slot → budget slot → request → answer
-// check → at most one repair → cache write → result. Problems with an answer (empty, cut off,
+// A call goes: cache → (run still going?) → limiter slot → budget slot → request (with a
+// deadline on the whole answer, body included) → answer check → at most one repair → cache
+// write → result. Problems with an answer (empty, cut off,
 // not JSON, off-schema, refused) and with one record (too long, refused by the server, retries
 // spent) come back as `{ ok: false, reason }` for the stage to dead-letter; only conditions that
 // stop the whole run throw (LlmConfigError, LlmUnavailableError, BudgetExhaustedError,
@@ -14,10 +15,11 @@ import type { CachedResponse } from './response-cache.js';
 import { responseCacheKey } from './response-cache.js';
 import { AdaptiveLimiter, type AdaptiveConcurrencyOptions } from './adaptive-concurrency.js';
 import { LlmRunGuard } from './budget.js';
-import { checkLlmConfig, type LlmClientConfig } from './config.js';
-import { LlmConfigError, LlmError, LlmUnavailableError, endpointLabel, oneLine, redactSecret } from './errors.js';
+import { DEFAULT_MAX_TIMEOUT_RETRIES, checkLlmConfig, type LlmClientConfig } from './config.js';
+import { LlmConfigError, LlmUnavailableError, endpointLabel, oneLine, redactSecret } from './errors.js';
 import { DEFAULT_PROMPT_VERSION, makeProvenance, type Provenance } from './provenance.js';
-import { backoffDelay, classifyError, sleep, type Classified, type RetryTuning } from './retry.js';
+import { backoffDelay, classifyError, configHint, faultLine, sleep, withDeadline, type Classified, type RetryTuning } from './retry.js';
+import { listIds, servedModels } from './served-models.js';
 import {
   SchemaValidator,
   checkAnswer,
@@ -108,7 +110,8 @@ export interface LlmClientDeps {
   cacheNamespace?: string;
 }
 
-export const DEFAULT_CONCURRENCY: AdaptiveConcurrencyOptions = { initial: 4, min: 1, max: 64 };
+/** The CLI's default `--concurrency`; the limiter starts there. */
+export const DEFAULT_CONCURRENCY: AdaptiveConcurrencyOptions = { max: 16 };
 
 const MAX_ANSWER_CHARS = 4_000;
 
@@ -187,6 +190,7 @@ export class LlmClient {
     this.random = deps.random ?? Math.random;
     this.cacheNamespace = deps.cacheNamespace;
     // Retries are ours (limiter, budget and accounting see every attempt), so the SDK's are off.
+    // Its timeout only reaches the headers; `withDeadline` bounds the whole answer.
     this.openai = new OpenAI({ apiKey: config.apiKey, baseURL: config.baseURL, maxRetries: 0, timeout: config.timeoutMs });
   }
 
@@ -338,6 +342,8 @@ export class LlmClient {
       ...(this.config.maxTokens !== undefined ? { [this.config.maxTokensParam ?? 'max_tokens']: this.config.maxTokens } : {}),
     };
     const signals = [request.signal, this.guard.stopSignal];
+    const timeoutRetries = Math.min(this.config.maxRetries, this.config.maxTimeoutRetries ?? DEFAULT_MAX_TIMEOUT_RETRIES);
+    let timeouts = 0;
     for (let attempt = 0; ; attempt++) {
       this.guard.assertRunning();
       const permit = await this.limiter.acquire(signals);
@@ -352,7 +358,7 @@ export class LlmClient {
       let fault: Classified;
       try {
         // Only the caller's signal reaches the request: a run that stops lets requests on the wire finish.
-        const response: unknown = await this.openai.chat.completions.create(body, request.signal ? { signal: request.signal } : {});
+        const response: unknown = await withDeadline(this.config.timeoutMs, request.signal, (signal) => this.openai.chat.completions.create(body, { signal }));
         const read = readCompletion(response);
         permit.release({ kind: 'success', latencyMs: performance.now() - sentAt });
         this.acceptedSchemas.add(request.schema.name);
@@ -361,10 +367,18 @@ export class LlmClient {
         this.guard.addTokens(read.promptTokens + read.completionTokens);
         return { kind: 'answer', answer: read.answer, model: read.model ?? this.config.model };
       } catch (error) {
+        if (request.signal?.aborted) {
+          // However the abort surfaced (before the headers or while reading the body).
+          permit.release({ kind: 'neutral' });
+          throw request.signal.reason;
+        }
         fault =
           error instanceof MalformedCompletion
             ? { retry: true, kind: 'malformed-response', overload: false, retryAfterMs: undefined, status: undefined, message: `malformed response: ${error.message}` }
             : classifyError(error);
+        // A server-named wait holds back every request to this endpoint, not only this one; it
+        // starts before the slot is given back, so no queued request slips out in between.
+        if (fault.retry && fault.retryAfterMs !== undefined) this.limiter.pause(backoffDelay(attempt, this.retryTuning, fault.retryAfterMs));
         permit.release(fault.retry && fault.overload ? { kind: 'overload' } : { kind: 'neutral' });
         if (!fault.retry) {
           if (fault.kind === 'aborted') throw request.signal?.aborted ? request.signal.reason : error;
@@ -375,7 +389,8 @@ export class LlmClient {
           throw new LlmConfigError(this.configMessage(fault), fault.status);
         }
       }
-      if (attempt >= this.config.maxRetries) {
+      if (fault.kind === 'timeout') timeouts++;
+      if (attempt >= this.config.maxRetries || timeouts > timeoutRetries) {
         const tries = `${attempt + 1} attempt${attempt === 0 ? '' : 's'}`;
         if (fault.kind === 'unreachable') {
           throw new LlmUnavailableError(oneLine(`LLM endpoint ${endpointLabel(this.config.baseURL)} is unreachable: ${redactSecret(fault.message, this.config.apiKey)} after ${tries}`));
@@ -392,20 +407,11 @@ export class LlmClient {
   }
 
   private statusLine(fault: Classified, what: string): string {
-    const status = fault.status !== undefined ? `HTTP ${fault.status} ` : '';
-    return oneLine(`${status}${what}: ${redactSecret(fault.message, this.config.apiKey)}`);
+    return faultLine(fault, what, this.config.apiKey);
   }
 
   private configMessage(fault: Classified): string {
-    const code = fault.retry ? undefined : fault.code;
-    const hint =
-      fault.status === 401 ? 'authentication failed: check the API key (OPENAI_API_KEY)'
-      : fault.status === 403 ? 'permission denied: the key has no access to this model or endpoint'
-      : fault.status === 404 ? 'not found: unknown model, or a wrong base URL (it usually ends in /v1)'
-      : fault.status === 429 || code === 'insufficient_quota' ? 'quota exhausted: check the account billing'
-      : fault.status === 400 || fault.status === 422 ? 'request rejected before any request succeeded: check the model and the JSON schema'
-      : 'request rejected';
-    return oneLine(`${this.where()}: ${this.statusLine(fault, hint)}`, 400);
+    return oneLine(`${this.where()}: ${this.statusLine(fault, configHint(fault))}`, 400);
   }
 
   /**
@@ -414,37 +420,13 @@ export class LlmClient {
    * the model ids it lists, or undefined when it has no model list.
    */
   async checkEndpoint(signal?: AbortSignal): Promise<string[] | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      let fault: Classified;
-      try {
-        const page = await this.openai.models.list(signal ? { signal } : {});
-        const ids: string[] = [];
-        for (const m of page.data as unknown[]) if (isRecord(m) && typeof m['id'] === 'string') ids.push(m['id']);
-        const wanted = this.config.model;
-        // Some servers list `models/x` or `org/x` for a model addressed as `x`, or the reverse.
-        const served = ids.some((id) => id === wanted || id.endsWith(`/${wanted}`) || wanted.endsWith(`/${id}`));
-        if (ids.length > 0 && !served) {
-          const shown = ids.slice(0, 8).join(', ') + (ids.length > 8 ? `, … (${ids.length} in all)` : '');
-          throw new LlmConfigError(oneLine(`${this.where()}: unknown model; the endpoint serves: ${shown}`, 400), 404);
-        }
-        return ids;
-      } catch (error) {
-        if (error instanceof LlmError) throw error;
-        fault = classifyError(error);
-        if (!fault.retry) {
-          if (fault.kind === 'aborted') throw signal?.aborted ? signal.reason : error;
-          // No /models route (some proxies): nothing to check here; the first call will tell.
-          if (fault.status === 404 || fault.status === 405) return undefined;
-          throw new LlmConfigError(this.configMessage(fault), fault.status);
-        }
-      }
-      if (attempt >= this.config.maxRetries) {
-        if (fault.kind === 'unreachable') {
-          throw new LlmUnavailableError(oneLine(`LLM endpoint ${endpointLabel(this.config.baseURL)} is unreachable: ${redactSecret(fault.message, this.config.apiKey)}`));
-        }
-        throw new LlmUnavailableError(oneLine(`LLM endpoint ${endpointLabel(this.config.baseURL)} is not answering: ${this.statusLine(fault, fault.kind)}`));
-      }
-      await sleep(backoffDelay(attempt, this.retryTuning, fault.retryAfterMs, this.random), [signal]);
-    }
+    const ids = await servedModels(this.config, {
+      where: this.where(), retry: this.retryTuning, random: this.random, openai: this.openai, ...(signal ? { signal } : {}),
+    });
+    const wanted = this.config.model;
+    // Some servers list `models/x` or `org/x` for a model addressed as `x`, or the reverse.
+    const served = ids === undefined || ids.length === 0 || ids.some((id) => id === wanted || id.endsWith(`/${wanted}`) || wanted.endsWith(`/${id}`));
+    if (!served) throw new LlmConfigError(oneLine(`${this.where()}: unknown model; the endpoint serves: ${listIds(ids)}`, 400), 404);
+    return ids;
   }
 }

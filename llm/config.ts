@@ -11,10 +11,15 @@ export interface LlmClientConfig {
   model: string;
   /** Stage name, for accounting and messages (e.g. `extract`, `evolve`, `generate`). */
   stage?: string;
-  /** Per-request timeout, ms. */
+  /** Deadline of one request, headers and body, ms. */
   timeoutMs: number;
   /** Retries after the first attempt, for 429, 5xx, timeouts and connection errors. */
   maxRetries: number;
+  /**
+   * Of those, at most this many after a timeout (default `DEFAULT_MAX_TIMEOUT_RETRIES`): an
+   * endpoint that went silent costs (1 + this) deadlines per request, not (1 + maxRetries).
+   */
+  maxTimeoutRetries?: number;
   temperature?: number;
   seed?: number;
   /** Output token limit per request. */
@@ -37,8 +42,14 @@ export interface ResolveLlmConfigOptions {
 }
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
-export const DEFAULT_TIMEOUT_MS = 180_000;
+/**
+ * Deadline of one request. Long enough for a few thousand tokens from a hosted model or a
+ * batching server; with DEFAULT_MAX_TIMEOUT_RETRIES a silent endpoint costs 3 minutes per
+ * request (it was 18: 180 s × 6 attempts, and a stalled body was not bounded at all).
+ */
+export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_RETRIES = 5;
+export const DEFAULT_MAX_TIMEOUT_RETRIES = 2;
 
 /** `TREESYNTH_<STAGE>_<WHAT>`: the stage upper-cased, anything but letters and digits as `_`. */
 export function stageEnvName(stage: string, what: 'MODEL' | 'BASE_URL' | 'API_KEY'): string {
@@ -77,6 +88,22 @@ export function llmEndpointConfigured(stage: string | undefined, options: Resolv
  * no endpoint or no model is configured, or a value is out of range.
  */
 export function resolveLlmConfig(stage: string | undefined, options: ResolveLlmConfigOptions = {}): LlmClientConfig {
+  const { model, ...endpoint } = resolveLlmEndpoint(stage, options);
+  if (model === undefined) {
+    const env = stage !== undefined ? `TREESYNTH_MODEL or ${stageEnvName(stage, 'MODEL')}` : 'TREESYNTH_MODEL';
+    throw new LlmConfigError(`no model configured for ${stage !== undefined ? `stage "${stage}"` : 'the LLM'}: set ${env}`);
+  }
+  const config: LlmClientConfig = { ...endpoint, model };
+  checkLlmConfig(config);
+  return config;
+}
+
+/**
+ * A stage's configuration as far as it is given: `model` is undefined when none is configured
+ * (the endpoint may name it: see `servedModels`). Throws LlmConfigError when no endpoint is
+ * configured or its URL is not one.
+ */
+export function resolveLlmEndpoint(stage: string | undefined, options: ResolveLlmConfigOptions = {}): Omit<LlmClientConfig, 'model'> & { model: string | undefined } {
   const env = options.env ?? process.env;
   const own: LlmSettings = (stage !== undefined ? options.stages?.[stage] : undefined) ?? {};
   const all: LlmSettings = options.defaults ?? {};
@@ -101,12 +128,8 @@ export function resolveLlmConfig(stage: string | undefined, options: ResolveLlmC
     throw new LlmConfigError(`LLM base URL for ${label} must be http or https, got ${url.protocol}`);
   }
   const model = first(nonEmpty(own.model), stageEnv('MODEL'), nonEmpty(all.model), nonEmpty(env['TREESYNTH_MODEL']));
-  if (model === undefined) {
-    const names = stage !== undefined ? `TREESYNTH_MODEL or ${stageEnvName(stage, 'MODEL')}` : 'TREESYNTH_MODEL';
-    throw new LlmConfigError(`no model configured for ${label}: set ${names}`);
-  }
   const pick = <K extends keyof LlmClientConfig>(key: K): LlmClientConfig[K] | undefined => first(own[key], all[key]);
-  const config: LlmClientConfig = {
+  const config: Omit<LlmClientConfig, 'model'> & { model: string | undefined } = {
     baseURL,
     // Local servers often need no key, but the openai client insists on one.
     apiKey: apiKey ?? 'no-key',
@@ -125,17 +148,25 @@ export function resolveLlmConfig(stage: string | undefined, options: ResolveLlmC
   if (maxTokens !== undefined) config.maxTokens = maxTokens;
   if (maxTokensParam !== undefined) config.maxTokensParam = maxTokensParam;
   if (promptVersion !== undefined) config.promptVersion = promptVersion;
-  checkLlmConfig(config);
+  const maxTimeoutRetries = pick('maxTimeoutRetries');
+  if (maxTimeoutRetries !== undefined) config.maxTimeoutRetries = maxTimeoutRetries;
+  checkSettings(config);
   return config;
 }
 
 /** Throws LlmConfigError for values the endpoint or the SDK would reject later, less clearly. */
 export function checkLlmConfig(config: LlmClientConfig): void {
-  const where = config.stage !== undefined ? ` (stage "${config.stage}")` : '';
-  const fail = (what: string): never => {
-    throw new LlmConfigError(`invalid LLM setting${where}: ${what}`);
-  };
-  if (!config.model) fail('model is empty');
+  if (!config.model) settingError(config, 'model is empty');
+  checkSettings(config);
+}
+
+function settingError(config: { stage?: string }, what: string): never {
+  throw new LlmConfigError(`invalid LLM setting${config.stage !== undefined ? ` (stage "${config.stage}")` : ''}: ${what}`);
+}
+
+/** The checks of `checkLlmConfig` but the model's, which may still be unknown. */
+function checkSettings(config: Omit<LlmClientConfig, 'model'>): void {
+  const fail = (what: string): never => settingError(config, what);
   try {
     new URL(config.baseURL);
   } catch {
@@ -143,6 +174,9 @@ export function checkLlmConfig(config: LlmClientConfig): void {
   }
   if (!Number.isInteger(config.timeoutMs) || config.timeoutMs <= 0) fail(`timeoutMs must be a positive integer, got ${config.timeoutMs}`);
   if (!Number.isInteger(config.maxRetries) || config.maxRetries < 0) fail(`maxRetries must be a non-negative integer, got ${config.maxRetries}`);
+  if (config.maxTimeoutRetries !== undefined && (!Number.isInteger(config.maxTimeoutRetries) || config.maxTimeoutRetries < 0)) {
+    fail(`maxTimeoutRetries must be a non-negative integer, got ${config.maxTimeoutRetries}`);
+  }
   if (config.temperature !== undefined && !(Number.isFinite(config.temperature) && config.temperature >= 0 && config.temperature <= 2)) {
     fail(`temperature must be in [0, 2], got ${config.temperature}`);
   }

@@ -7,5 +7,6 @@ export * from './errors.js';
 export * from './factory.js';
 export * from './provenance.js';
 export * from './retry.js';
+export * from './served-models.js';
 export * from './structured.js';
 export * from './usage.js';

@@ -3,6 +3,40 @@
 // backoff is exponential with full jitter, and a server's `retry-after-ms` / `retry-after`
 // wins when it names a reasonable wait.
 import OpenAI from 'openai';
+import { oneLine, redactSecret } from './errors.js';
+
+/** A request that did not deliver its whole answer (headers and body) within its deadline. */
+export class DeadlineExceeded extends Error {
+  constructor(readonly ms: number) {
+    super(`no complete answer within ${ms} ms`);
+    this.name = 'DeadlineExceeded';
+  }
+}
+
+/**
+ * Runs `request` with a signal that aborts after `ms` (or when `outer` aborts). The SDK's own
+ * timeout stops at the response headers; a server that sends them and then stalls the body
+ * would hold the request forever. Aborting the signal cancels the body read too, so this bounds
+ * the whole request; it then rejects with DeadlineExceeded.
+ */
+export async function withDeadline<T>(ms: number, outer: AbortSignal | undefined, request: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const deadline = new DeadlineExceeded(ms);
+  const timer = setTimeout(() => controller.abort(deadline), ms);
+  const onAbort = (): void => controller.abort(outer!.reason);
+  if (outer?.aborted) controller.abort(outer.reason);
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await request(controller.signal);
+  } catch (error) {
+    // However the SDK or fetch wrapped the abort, a deadline that fired is the cause.
+    if (controller.signal.reason === deadline) throw deadline;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
+  }
+}
 
 export interface RetryTuning {
   /** First backoff ceiling, ms; doubles per attempt. Default 500. */
@@ -92,6 +126,9 @@ export function classifyError(error: unknown): Classified {
   if (error instanceof OpenAI.APIUserAbortError) {
     return { retry: false, kind: 'aborted', status: undefined, code: undefined, message: 'aborted' };
   }
+  if (error instanceof DeadlineExceeded) {
+    return { retry: true, kind: 'timeout', overload: true, retryAfterMs: undefined, status: undefined, message: `request timed out (${error.message})` };
+  }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return { retry: true, kind: 'timeout', overload: true, retryAfterMs: undefined, status: undefined, message: 'request timed out' };
   }
@@ -139,6 +176,23 @@ export function classifyError(error: unknown): Classified {
     return { retry: true, kind: 'malformed-response', overload: false, retryAfterMs: undefined, status: undefined, message: `malformed response body (${error.message})` };
   }
   throw error;
+}
+
+/** `HTTP <status> <what>: <server message>`, one line, without the key. */
+export function faultLine(fault: Classified, what: string, secret: string | undefined): string {
+  const status = fault.status !== undefined ? `HTTP ${fault.status} ` : '';
+  return oneLine(`${status}${what}: ${redactSecret(fault.message, secret)}`);
+}
+
+/** What a permanent fault says about the run's configuration, in words a user can act on. */
+export function configHint(fault: Classified): string {
+  const code = fault.retry ? undefined : fault.code;
+  return fault.status === 401 ? 'authentication failed: check the API key (OPENAI_API_KEY)'
+    : fault.status === 403 ? 'permission denied: the key has no access to this model or endpoint'
+    : fault.status === 404 ? 'not found: unknown model, or a wrong base URL (it usually ends in /v1)'
+    : fault.status === 429 || code === 'insufficient_quota' ? 'quota exhausted: check the account billing'
+    : fault.status === 400 || fault.status === 422 ? 'request rejected before any request succeeded: check the model and the JSON schema'
+    : 'request rejected';
 }
 
 /**

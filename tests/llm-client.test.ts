@@ -126,8 +126,9 @@ describe('LlmClient', () => {
   });
 
   it('retries timeouts, hangups and malformed bodies', async () => {
-    server.setChatHandler((_r, { callIndex }) => (callIndex === 0 ? { content: GOOD, delayMs: 400 } : GOOD));
-    const slow = await client({ timeoutMs: 60, maxRetries: 2 }).complete({ messages: MESSAGES, schema: SCHEMA });
+    // A deadline with room for a loaded machine's answer, and a first answer far beyond it.
+    server.setChatHandler((_r, { callIndex }) => (callIndex === 0 ? { content: GOOD, delayMs: 3_000 } : GOOD));
+    const slow = await client({ timeoutMs: 400, maxRetries: 2 }).complete({ messages: MESSAGES, schema: SCHEMA });
     expect(slow).toMatchObject({ ok: true, usage: { requests: 2 } });
 
     server.reset();

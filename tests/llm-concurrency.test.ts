@@ -1,8 +1,10 @@
 // Adaptive concurrency: the limiter on its own (deterministic), then through the client against
-// the fake server: fixed concurrency keeps C requests in flight; the adaptive limit rises under
-// fast successes and falls on 429s and on latency growth (servers like vLLM never send 429).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// the fake server. It starts at the configured concurrency; a fault rate (not a fault) or
+// latency growth (servers like vLLM never send 429) brings it down, once per round trip; a
+// server's retry-after pauses the whole endpoint.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AdaptiveLimiter, LlmClient, backoffDelay, retryAfterMs, type JsonSchemaSpec, type Permit } from '../llm/index.js';
+import { seededRandom } from '../lib/random.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/fake-openai-server.js';
 
 const SCHEMA: JsonSchemaSpec = {
@@ -15,8 +17,17 @@ async function takeAll(limiter: AdaptiveLimiter, n: number): Promise<Permit[]> {
   return Promise.all(Array.from({ length: n }, () => limiter.acquire()));
 }
 
+/** Keeps the limiter full for `rounds` round trips; each request is a fault with probability `faultRate`. */
+async function traffic(limiter: AdaptiveLimiter, rounds: number, faultRate: number, random: () => number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const permits = await takeAll(limiter, limiter.limit);
+    for (const p of permits) p.release(random() < faultRate ? { kind: 'overload' } : { kind: 'success', latencyMs: 100 });
+  }
+}
+
 describe('AdaptiveLimiter', () => {
-  it('with min = max it is a fixed FIFO semaphore', async () => {
+  it('starts at the configured concurrency; with min = max it is a fixed FIFO semaphore', async () => {
+    expect(new AdaptiveLimiter({ max: 64 }).limit).toBe(64);
     const limiter = new AdaptiveLimiter({ initial: 3, min: 3, max: 3 });
     const order: number[] = [];
     const held = await takeAll(limiter, 3);
@@ -36,12 +47,9 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.inFlight).toBe(0);
   });
 
-  it('raises the limit by one per window of saturated successes, up to max', async () => {
+  it('below max, climbs by one per window of saturated successes, up to max', async () => {
     const limiter = new AdaptiveLimiter({ initial: 2, min: 1, max: 5, successesPerIncrease: 4 });
-    for (let round = 0; round < 20; round++) {
-      const permits = await takeAll(limiter, limiter.limit);
-      permits.forEach((p) => p.release({ kind: 'success', latencyMs: 10 }));
-    }
+    await traffic(limiter, 20, 0, Math.random);
     expect(limiter.limit).toBe(5);
     expect(limiter.snapshot()).toMatchObject({ peakLimit: 5, peakInFlight: 5, decreases: 0 });
   });
@@ -52,21 +60,44 @@ describe('AdaptiveLimiter', () => {
     expect(limiter.limit).toBe(8);
   });
 
-  it('cuts multiplicatively on overload, once per round trip', async () => {
-    const limiter = new AdaptiveLimiter({ initial: 16, min: 2, max: 16, decreaseFactor: 0.5 });
+  it('a single fault, or a quarter of the requests failing at random, does not cut the limit', async () => {
+    const limiter = new AdaptiveLimiter({ max: 16 });
+    (await limiter.acquire()).release({ kind: 'overload' });
+    expect(limiter.limit).toBe(16);
+    // 160 round trips, 2,560 requests, 25 % of them 429/5xx: retried, not a reason to slow down.
+    await traffic(limiter, 160, 0.25, seededRandom(7));
+    expect(limiter.limit).toBe(16);
+    expect(limiter.snapshot().faultCuts).toBe(0);
+    expect(limiter.snapshot().recentFaultRate).toBeGreaterThan(0.1);
+  });
+
+  it('a burst of 429s cuts once per round trip, not once per fault, down to min while it lasts', async () => {
+    const limiter = new AdaptiveLimiter({ max: 16, min: 2 });
     const burst = await takeAll(limiter, 16);
-    // 16 requests of the same moment all get a 429: one cut, not sixteen.
+    // 16 requests of the same congested moment all get a 429: one cut, not sixteen.
     burst.forEach((p) => p.release({ kind: 'overload' }));
     expect(limiter.limit).toBe(8);
-    // Requests started after the cut are new evidence.
-    const next = await takeAll(limiter, 8);
-    next[0]!.release({ kind: 'overload' });
+    expect(limiter.snapshot().decreases).toBe(1);
+    // Requests started after the cut are new evidence: the storm goes on, the limit keeps falling.
+    await traffic(limiter, 1, 1, Math.random);
     expect(limiter.limit).toBe(4);
-    next.slice(1).forEach((p) => p.release({ kind: 'overload' }));
-    expect(limiter.limit).toBe(4);
-    for (let i = 0; i < 5; i++) (await limiter.acquire()).release({ kind: 'overload' });
+    await traffic(limiter, 4, 1, Math.random);
     expect(limiter.limit).toBe(2);
-    expect(limiter.snapshot().decreases).toBe(3);
+    await traffic(limiter, 10, 1, Math.random);
+    expect(limiter.limit).toBe(2);
+    expect(limiter.snapshot()).toMatchObject({ faultCuts: 3, latencyCuts: 0 });
+  });
+
+  it('cuts when the fault rate rises clearly above the tolerated one, and climbs back when it falls', async () => {
+    const limiter = new AdaptiveLimiter({ max: 16, successesPerIncrease: 5 });
+    const random = seededRandom(11);
+    await traffic(limiter, 10, 0.7, random);
+    expect(limiter.snapshot().faultCuts).toBeGreaterThan(0);
+    const cut = limiter.limit;
+    expect(cut).toBeLessThan(16);
+    // The storm passes; a quarter of faults remain: the limit climbs back all the same.
+    await traffic(limiter, 80, 0.25, random);
+    expect(limiter.limit).toBe(16);
   });
 
   it('cuts when latency rises well above its baseline, without any error', async () => {
@@ -82,7 +113,46 @@ describe('AdaptiveLimiter', () => {
     }
     expect(limiter.limit).toBeLessThan(8);
     const s = limiter.snapshot();
+    expect(s.latencyCuts).toBeGreaterThan(0);
     expect(s.recentLatencyMs!).toBeGreaterThan(s.baselineLatencyMs! * 1.5);
+  });
+
+  describe('a pause (retry-after)', () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('holds every new request until it has passed; requests on the wire are untouched', async () => {
+      const limiter = new AdaptiveLimiter({ max: 4, now: () => Date.now() });
+      const onTheWire = await limiter.acquire();
+      limiter.pause(1_000);
+      limiter.pause(200); // a shorter one does not shorten it
+      const granted: number[] = [];
+      const waiting = [0, 1, 2].map((i) => limiter.acquire().then((p) => (granted.push(i), p)));
+      await vi.advanceTimersByTimeAsync(990);
+      expect(granted).toEqual([]);
+      expect(limiter.snapshot()).toMatchObject({ pauses: 1, waiting: 3, inFlight: 1 });
+      onTheWire.release({ kind: 'success', latencyMs: 10 });
+      await vi.advanceTimersByTimeAsync(20);
+      expect(granted).toEqual([0, 1, 2]);
+      (await Promise.all(waiting)).forEach((p) => p.release({ kind: 'success', latencyMs: 10 }));
+      // After the pause, a permit is immediate again.
+      await expect(limiter.acquire()).resolves.toBeDefined();
+    });
+
+    it('a caller that gives up while paused leaves no timer behind', async () => {
+      const limiter = new AdaptiveLimiter({ max: 1, now: () => Date.now() });
+      limiter.pause(60_000);
+      const controller = new AbortController();
+      const waiting = limiter.acquire([controller.signal]);
+      expect(vi.getTimerCount()).toBe(1);
+      controller.abort(new Error('stopped'));
+      await expect(waiting).rejects.toThrow('stopped');
+      expect(vi.getTimerCount()).toBe(0);
+    });
   });
 
   it('a queued caller leaves the queue when its signal aborts; rejectWaiting releases everyone', async () => {
@@ -104,6 +174,7 @@ describe('AdaptiveLimiter', () => {
   it('rejects nonsense bounds', () => {
     expect(() => new AdaptiveLimiter({ initial: 1, min: 0, max: 1 })).toThrow(/min/);
     expect(() => new AdaptiveLimiter({ initial: 1, min: 4, max: 2 })).toThrow(/max/);
+    expect(() => new AdaptiveLimiter({ max: 4, toleratedFaultRate: 1 })).toThrow(/toleratedFaultRate/);
     expect(new AdaptiveLimiter({ initial: 100, min: 1, max: 10 }).limit).toBe(10);
   });
 });
@@ -126,56 +197,87 @@ describe('backoff', () => {
 
 describe('concurrency through the client, against the fake server', () => {
   let server: FakeOpenAI;
+  /** When each chat request reached the handler (after the server's latency), ms. */
+  let handled: number[];
   beforeEach(async () => {
-    server = await startFakeOpenAI({ chat: (_r, { callIndex }) => JSON.stringify({ n: callIndex }) });
+    handled = [];
+    server = await startFakeOpenAI({ chat: (_r, { callIndex }) => (handled.push(performance.now()), JSON.stringify({ n: callIndex })) });
   });
   afterEach(async () => {
     await server.close();
   });
 
-  const client = (limiter: AdaptiveLimiter): LlmClient =>
-    new LlmClient({ baseURL: server.url, apiKey: 'k', model: 'fake-chat', timeoutMs: 10_000, maxRetries: 6 }, { limiter, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+  const client = (limiter: AdaptiveLimiter, maxRetries = 6): LlmClient =>
+    new LlmClient({ baseURL: server.url, apiKey: 'k', model: 'fake-chat', timeoutMs: 10_000, maxRetries }, { limiter, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
 
-  const run = (c: LlmClient, n: number, tag: string): Promise<unknown[]> =>
+  const run = (c: LlmClient, n: number, tag: string) =>
     Promise.all(Array.from({ length: n }, (_, i) => c.complete({ messages: [{ role: 'user', content: `${tag} ${i}` }], schema: SCHEMA })));
 
-  it('with a fixed latency L and concurrency C, N calls keep C in flight and take about N·L/C', async () => {
-    const L = 40;
-    const C = 4;
-    const N = 24;
-    server.setLatency(L);
-    const limiter = new AdaptiveLimiter({ initial: C, min: C, max: C });
-    const started = performance.now();
-    const results = await run(client(limiter), N, 'fixed');
-    const elapsed = performance.now() - started;
-    expect(results).toHaveLength(N);
-    expect(limiter.snapshot().peakInFlight).toBe(C);
-    const bound = (N * L) / C;
-    expect(elapsed).toBeGreaterThanOrEqual(bound * 0.9);
-    expect(elapsed).toBeLessThan(bound * 4);
+  it('keeps the configured concurrency in flight from the first request on', async () => {
+    server.setLatency(30);
+    const limiter = new AdaptiveLimiter({ max: 8 });
+    const results = await run(client(limiter), 16, 'start');
+    expect(results.every((r) => r.ok)).toBe(true);
+    // The first 8 requests went out together: no ramp from a few slots.
+    expect(limiter.snapshot()).toMatchObject({ peakInFlight: 8, limit: 8, decreases: 0 });
+    expect(server.requests).toHaveLength(16);
   });
 
-  it('rises under fast successes, falls on 429s, and falls when latency grows', async () => {
+  it('a quarter of the requests failing with 429/5xx at random is retried at full concurrency', async () => {
+    server.setLatency(5);
+    const random = seededRandom(3);
+    server.setChatHandler((_r, { callIndex }) =>
+      random() < 0.25 ? { kind: 'error', status: callIndex % 2 === 0 ? 429 : 503 } : JSON.stringify({ n: callIndex }),
+    );
+    const limiter = new AdaptiveLimiter({ max: 8 });
+    const results = await run(client(limiter, 10), 200, 'flaky');
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(server.requests.length).toBeGreaterThan(230);
+    expect(limiter.snapshot()).toMatchObject({ limit: 8, faultCuts: 0 });
+  });
+
+  it("a server's retry-after pauses the whole endpoint, not only the request that was told", async () => {
+    server.setLatency(20);
+    server.setChatHandler((_r, { callIndex }) => {
+      handled.push(performance.now());
+      if (callIndex === 0) return { kind: 'error', status: 429, retryAfterMs: 300 };
+      // The rest of the first wave answers a little later, so the 429 is surely back first.
+      return { content: JSON.stringify({ n: callIndex }), ...(callIndex < 4 ? { delayMs: 50 } : {}) };
+    });
+    const limiter = new AdaptiveLimiter({ max: 4 });
+    const results = await run(client(limiter), 12, 'paced');
+    expect(results.every((r) => r.ok)).toBe(true);
+    // The first 4 went out together; the 429 came back first, so nothing was sent for 300 ms
+    // after it although 3 slots were free and 8 calls waited.
+    const told = handled[0]!;
+    const later = handled.slice(4);
+    expect(later).toHaveLength(9);
+    for (const t of later) expect(t - told).toBeGreaterThanOrEqual(300);
+    expect(limiter.snapshot()).toMatchObject({ pauses: 1, faultCuts: 0 });
+  });
+
+  it('a burst of 429s brings the limit down step by step; latency growth does too, without any error', async () => {
     server.setLatency(10);
-    const limiter = new AdaptiveLimiter({ initial: 2, min: 1, max: 16, successesPerIncrease: 3, latencyTolerance: 2 });
-    const c = client(limiter);
-    await run(c, 150, 'warm');
-    const risen = limiter.limit;
-    expect(risen).toBeGreaterThan(8);
+    const limiter = new AdaptiveLimiter({ max: 16, successesPerIncrease: 3, latencyTolerance: 2 });
+    const c = client(limiter, 12);
+    await run(c, 64, 'warm');
+    expect(limiter.limit).toBe(16);
 
-    // Every request gets a 429 for a while: each wave of retries (a new round trip) cuts once.
-    server.failNext(40, { status: 429, retryAfter: 0 }, '/v1/chat/completions');
-    await run(c, 8, 'throttled');
-    expect(limiter.snapshot().decreases).toBeGreaterThanOrEqual(2);
-    expect(limiter.limit).toBeLessThan(risen / 2);
+    // Every request gets a 429 for a while: once the faults outweigh the good answers before
+    // them, each wave of retries (a new round trip) cuts once.
+    server.failNext(120, { status: 429, retryAfter: 0 }, '/v1/chat/completions');
+    await run(c, 16, 'throttled');
+    // 16 → 8 → 4 → 2 at least; the calls' final successes then start the climb back.
+    expect(limiter.snapshot().faultCuts).toBeGreaterThanOrEqual(3);
+    expect(limiter.limit).toBeLessThan(16);
 
-    // Let it climb again, then make the server slow: no error at all, only latency.
-    await run(c, 150, 'recover');
+    // It climbs back, then the server gets slow: no error at all, only latency.
+    await run(c, 200, 'recover');
     const beforeSlow = limiter.limit;
-    const decreasesBefore = limiter.snapshot().decreases;
-    server.setLatency(150);
+    expect(beforeSlow).toBeGreaterThan(8);
+    server.setLatency(600);
     await run(c, 20, 'slow');
-    expect(limiter.snapshot().decreases).toBeGreaterThan(decreasesBefore);
+    expect(limiter.snapshot().latencyCuts).toBeGreaterThan(0);
     expect(limiter.limit).toBeLessThan(beforeSlow);
   });
 });

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { JsonlSink } from '../../connectors/jsonl-sink.js';
 import type { BatchCommitted } from '../../connectors/kafka/transactional.js';
+import { DEFAULT_TIMEOUT_MS } from '../../llm/config.js';
 import type { PendingPrompt } from '../../llm/model.js';
 import { LANGUAGES } from '../../schemas/languages.js';
 import type { NestedNode } from '../../stores/tree-store.js';
@@ -34,7 +35,7 @@ async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   const clients = await openLlmClients(options, options.llmStages);
   if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
     process.stderr.write(
-      `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL and TREESYNTH_MODEL, or --llm-base-url and --model): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
+      `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL or --llm-base-url; --model too when it serves several): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
     );
   }
   const validation = await openValidation(options, clients);
@@ -200,7 +201,7 @@ export function registerRunCommand(program: Command): void {
     .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
     .option('--window <n>', 'files in flight at once; bounds memory', integer(1, 100_000), 64)
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the LLM stages (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
-    .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL)')
+    .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL, else the one model the endpoint serves)')
     .option('--extract-model <name>', 'model for feature extraction (default: TREESYNTH_EXTRACT_MODEL, else --model)')
     .option('--evolve-model <name>', 'model for tree evolution (default: TREESYNTH_EVOLVE_MODEL, else --model)')
     .option('--generate-model <name>', 'model for sample generation (default: TREESYNTH_GENERATE_MODEL, else --model)')
@@ -208,7 +209,7 @@ export function registerRunCommand(program: Command): void {
     .option('--max-requests <n>', 'stop sending LLM requests after this many (the run still finishes and says so)', integer(1))
     .option('--max-tokens <n>', 'stop sending LLM requests after this many tokens in all', integer(1))
     .option('--concurrency <n>', 'most LLM requests in flight; the client adapts below it to latency and errors', integer(1, 1024), 16)
-    .option('--llm-timeout <ms>', 'timeout of one LLM request', integer(1000), 180_000)
+    .option('--llm-timeout <ms>', 'deadline of one LLM request, headers and body; retried like any timeout (at most twice)', integer(1000), DEFAULT_TIMEOUT_MS)
     .option('--llm-retries <n>', 'retries of one LLM request on 429, 5xx, timeouts and connection errors', integer(0, 20), 5)
     .option('--cache <file>', 'LLM response cache: a second run over the same corpus sends no requests', '.treesynth/cache/llm-responses.jsonl')
     .option('--no-cache', 'do not read or write the LLM response cache')

@@ -39,7 +39,12 @@ export type FakeResponse =
       delayMs?: number;
     }
   /** Closes the connection without answering. */
-  | { kind: 'hangup'; delayMs?: number };
+  | { kind: 'hangup'; delayMs?: number }
+  /**
+   * Sends the status line, the headers and `body` (the start of an answer), then nothing more
+   * until the server closes: a server that stalls after the headers.
+   */
+  | { kind: 'stall'; status?: number; headers?: Record<string, string>; body?: string; delayMs?: number };
 
 /** Shorthand for `failNext`. */
 export interface FakeFault {
@@ -275,6 +280,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     switch (response.kind) {
       case 'hangup':
         res.socket?.destroy();
+        return;
+      case 'stall':
+        res.writeHead(response.status ?? 200, { 'content-type': 'application/json', ...response.headers });
+        res.flushHeaders();
+        if (response.body) res.write(response.body);
         return;
       case 'json': {
         const body = JSON.stringify(response.body);
