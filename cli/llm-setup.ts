@@ -101,7 +101,8 @@ export interface LlmClients {
 
 /** The pipeline stages' clients (`run`, local and Kafka mode). */
 export async function openLlmClients(options: RunOptions, wanted: readonly LlmStage[]): Promise<LlmClients> {
-  const opened = await openLlm({ ...options, stageModels: { extract: options.extractModel, evolve: options.evolveModel, generate: options.generateModel } }, wanted);
+  // --temperature is the sampler's T, not the model's: the model keeps its own default.
+  const opened = await openLlm({ ...options, temperature: undefined, stageModels: { extract: options.extractModel, evolve: options.evolveModel, generate: options.generateModel } }, wanted);
   if (!opened) return { models: {}, debugModel: null, configured: false, endpoint: undefined, usage: () => ({}), close: async () => {} };
   const { factory, clients } = opened;
   const models: Partial<Record<LlmStage, StructuredModel>> = {};

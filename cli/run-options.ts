@@ -2,7 +2,9 @@
 // needs (cli/llm-setup.ts); `settingsFrom` turns them into the pipeline's one settings type.
 import { InvalidArgumentError } from 'commander';
 import type { TaskLevel } from '../schemas/contract.js';
-import { LLM_STAGES, pipelineSettings, type LlmStage, type PipelineSettings, type TreeKeyMode } from '../topology/settings.js';
+import {
+  DEFECT_CATEGORIES, LLM_STAGES, SAMPLING_PRESETS, pipelineSettings, presetSettings, type LlmStage, type PipelineSettings, type SamplingPreset, type TreeKeyMode,
+} from '../topology/settings.js';
 import type { Upweight } from '../stores/tree-sampling.js';
 
 export interface RunOptions {
@@ -21,7 +23,8 @@ export interface RunOptions {
   /** Unset: the label embedder's own threshold (cli/llm-setup.ts openEmbedders). */
   similarity?: number;
   nearDuplicateRadius: number;
-  temperature: number;
+  /** One T, or one per depth from the categories down. */
+  temperature: number | number[];
   topN: number;
   coverageBoost: number;
   breadthFunction: number[];
@@ -32,6 +35,12 @@ export interface RunOptions {
   treeKey: TreeKeyMode;
   upweight?: Upweight[];
   require?: string[][];
+  /** Sampling defaults of another implementation; flags given on the command line still win. */
+  preset?: SamplingPreset;
+  /** Sample defect categories ("issues & bugs") into tasks too. */
+  includeDefects: boolean;
+  /** Options given on the command line or by environment (set by the run command): a preset fills only the others. */
+  explicit?: ReadonlySet<string>;
   embeddings: 'auto' | 'minilm' | 'lexical' | 'openai';
   embeddingModel?: string;
   embeddingsUrl?: string;
@@ -72,18 +81,42 @@ export function llmStages(value: string): LlmStage[] {
   return stages as LlmStage[];
 }
 
-/** The pipeline settings these options ask for; what they leave unset keeps its default. */
+export function samplingPreset(value: string): SamplingPreset {
+  if (!(SAMPLING_PRESETS as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of: ${SAMPLING_PRESETS.join(', ')}`);
+  return value as SamplingPreset;
+}
+
+/** "1" or "2,1,1": one sampling temperature, or one per depth from the categories down. */
+export function temperatures(value: string): number | number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  const values = parts.map(Number);
+  if (parts.length > 8 || parts.some((p, i) => p === '' || !Number.isFinite(values[i]!) || values[i]! <= 0)) {
+    throw new InvalidArgumentError('expected a number above 0, or one per depth separated by commas, e.g. 2,1,1');
+  }
+  return values.length === 1 ? values[0]! : values;
+}
+
+/**
+ * The pipeline settings these options ask for; what they leave unset keeps its default. Under a
+ * preset, a sampling option keeps the preset's value unless it was given explicitly.
+ */
 export function settingsFrom(options: RunOptions): PipelineSettings {
-  const defaults = pipelineSettings();
+  const preset = options.preset ? presetSettings(options.preset, options.targetLanguage) : {};
+  const base = pipelineSettings(preset);
+  const given = (name: keyof RunOptions) => !options.preset || (options.explicit?.has(name) ?? false);
+  const shape = (level: TaskLevel, name: 'breadthFunction' | 'breadthFile' | 'breadthMultiFile') =>
+    given(name) ? { ...base.levels[level], breadth: options[name] } : base.levels[level];
   return pipelineSettings({
+    ...preset,
     seed: options.seed, maxBytes: options.maxBytes, similarity: options.similarity, nearDuplicateRadius: options.nearDuplicateRadius,
-    treeKey: options.treeKey, temperature: options.temperature, topN: options.topN, coverageBoost: options.coverageBoost,
-    levels: {
-      function: { ...defaults.levels.function, breadth: options.breadthFunction },
-      file: { ...defaults.levels.file, breadth: options.breadthFile },
-      multi_file: { ...defaults.levels.multi_file, breadth: options.breadthMultiFile },
-    },
-    levelMix: options.levels, targetLanguage: options.targetLanguage, upweights: options.upweight, required: options.require,
+    treeKey: options.treeKey,
+    temperature: given('temperature') ? options.temperature : base.temperature,
+    topN: given('topN') ? options.topN : base.topN,
+    coverageBoost: given('coverageBoost') ? options.coverageBoost : base.coverageBoost,
+    levels: { function: shape('function', 'breadthFunction'), file: shape('file', 'breadthFile'), multi_file: shape('multi_file', 'breadthMultiFile') },
+    levelMix: given('levels') ? options.levels : base.levelMix,
+    excludeCategories: options.includeDefects ? base.excludeCategories.filter((c) => !DEFECT_CATEGORIES.includes(c)) : base.excludeCategories,
+    targetLanguage: options.targetLanguage, upweights: options.upweight, required: options.require,
     llmStages: options.llmStages, maxChars: options.maxChars, concurrency: options.concurrency,
     evolution: { every: options.evolveEvery, rounds: options.evolveRounds },
   });

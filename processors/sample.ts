@@ -1,11 +1,13 @@
 // The sample stage: one synthesis task per request, its features a subtree drawn from the
 // feature tree (stores/tree-sampling.ts: p ∝ f^(1/T) without replacement, coverage-aware), its
-// level drawn from the mix unless the request names one. Seeded by (seed, request index).
+// level drawn from the mix unless the request names one. Seeded by (seed, request index). A
+// request whose tree lacks a required feature is rejected with that reason: the task could not
+// use it.
 import { createHash } from 'node:crypto';
 import { map, type OperatorFunction } from 'rxjs';
 import type { SynthesisTask, TaskFeature, TaskLevel, TaskRequest } from '../schemas/contract.js';
 import type { FeatureTrees } from '../stores/feature-trees.js';
-import { sampleSubtree, type LevelShape, type SubtreeSampling } from '../stores/tree-sampling.js';
+import { missingPaths, sampleSubtree, type LevelShape, type SubtreeSampling } from '../stores/tree-sampling.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { mixSeed, seededRandom, weightedIndex } from '../lib/random.js';
 
@@ -31,6 +33,16 @@ function pickLevel(mix: Record<TaskLevel, number>, random: () => number): TaskLe
 
 export function sampleTask(request: TaskRequest, config: SamplerConfig): Outcome<SynthesisTask> {
   const tree = config.trees.get(request.treeKey).tree;
+  const missing = missingPaths(tree, config.required ?? []);
+  if (missing.length > 0 && tree.childCount(tree.root.id) > 0) {
+    return reject({
+      stage: SAMPLE_STAGE,
+      reason: 'required-feature-missing',
+      detail: `tree ${request.treeKey} has no feature ${missing.map((p) => `"${p.join('/')}"`).join(', ')} yet`,
+      recordId: `${request.treeKey}#${request.index}`,
+      record: request,
+    });
+  }
   const random = seededRandom(mixSeed(config.seed, request.index));
   const level = request.level ?? pickLevel(config.levelMix, random);
   const picked = sampleSubtree(tree, config.levels[level], random, config);

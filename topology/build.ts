@@ -9,7 +9,7 @@ import { evolveStage } from '../processors/evolve.js';
 import { extractStage } from '../processors/extract.js';
 import { filterStage } from '../processors/filter.js';
 import { generateStage } from '../processors/generate.js';
-import { sampleStage } from '../processors/sample.js';
+import { sampleStage, type SamplerConfig } from '../processors/sample.js';
 import { validateStage, type ValidateConfig } from '../processors/validate.js';
 import type { DecontaminateConfig } from '../quality/contamination.js';
 import type { ValidationTally } from '../quality/validation-tally.js';
@@ -25,7 +25,7 @@ import type { Stages } from './treesynth.js';
 export interface StageStores {
   /** The feature trees (canonicalize and evolve write, sample reads). */
   trees: FeatureTrees;
-  /** How often sampling drew each node. */
+  /** How often sampling drew each node, and how often the formula expected it to. */
   coverage: CoverageStore;
   /** Exact dedup: content hash -> first path. */
   seen: ContentHashStore;
@@ -53,6 +53,16 @@ export interface StageResources {
 
 export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>): StageStores {
   return { trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension) };
+}
+
+/** The sample stage's settings over the stores; the Kafka runner replays coverage with the same. */
+export function samplerConfig(settings: PipelineSettings, stores: Pick<StageStores, 'trees' | 'coverage'>, clock: () => number = Date.now): SamplerConfig {
+  return {
+    trees: stores.trees, coverage: stores.coverage, seed: settings.seed, temperature: settings.temperature, levels: settings.levels,
+    levelMix: settings.levelMix, targetLanguage: settings.targetLanguage, topN: settings.topN, coverageBoost: settings.coverageBoost,
+    frequency: settings.frequency, upweights: settings.upweights, required: settings.required, fixed: settings.fixed,
+    excludeCategories: settings.excludeCategories, clock,
+  };
 }
 
 export function buildStages(settings: PipelineSettings, stores: StageStores, resources: StageResources): Stages {
@@ -87,11 +97,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
       temperature: settings.evolution.temperature, topN: settings.topN, minSiblings: settings.evolution.minSiblings,
       excludeCategories: settings.excludeCategories,
     }),
-    sample: sampleStage({
-      trees: stores.trees, coverage: stores.coverage, seed: settings.seed, temperature: settings.temperature, levels: settings.levels,
-      levelMix: settings.levelMix, targetLanguage: settings.targetLanguage, topN: settings.topN, coverageBoost: settings.coverageBoost,
-      upweights: settings.upweights, required: settings.required, excludeCategories: settings.excludeCategories, clock,
-    }),
+    sample: sampleStage(samplerConfig(settings, stores, clock)),
     generate: generateStage({ access: access('generate'), concurrency: settings.concurrency, clock }),
     ...(validate ? { validate } : {}),
   };

@@ -33,7 +33,8 @@ import { SchemaViolation, type CodeFile, type RecordName, type Records, type Rej
 import { rejection, type Outcome } from '../schemas/outcome.js';
 import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
-import { buildStages, createStores, type StageResources, type StageStores } from './build.js';
+import { replayCoverage } from '../stores/tree-sampling.js';
+import { buildStages, createStores, samplerConfig, type StageResources, type StageStores } from './build.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
 import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec } from './treesynth.js';
 
@@ -131,19 +132,11 @@ async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: 
   return n;
 }
 
-/** Coverage counts from the tasks written so far: every edge from the root to each feature was a draw. */
-async function restoreCoverage(ctx: KafkaContext, stores: StageStores, log: (line: string) => void): Promise<number> {
+/** Coverage from the tasks written so far: their draws, and what the formula expected of them. */
+async function restoreCoverage(ctx: KafkaContext, settings: PipelineSettings, stores: StageStores, log: (line: string) => void): Promise<number> {
+  const sampling = samplerConfig(settings, stores);
   return readRecords(ctx, TOPICS.tasks, 'sample', log, (task: SynthesisTask) => {
-    const tree = stores.trees.get(task.treeKey).tree;
-    const edges = new Set<string>();
-    for (const feature of task.features) {
-      for (let node = tree.get(feature.nodeId); node && node.parentId !== null; node = tree.get(node.parentId)) {
-        const edge = `${node.parentId}\u0000${node.id}`;
-        if (edges.has(edge)) break;
-        edges.add(edge);
-        stores.coverage.record(node.parentId, node.id);
-      }
-    }
+    replayCoverage(stores.trees.get(task.treeKey).tree, task, settings.levels[task.level], sampling);
   });
 }
 
@@ -226,7 +219,7 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
       await follower.caughtUp;
       log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
     }
-    if (selected.has('sample')) await restoreCoverage(ctx, stores, log);
+    if (selected.has('sample')) await restoreCoverage(ctx, config.settings, stores, log);
     if (selected.has('filter')) {
       const n = await restoreFilter(ctx, config, stores, log);
       log(`treesynth: filter restored ${n} accepted files from ${ctx.topic(TOPICS.accepted)}`);

@@ -1,7 +1,8 @@
 // The pipeline's settings: one type for both runners, and the one set of defaults. The CLI's
 // option defaults, the local runner, the Kafka runner and the benchmarks all read them here.
+import { FEATURE_CATEGORIES } from '../schemas/categories.js';
 import type { TaskLevel } from '../schemas/contract.js';
-import type { LevelShape, Upweight } from '../stores/tree-sampling.js';
+import type { FrequencyConvention, LevelShape, Upweight } from '../stores/tree-sampling.js';
 
 export type TreeKeyMode = 'all' | 'language';
 
@@ -32,17 +33,23 @@ export interface PipelineSettings {
   /** Cosine distance within which a file is a near-duplicate of an accepted one; 0 disables. */
   nearDuplicateRadius: number;
   treeKey: TreeKeyMode;
-  /** Sampling temperature T: p ∝ exp(log(f)/T). */
-  temperature: number;
+  /** Sampling temperature T: p ∝ exp(log(f)/T); or one T per depth, from the categories down (the last repeats). */
+  temperature: number | number[];
   /** Children of a node that sampling and evolution consider (the most frequent). */
   topN: number;
+  /** Pull of realised draws toward each node's exact expected draws: one draw behind weighs e^x more; 0: off. */
   coverageBoost: number;
+  /** What a node's frequency means to the sampler: files that mention it, or the reference's sum over its leaves. */
+  frequency: FrequencyConvention;
   levels: Record<TaskLevel, LevelShape>;
   levelMix: Record<TaskLevel, number>;
   targetLanguage: string;
   upweights?: Upweight[];
+  /** Features every task must use: drawn at their depth (counting toward k), sampled under, marked mandatory. */
   required?: string[][];
-  /** Top-level categories that are settings, not features: never sampled into a task. */
+  /** Features every task contains without having to use them (the reference's fixed features). */
+  fixed?: string[][];
+  /** Top-level categories never sampled into a task: settings, not features, and defects (DEFECT_CATEGORIES). */
   excludeCategories: string[];
   /** Stages that use a model at all (extract without one is static extraction). */
   llmStages: readonly LlmStage[];
@@ -63,6 +70,13 @@ export interface PipelineSettings {
 export const MERGE_SIMILARITY = { minilm: 0.73, lexical: 0.85, openai: 0.85 } as const;
 export type LabelEmbedderKind = keyof typeof MERGE_SIMILARITY;
 
+/**
+ * Categories that describe defects (swallowed exceptions, bare except, todo comments): the
+ * extractor records them, but as task features they would make anti-patterns training targets.
+ * The reference drops them too. `--include-defects` brings them back.
+ */
+export const DEFECT_CATEGORIES: readonly string[] = ['issues & bugs'];
+
 /** Larger breadth and depth make more complex tasks: function → file → multi-file. */
 export const DEFAULT_LEVELS: Readonly<Record<TaskLevel, LevelShape>> = {
   function: { breadth: [3, 1, 1], mandatory: 1 },
@@ -82,10 +96,11 @@ export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
   temperature: 1,
   topN: 50,
   coverageBoost: 1,
+  frequency: 'files',
   levels: DEFAULT_LEVELS as Record<TaskLevel, LevelShape>,
   levelMix: DEFAULT_LEVEL_MIX as Record<TaskLevel, number>,
   targetLanguage: 'python',
-  excludeCategories: ['programming language'],
+  excludeCategories: ['programming language', ...DEFECT_CATEGORIES],
   llmStages: LLM_STAGES,
   maxChars: 24_000,
   concurrency: 16,
@@ -103,4 +118,38 @@ export function pipelineSettings(overrides: Partial<Omit<PipelineSettings, 'evol
     ...defined,
     evolution: { ...DEFAULT_SETTINGS.evolution, ...(overrides.evolution ?? {}) },
   };
+}
+
+/** Named sets of sampling defaults, for runs compared with another implementation. */
+export const SAMPLING_PRESETS = ['epicoder'] as const;
+export type SamplingPreset = (typeof SAMPLING_PRESETS)[number];
+
+/** The categories the reference's gen_question.py samples from, per language (Java's list for Java). */
+const EPICODER_CATEGORIES = {
+  python: ['workflow', 'implementation style', 'functionality', 'resource usage', 'computation operation', 'user interaction', 'data processing', 'file operation', 'dependency relations', 'algorithm', 'data structures'],
+  java: ['workflow', 'implementation style', 'functionality', 'resource usage', 'computation operation', 'user interaction', 'data processing', 'file operation', 'algorithm', 'data structures'],
+} as const;
+
+/**
+ * The reference's generation defaults (microsoft/EpiCoder gen/gen_question.py over
+ * utils/tree.py): T = 10; k = [5, 2, 1, 1] with 2 mandatory features at every level (it has one
+ * shape) and file-level tasks only; "computation operation" fixed into every task, counting
+ * toward the 5, not mandatory; only its categories for the language (Python's list for languages
+ * it does not name); a node with children weighing the sum of its leaves; no coverage correction.
+ * Evolution keeps treesynth's settings.
+ */
+export function presetSettings(preset: SamplingPreset, targetLanguage: string): Partial<PipelineSettings> {
+  switch (preset) {
+    case 'epicoder': {
+      const shape = () => ({ breadth: [5, 2, 1, 1], mandatory: 2 });
+      const kept: readonly string[] = targetLanguage === 'java' ? EPICODER_CATEGORIES.java : EPICODER_CATEGORIES.python;
+      return {
+        temperature: 10, coverageBoost: 0, topN: 50, frequency: 'leaf-sum',
+        levels: { function: shape(), file: shape(), multi_file: shape() },
+        levelMix: { function: 0, file: 1, multi_file: 0 },
+        fixed: [['computation operation']],
+        excludeCategories: FEATURE_CATEGORIES.filter((c) => !kept.includes(c)),
+      };
+    }
+  }
 }

@@ -21,7 +21,7 @@ import { openDecontamination, openEmbedders, openLlmClients, openValidation } fr
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
 import { createProgress } from '../progress.js';
 import { renderTree } from '../render-tree.js';
-import { llmStages, settingsFrom, type RunOptions } from '../run-options.js';
+import { llmStages, samplingPreset, settingsFrom, temperatures, type RunOptions } from '../run-options.js';
 
 async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   const input = resolve(options.input);
@@ -185,9 +185,9 @@ export function registerRunCommand(program: Command): void {
     .option('--max-bytes <size>', 'reject files larger than this', bytes, 1024 * 1024)
     .option('--similarity <x>', `cosine similarity at which a label merges into an existing sibling (default: ${MERGE_SIMILARITY.minilm} with minilm, ${MERGE_SIMILARITY.lexical} with lexical)`, decimal(0, 1, true))
     .option('--near-duplicate-radius <x>', 'cosine distance within which a file is a near-duplicate of an accepted one (0 turns the check off)', decimal(0, 1), 0.05)
-    .option('--temperature <x>', 'sampling temperature T: p ∝ exp(log(f)/T); 1 follows the data, larger is more uniform', decimal(0, Infinity, true), 1)
+    .option('--temperature <x>', 'sampling temperature T: p ∝ exp(log(f)/T); 1 follows the data, larger is more uniform; or one per depth, e.g. 3,1,1', temperatures, 1)
     .option('--top-n <n>', 'children of a node that sampling considers (the most frequent)', integer(1), 50)
-    .option('--coverage-boost <x>', 'up-weighting of nodes sampled less than their share (0 turns it off)', decimal(0, 1000), 1)
+    .option('--coverage-boost <x>', 'pull toward each node\'s exact expected draws (without replacement): a node one draw behind weighs e^x times more (0 turns it off)', decimal(0, 30), 1)
     .option('--breadth-function <k,...>', 'children drawn per depth for function-level tasks', breadth, DEFAULT_LEVELS.function.breadth)
     .option('--breadth-file <k,...>', 'children drawn per depth for file-level tasks', breadth, DEFAULT_LEVELS.file.breadth)
     .option('--breadth-multi-file <k,...>', 'children drawn per depth for multi-file tasks', breadth, DEFAULT_LEVELS.multi_file.breadth)
@@ -195,7 +195,9 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--target-language <lang>', 'language the tasks ask for').choices([...LANGUAGES]).default('python'))
     .addOption(new Option('--tree-key <mode>', 'one tree for the corpus, or one per language').argParser(choice(['all', 'language'] as const)).default('all'))
     .option('--upweight <path=factor>', 'sample a feature more often, e.g. "error handling=3" (repeatable)', upweight)
-    .option('--require <path>', 'a feature every task must use, e.g. "logging" (repeatable)', featurePath)
+    .option('--require <path>', 'a feature every task must use, e.g. "logging": drawn at its depth as one of the k there, sampled under (repeatable)', featurePath)
+    .option('--include-defects', 'sample defect categories ("issues & bugs": bare except, swallowed exceptions) into tasks too', false)
+    .option('--preset <name>', 'sampling defaults of another implementation, for comparison: epicoder (T=10, k=5,2,1,1, "computation operation" fixed, leaf-sum frequencies, no coverage boost); flags given still win', samplingPreset)
     .addOption(new Option('--embeddings <kind>', 'label embeddings: auto (minilm if ./setup.sh installed it, else lexical), minilm (offline, by meaning), lexical (offline, by spelling), or an OpenAI-compatible endpoint').argParser(choice(['auto', 'minilm', 'lexical', 'openai'] as const)).default('auto'))
     .option('--embedding-model <name>', 'embedding model for --embeddings openai')
     .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
@@ -228,7 +230,8 @@ export function registerRunCommand(program: Command): void {
     .option('--batch-records <n>', 'Kafka mode: input records per transaction at most (default 500; LLM stages with a model: 4 x --concurrency)', integer(1, 100_000))
     .option('--metrics-port <port>', 'Kafka mode: serve Prometheus metrics on 127.0.0.1:<port>/metrics (0 picks a free port)', integer(0, 65535))
     .option('--session-timeout <ms>', 'Kafka mode: consumer-group session timeout; a killed process\'s partitions move on after this long', integer(6000, 300_000), 10_000)
-    .action(async (options: RunOptions) => {
+    .action(async (options: RunOptions, command: Command) => {
+      options.explicit = new Set(Object.keys(options).filter((name) => ['cli', 'env'].includes(command.getOptionValueSource(name) ?? '')));
       if (options.kafka) {
         await runKafka(options);
         return;
