@@ -51,6 +51,10 @@ export interface RunOptions {
   batchRecords?: number;
   sessionTimeout?: number;
   metricsPort?: number;
+  /** Tasks requested per file the tree takes in. */
+  tasksPerFiles?: number;
+  /** Seconds a task request waits for its tree. */
+  requestWait?: number;
   quiet: boolean;
   llmBaseUrl?: string;
   model?: string;

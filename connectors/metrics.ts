@@ -12,6 +12,7 @@ export class StageMetrics {
   readonly rejected: Counter<'stage' | 'reason'>;
   readonly batchSeconds: Histogram<'stage'>;
   readonly lag: Gauge<'group' | 'topic'>;
+  readonly waiting: Gauge<'stage'>;
   readonly llmRequests: Gauge<'stage'>;
   readonly llmTokens: Gauge<'stage' | 'kind'>;
 
@@ -26,6 +27,7 @@ export class StageMetrics {
       buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
     });
     this.lag = new Gauge({ name: `${prefix}consumer_lag`, help: 'Records not yet consumed, by consumer group and topic.', labelNames: ['group', 'topic'], registers });
+    this.waiting = new Gauge({ name: `${prefix}requests_waiting`, help: 'Task requests a stage holds until its tree can serve them.', labelNames: ['stage'], registers });
     this.llmRequests = new Gauge({ name: `${prefix}llm_requests`, help: 'LLM requests sent so far, by stage.', labelNames: ['stage'], registers });
     this.llmTokens = new Gauge({ name: `${prefix}llm_tokens`, help: 'LLM tokens so far, by stage and kind (prompt, completion).', labelNames: ['stage', 'kind'], registers });
   }

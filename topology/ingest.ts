@@ -13,7 +13,7 @@ import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
 import { openKafkaContext, openProducer, type KafkaContext, type WrittenUpTo } from '../connectors/kafka/context.js';
-import type { OutMessage } from '../connectors/kafka/transactional.js';
+import { settlesWithin, type OutMessage } from '../connectors/kafka/transactional.js';
 import { sha256Hex } from '../analysis/file-checks.js';
 import type { Outcome } from '../schemas/outcome.js';
 import type { SourceFile, TaskLevel, TaskRequest } from '../schemas/contract.js';
@@ -268,10 +268,14 @@ export async function ingest(inputArg: string, options: IngestOptions): Promise<
     try {
       // Later passes send only what changed; what was already sent is in the state.
       const rescan = { ...options, resend: false };
+      // A pass that a broker out of reach holds up is given up on a signal: the state has what
+      // it sent, and the rest goes on the next run.
+      const stopped = new Promise<null>((resolve) => stop.signal.addEventListener('abort', () => resolve(null), { once: true }));
       while (!stop.signal.aborted) {
         await watcher.wait(options.interval);
         if (stop.signal.aborted) break;
-        const counts = await pass(context, producer.send, state, input, rescan);
+        const counts = await Promise.race([pass(context, producer.send, state, input, rescan), stopped]);
+        if (counts === null) break;
         total.read = Math.max(total.read, counts.read);
         total.sent += counts.sent;
         total.rejected += counts.rejected;
@@ -286,8 +290,9 @@ export async function ingest(inputArg: string, options: IngestOptions): Promise<
     say(`stopped: ${total.sent} files sent in all, ${total.rejected} rejected`);
     return total;
   } finally {
-    await producer.close();
-    await context.close();
+    // Bounded: a broker that does not answer must not hold the exit.
+    await settlesWithin(producer.close(), 1_000);
+    await settlesWithin(context.close(), 1_000);
   }
 }
 

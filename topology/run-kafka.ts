@@ -17,26 +17,40 @@
 // Stateless stages (extract, generate) scale out: run as many processes as their input has
 // partitions; each input partition has its own transactional id.
 //
-// Any failure of a batch aborts its transaction and restarts this process's stages from their
-// committed state (stores rebuilt), with backoff. Being fenced as a store's writer is final.
+// Restarts. A process's stages form units that restart together: each store's stages (filter;
+// canonicalize+evolve; sample) and each stateless stage alone. A failed batch aborts its
+// transaction and restarts only its unit from its committed state (its store rebuilt), with
+// backoff; a sample stage reading the tree writer's store restarts after that writer. Being
+// fenced as a store's writer, or a refused schema, is final. Stopping (SIGINT/SIGTERM) takes a
+// few seconds in every state: a batch still in flight after a short grace is abandoned (its
+// transaction aborted or never begun) and a unit still starting or backing off is given up.
+//
+// Task requests. A request that reaches the sample stage before its tree can serve it (no
+// features yet, or not the required ones) waits, uncommitted (so it shows as the sample group's
+// lag), for up to `requestWaitMs` after it was made, and becomes a dead letter only then. With
+// `tasksPerFile`, canonicalize asks for tasks itself as the tree takes in files, in the same
+// transaction as the tree changes, so tasks keep flowing while the corpus grows.
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
-import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
+import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
+import { abortableSleep } from '../connectors/kafka/client.js';
 import { openKafkaContext, type KafkaContext } from '../connectors/kafka/context.js';
 import { readTopic, type RawRecord, type TopicReader } from '../connectors/kafka/reader.js';
 import { SchemaRefusedError } from '../connectors/kafka/serde.js';
 import type { TopicSettings } from '../connectors/kafka/topics.js';
 import {
-  PartitionLanes, SingleWriterLane, isFenced, startStageConsumer,
+  PartitionLanes, SingleWriterLane, isFenced, settlesWithin, startStageConsumer,
   type BatchCommitted, type OutMessage, type StageConsumer, type TransactionLane,
 } from '../connectors/kafka/transactional.js';
-import { SchemaViolation, type CodeFile, type RecordName, type Records, type Rejection, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
+import type { CanonicalizedFile } from '../processors/canonicalize.js';
+import { SchemaViolation, type CodeFile, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskRequest, type TreeNodeChange } from '../schemas/contract.js';
 import { rejection, type Outcome } from '../schemas/outcome.js';
 import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { replayCoverage } from '../stores/tree-sampling.js';
+import { ROOT_ID } from '../stores/tree-store.js';
 import { buildStages, createStores, samplerConfig, type StageResources, type StageStores } from './build.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
-import { DEPLOYED_STAGES, topology, type DeployedStage, type StageSpec } from './treesynth.js';
+import { DEPLOYED_STAGES, topology, type DeployedStage, type SideOutput, type StageSpec } from './treesynth.js';
 
 export interface KafkaRunConfig {
   settings: PipelineSettings;
@@ -54,20 +68,46 @@ export interface KafkaRunConfig {
   /** Consumer-group session timeout (default 10 s; the broker's minimum is 6 s). */
   sessionTimeoutMs?: number;
   connectScheduleMs?: readonly number[];
+  /** Tasks canonicalize requests per file the tree takes in (0.5: one every two files); 0 or absent: none. */
+  tasksPerFile?: number;
+  /** How long a task request may wait for its tree to serve it, from its requestedAt (default DEFAULT_REQUEST_WAIT_MS). */
+  requestWaitMs?: number;
+  /** Aborting it gives up starting (SIGTERM while the broker or registry does not answer); once started, use stop(). */
+  signal?: AbortSignal;
   /** One line per event worth telling an operator (start, restore, restart, stop). */
   log?: (line: string) => void;
   onCommitted?: (stage: DeployedStage, info: BatchCommitted) => void;
+  /** Task requests the sample stage holds until its tree can serve them (0 when none wait). */
+  onWaiting?: (stage: DeployedStage, requests: number) => void;
 }
 
 export interface KafkaRun {
   /** Resolves after a graceful stop; rejects on a failure that a restart cannot fix. */
   readonly done: Promise<void>;
-  /** Graceful stop: no more fetching, the transaction in flight finishes or aborts, clients disconnect. */
+  /** Stop: no more fetching, the transaction in flight finishes (or is abandoned after a short grace), clients disconnect. */
   stop(): Promise<void>;
 }
 
+/** Ten minutes: long enough for a corpus to start arriving after the first requests. */
+export const DEFAULT_REQUEST_WAIT_MS = 10 * 60_000;
+
+/**
+ * Requests canonicalize makes as files arrive are numbered from here (the tree's k-th at
+ * base + k), far above the indexes `request-tasks` gives (from 0, after the requests already
+ * in the topic): the two never share an index, and so never a draw.
+ */
+export const PER_FILE_INDEX_BASE = 2 ** 40;
+
+/** The sample stage's rejections that a growing tree cures: requests with these wait instead. */
+const NOT_YET = new Set(['empty-tree', 'required-feature-missing']);
+
+/** How long a stopping consumer lets its batch in flight finish before abandoning it. */
+const STOP_GRACE_MS = 1_500;
+
+type StoreName = 'filter' | 'tree' | 'sample';
+
 /** Stateful stages and the store (and transactional id) each one writes. */
-const STORE_OF: Partial<Record<DeployedStage, 'filter' | 'tree' | 'sample'>> = { filter: 'filter', canonicalize: 'tree', evolve: 'tree', sample: 'sample' };
+const STORE_OF: Partial<Record<DeployedStage, StoreName>> = { filter: 'filter', canonicalize: 'tree', evolve: 'tree', sample: 'sample' };
 
 const oneLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 
@@ -84,10 +124,43 @@ export function undecodable(stage: string, raw: RawRecord, reason: string, detai
   );
 }
 
-interface Session {
-  /** Resolves with the first failure of any stage. */
-  readonly failure: Promise<{ stage: DeployedStage; error: unknown; lane: TransactionLane }>;
+/** Stages that restart together: a store's stages, or one stateless stage. */
+interface UnitSpec {
+  name: string;
+  stages: DeployedStage[];
+  store: StoreName | null;
+  /** The unit whose store this one reads in this process (sample reads the tree writer's): it (re)starts after that one. */
+  after: string | null;
+}
+
+function unitsOf(stages: readonly DeployedStage[]): UnitSpec[] {
+  const selected = new Set(stages);
+  const units: UnitSpec[] = [];
+  if (selected.has('filter')) units.push({ name: 'filter', stages: ['filter'], store: 'filter', after: null });
+  if (selected.has('extract')) units.push({ name: 'extract', stages: ['extract'], store: null, after: null });
+  const writers = (['canonicalize', 'evolve'] as const).filter((s) => selected.has(s));
+  if (writers.length > 0) units.push({ name: 'tree', stages: [...writers], store: 'tree', after: null });
+  if (selected.has('sample')) units.push({ name: 'sample', stages: ['sample'], store: 'sample', after: writers.length > 0 ? 'tree' : null });
+  for (const s of ['generate', 'validate'] as const) if (selected.has(s)) units.push({ name: s, stages: [s], store: null, after: null });
+  return units;
+}
+
+interface Failure {
+  stage: DeployedStage;
+  error: unknown;
+  lane: TransactionLane;
+}
+
+interface RunningUnit {
+  /** Resolves with the first failure of any of the unit's stages. */
+  readonly failure: Promise<Failure>;
   stop(): Promise<void>;
+}
+
+/** What a process's units share: the tree writer's current store (for a sample beside it) and the grammars, loaded once. */
+interface Shared {
+  trees: FeatureTrees | null;
+  grammars: Promise<Grammars> | null;
 }
 
 /** Reads a whole topic (to the end offsets at start) as decoded records; undecodable ones are reported and skipped. */
@@ -140,8 +213,24 @@ async function restoreCoverage(ctx: KafkaContext, settings: PipelineSettings, st
   });
 }
 
+/** Requests canonicalize makes as a tree takes in files: floor(files × perFile) in all, numbered after PER_FILE_INDEX_BASE. */
+function taskFlow(perFile: number, clock: () => number): SideOutput<CanonicalizedFile> {
+  const upTo = (files: number) => Math.floor(files * perFile + 1e-9);
+  return {
+    topic: TOPICS.taskRequests as unknown as TopicSpec<RecordName>,
+    records: (c: CanonicalizedFile): TaskRequest[] => {
+      // The root counts the tree's files, and is restored with it: a restart repeats no request.
+      const files = c.changes.find((change) => change.nodeId === ROOT_ID)?.node?.frequency ?? 0;
+      if (files <= 0) return [];
+      const requests: TaskRequest[] = [];
+      for (let k = upTo(files - 1); k < upTo(files); k++) requests.push({ treeKey: c.treeKey, index: PER_FILE_INDEX_BASE + k, level: null, requestedAt: clock() });
+      return requests;
+    },
+  };
+}
+
 /** The messages one batch of a stage writes: outputs, extra requests and dead letters. */
-function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConfig): (records: RawRecord[]) => Promise<OutMessage[]> {
+function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConfig, log: (line: string) => void): (records: RawRecord[], signal: AbortSignal) => Promise<OutMessage[]> {
   const clock = config.resources.clock ?? Date.now;
   const inputTopic = ctx.topic(spec.input);
   const deadLetter = (r: Rejection): OutMessage => ctx.message(TOPICS.deadLetters, r);
@@ -155,7 +244,11 @@ function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConf
       return deadLetter(rejection({ stage: spec.name, reason: 'schema-violation', detail: error.message, recordId: topic.key(record), record }, clock()));
     }
   };
-  return async (raws) => {
+  // Operators are re-instantiable: a fresh subscription per batch; state lives in the stores.
+  const run = async (inputs: unknown[]): Promise<Array<Outcome<unknown>>> =>
+    inputs.length === 0 ? [] : lastValueFrom(from(inputs as Array<Records[RecordName]>).pipe(spec.operator as OperatorFunction<unknown, Outcome<unknown>>, toArray()));
+  const outcomesOf = spec.name === 'sample' ? whenServable(run, config, log) : (inputs: unknown[]) => run(inputs);
+  return async (raws, signal) => {
     const out: OutMessage[] = [];
     const inputs: unknown[] = [];
     for (const raw of raws) {
@@ -163,10 +256,7 @@ function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConf
       if (decoded.ok) inputs.push(decoded.value);
       else out.push(deadLetter(undecodable(spec.name, raw, decoded.reason, decoded.detail, clock())));
     }
-    // Operators are re-instantiable: a fresh subscription per batch; state lives in the stores.
-    const outcomes: Array<Outcome<unknown>> =
-      inputs.length === 0 ? [] : await lastValueFrom(from(inputs as Array<Records[RecordName]>).pipe(spec.operator as OperatorFunction<unknown, Outcome<unknown>>, toArray()));
-    for (const outcome of outcomes) {
+    for (const outcome of await outcomesOf(inputs, signal)) {
       if (!outcome.ok) {
         out.push(deadLetter(outcome.rejection));
         continue;
@@ -178,70 +268,122 @@ function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConf
   };
 }
 
-async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (line: string) => void): Promise<Session> {
-  const selected = new Set(config.stages);
+/**
+ * The sample stage's outcomes, one request at a time in order: a request its tree cannot serve
+ * yet is tried again every half second (the tree grows as the writer commits) until it can, or
+ * until `requestWaitMs` after it was made, when its rejection stands. A rejection of that kind
+ * changes no store, so trying again is safe. Stopping the consumer ends the wait (the batch is
+ * abandoned, nothing committed).
+ */
+function whenServable(run: (inputs: unknown[]) => Promise<Array<Outcome<unknown>>>, config: KafkaRunConfig, log: (line: string) => void) {
+  const waitMs = config.requestWaitMs ?? DEFAULT_REQUEST_WAIT_MS;
+  return async (inputs: unknown[], signal: AbortSignal): Promise<Array<Outcome<unknown>>> => {
+    const outcomes: Array<Outcome<unknown>> = [];
+    let waitingSince: number | null = null;
+    for (let i = 0; i < inputs.length; i++) {
+      const request = inputs[i] as TaskRequest;
+      for (;;) {
+        const [outcome] = await run([request]);
+        if (!outcome || outcome.ok || !NOT_YET.has(outcome.rejection.reason)) {
+          if (outcome) outcomes.push(outcome);
+          break;
+        }
+        const left = request.requestedAt + waitMs - Date.now();
+        if (left <= 0) {
+          const waited = waitingSince === null ? '' : ` (waited ${((Date.now() - waitingSince) / 1000).toFixed(0)} s for the tree)`;
+          outcomes.push({ ok: false, rejection: { ...outcome.rejection, detail: `${outcome.rejection.detail}${waited}` } });
+          break;
+        }
+        if (waitingSince === null) {
+          waitingSince = Date.now();
+          log(`treesynth: sample: ${inputs.length - i} task request(s) wait for tree ${request.treeKey} (${outcome.rejection.detail}), each up to ${waitMs / 1000} s after it was made`);
+        }
+        config.onWaiting?.('sample', inputs.length - i);
+        await abortableSleep(Math.min(500, left), signal);
+      }
+    }
+    if (waitingSince !== null) {
+      config.onWaiting?.('sample', 0);
+      log(`treesynth: sample: served the waiting task requests after ${((Date.now() - waitingSince) / 1000).toFixed(1)} s`);
+    }
+    return outcomes;
+  };
+}
+
+/** Starts one unit: takes over its store's transactional id, rebuilds the store, starts its stages' consumers. */
+async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSpec, shared: Shared, log: (line: string) => void): Promise<RunningUnit> {
+  const clock = config.resources.clock ?? Date.now;
   const stores = createStores(config.resources);
-  const lanes = new Map<string, TransactionLane>();
+  const lanes: TransactionLane[] = [];
   const consumers: StageConsumer[] = [];
   let follower: TopicReader | null = null;
-  let reportFailure!: (f: { stage: DeployedStage; error: unknown; lane: TransactionLane }) => void;
-  const failure = new Promise<{ stage: DeployedStage; error: unknown; lane: TransactionLane }>((resolve) => (reportFailure = resolve));
+  let reportFailure!: (f: Failure) => void;
+  const failure = new Promise<Failure>((resolve) => (reportFailure = resolve));
 
+  // Bounded: a broker that does not answer must not hold a stop or a restart.
   const stop = async () => {
-    // Consumers first: each finishes (or aborts) its transaction in flight, then leaves its group.
-    await Promise.all(consumers.map((c) => c.stop()));
-    await follower?.stop();
-    await Promise.all([...lanes.values()].map((l) => l.close()));
+    // Consumers first: each finishes (or abandons) its batch in flight, then leaves its group.
+    await Promise.all([...consumers.map((c) => c.stop(STOP_GRACE_MS)), follower ? settlesWithin(follower.stop(), 1_000) : null]);
+    await settlesWithin(Promise.all(lanes.map((l) => l.close())), 1_000);
+    if (unit.name === 'sample') config.onWaiting?.('sample', 0);
   };
 
   try {
-    // 1. Take over each store's writer id before reading the store's topic.
-    const storeNames = new Set([...selected].map((s) => STORE_OF[s]).filter((s): s is 'filter' | 'tree' | 'sample' => s !== undefined));
-    for (const store of storeNames) lanes.set(store, await SingleWriterLane.open(ctx.kafka, `${ctx.prefix}${store}`));
+    // 1. Take over the store's writer id before reading the store's topic.
+    const storeLane = unit.store ? await SingleWriterLane.open(ctx.kafka, `${ctx.prefix}${unit.store}`) : null;
+    if (storeLane) lanes.push(storeLane);
 
-    // 2. Rebuild the stores from their topics.
+    // 2. Rebuild the store from its topics.
     const started = Date.now();
-    if (storeNames.has('tree')) {
+    if (unit.store === 'tree') {
       const changes: TreeNodeChange[] = [];
       const n = await readRecords(ctx, TOPICS.treeChanges, 'tree', log, (c) => void changes.push(c));
       stores.trees = await FeatureTrees.restore(changes, config.resources.labelEmbedder, config.resources.clock);
+      shared.trees = stores.trees;
       log(`treesynth: tree restored from ${n} changes of ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes in ${stores.trees.keys().length} trees (${Date.now() - started} ms)`);
-    } else if (selected.has('sample')) {
-      // The writer is another process: follow its committed changes, starting caught up.
-      const topic = ctx.topic(TOPICS.treeChanges);
-      follower = await readTopic(ctx.kafka, ctx.admin, topic, {
-        groupPrefix: `${ctx.prefix}follow.tree`, follow: true,
-        onRecord: async (raw) => {
-          const decoded = await ctx.serde.decode(topic, 'TreeNodeChange', raw.value);
-          if (decoded.ok) stores.trees.get(decoded.value.treeKey).tree.apply(decoded.value);
-        },
-      });
-      await follower.caughtUp;
-      log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
-    }
-    if (selected.has('sample')) await restoreCoverage(ctx, config.settings, stores, log);
-    if (selected.has('filter')) {
+    } else if (unit.store === 'sample') {
+      if (unit.after === 'tree') {
+        if (!shared.trees) throw new Error('the sample stage started before the tree it reads');
+        stores.trees = shared.trees;
+      } else {
+        // The writer is another process: follow its committed changes, starting caught up.
+        const topic = ctx.topic(TOPICS.treeChanges);
+        follower = await readTopic(ctx.kafka, ctx.admin, topic, {
+          groupPrefix: `${ctx.prefix}follow.tree`, follow: true,
+          onRecord: async (raw) => {
+            const decoded = await ctx.serde.decode(topic, 'TreeNodeChange', raw.value);
+            if (decoded.ok) stores.trees.get(decoded.value.treeKey).tree.apply(decoded.value);
+          },
+        });
+        await follower.caughtUp;
+        log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
+      }
+      await restoreCoverage(ctx, config.settings, stores, log);
+    } else if (unit.store === 'filter') {
       const n = await restoreFilter(ctx, config, stores, log);
       log(`treesynth: filter restored ${n} accepted files from ${ctx.topic(TOPICS.accepted)}`);
     }
 
-    // 3. The stages over the restored stores, one consumer group each.
+    // 3. The unit's stages over the restored store, one consumer group each.
     // Only extraction parses code: other processes skip loading the grammars (the extract
     // operators built for them are never subscribed).
-    const grammars = selected.has('extract') ? await loadGrammars() : null;
+    let grammars: Grammars | null = null;
+    if (unit.stages.includes('extract')) grammars = await (shared.grammars ??= loadGrammars());
     const stages = buildStages(config.settings, stores, { ...config.resources, grammars });
-    const specs = topology(stages, config.settings, config.resources.clock).filter((s) => selected.has(s.name));
+    const perFile = config.tasksPerFile ?? 0;
+    const specs = topology(stages, config.settings, clock)
+      .filter((s) => unit.stages.includes(s.name))
+      .map((s) => (s.name === 'canonicalize' && perFile > 0 ? { ...s, sideOutputs: [...s.sideOutputs, taskFlow(perFile, clock) as SideOutput] } : s));
     for (const spec of specs) {
       const inputTopic = ctx.topic(spec.input);
-      const store = STORE_OF[spec.name];
-      const lane = store ? lanes.get(store)! : new PartitionLanes(ctx.kafka, (p) => `${ctx.prefix}${spec.name}-${inputTopic}-${p}`);
-      if (!store) lanes.set(spec.name, lane);
+      const lane = storeLane ?? new PartitionLanes(ctx.kafka, (p) => `${ctx.prefix}${spec.name}-${inputTopic}-${p}`);
+      if (!storeLane) lanes.push(lane);
       const llmStage = spec.name === 'extract' || spec.name === 'generate' || spec.name === 'evolve' || spec.name === 'validate';
       consumers.push(
         await startStageConsumer({
           kafka: ctx.kafka, admin: ctx.admin, groupId: `${ctx.prefix}${spec.name}`, topic: inputTopic, lane,
           maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && config.resources.models[spec.name as LlmStage] ? Math.max(4, config.settings.concurrency * 4) : 500),
-          process: batchProcessor(ctx, spec, config),
+          process: batchProcessor(ctx, spec, config, log),
           onCommitted: (info) => config.onCommitted?.(spec.name, info),
           onFailure: (error) => reportFailure({ stage: spec.name, error, lane }),
           ...(config.sessionTimeoutMs ? { sessionTimeoutMs: config.sessionTimeoutMs } : {}),
@@ -255,10 +397,8 @@ async function startSession(ctx: KafkaContext, config: KafkaRunConfig, log: (lin
   }
 }
 
-const sleep = (ms: number, wake: Promise<void>) => Promise.race([new Promise<void>((r) => setTimeout(r, ms)), wake]);
-
 /** Fails that restarting cannot fix: a refused schema, or another process took over a store. */
-function fatal(failure: { stage: DeployedStage; error: unknown; lane: TransactionLane }, prefix: string): Error | null {
+function fatal(failure: Failure, prefix: string): Error | null {
   if (failure.error instanceof SchemaRefusedError) return failure.error;
   if (failure.lane.singleWriter && isFenced(failure.error)) {
     return new Error(
@@ -269,10 +409,29 @@ function fatal(failure: { stage: DeployedStage; error: unknown; lane: Transactio
   return null;
 }
 
+/** A promise that can be fired, and re-armed once fired. */
+class Latch {
+  #resolve: () => void = () => {};
+  #fired = false;
+  promise: Promise<void> = this.#arm();
+  #arm(): Promise<void> {
+    return new Promise<void>((resolve) => (this.#resolve = resolve));
+  }
+  fire(): void {
+    this.#fired = true;
+    this.#resolve();
+  }
+  reset(): void {
+    if (!this.#fired) return;
+    this.#fired = false;
+    this.promise = this.#arm();
+  }
+}
+
 /**
- * Runs the selected stages until `stop()`. Connecting, creating topics and registering
- * schemas happen before this resolves, so an unreachable service or a refused schema is an
- * error here, in one line.
+ * Runs the selected stages until `stop()`. Connecting, creating topics, registering schemas
+ * and the first start of every stage happen before this resolves, so an unreachable service
+ * or a refused schema is an error here, in one line.
  */
 export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
   const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -280,55 +439,117 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
   const ctx = await openKafkaContext({
     brokers: config.brokers, registryUrl: config.registryUrl, prefix: config.prefix, clientId: config.clientId ?? `${config.prefix}${config.stages.join('+')}`,
     topics: config.topics, ...(config.connectScheduleMs ? { connectScheduleMs: config.connectScheduleMs } : {}),
+    ...(config.signal ? { signal: config.signal } : {}),
   });
   if (ctx.created.length > 0) log(`treesynth: created topics ${ctx.created.join(', ')}`);
-  let session: Session;
+
+  const shared: Shared = { trees: null, grammars: null };
+  const units = unitsOf(config.stages);
+  const stopping = new AbortController();
+  const stopped = new Promise<null>((resolve) => stopping.signal.addEventListener('abort', () => resolve(null), { once: true }));
+  /** `work`, or null once stopping: a start still under way is stopped when it finishes. */
+  const unlessStopping = async (work: Promise<RunningUnit>): Promise<RunningUnit | null> => {
+    const winner = await Promise.race([work, stopped]);
+    if (winner === null) void work.then((r) => r.stop()).catch(() => {});
+    return winner;
+  };
+
+  // The first start: in order (a sample beside the writer after the tree), all or nothing.
+  const first = new Map<string, RunningUnit>();
   try {
-    session = await startSession(ctx, config, log);
+    const abort = new Promise<never>((_, reject) => {
+      config.signal?.throwIfAborted();
+      config.signal?.addEventListener('abort', () => reject(config.signal!.reason), { once: true });
+    });
+    abort.catch(() => {});
+    for (const unit of units) {
+      const starting = startUnit(ctx, config, unit, shared, log);
+      try {
+        first.set(unit.name, await Promise.race([starting, abort]));
+      } catch (error) {
+        void starting.then((r) => r.stop()).catch(() => {});
+        throw error;
+      }
+    }
   } catch (error) {
-    await ctx.close();
+    await Promise.all([...first.values()].map((r) => r.stop().catch(() => {})));
+    await settlesWithin(ctx.close(), 1_000);
     throw error;
   }
   log(`treesynth: running ${config.stages.join(', ')} on ${config.brokers.join(',')} (topics ${config.prefix}*)`);
 
-  let stopping = false;
-  let wake!: () => void;
-  const woken = new Promise<void>((resolve) => (wake = resolve));
-  const done = (async () => {
-    let backoff = 1000;
-    try {
-      for (;;) {
-        const since = Date.now();
-        const outcome = await Promise.race([session.failure, woken.then(() => null)]);
-        await session.stop();
-        if (outcome === null || stopping) return;
-        const final = fatal(outcome, config.prefix);
-        if (final) throw final;
-        // A session that ran a while was healthy: start the backoff over.
-        if (Date.now() - since > 60_000) backoff = 1000;
-        for (;;) {
-          log(`treesynth: ${outcome.stage}: ${oneLine(outcome.error)}; restarting the stages from their committed state in ${backoff / 1000} s`);
-          await sleep(backoff, woken);
-          if (stopping) return;
-          backoff = Math.min(backoff * 2, 30_000);
-          try {
-            session = await startSession(ctx, config, log);
-            break;
-          } catch (error) {
-            outcome.error = error;
-          }
+  const up = new Map(units.map((u) => [u.name, new Latch()]));
+  const restart = new Map(units.map((u) => [u.name, new Latch()]));
+  const dependents = (name: string) => units.filter((u) => u.after === name);
+  const describe = (unit: UnitSpec) => (unit.stages.length > 1 ? `${unit.stages.join('+')} (one store)` : unit.stages[0]!);
+
+  /** One unit's life: run, and on a failure restart it alone (and what reads its store), with backoff. */
+  const supervise = async (unit: UnitSpec, initial: RunningUnit): Promise<void> => {
+    let running: RunningUnit | null = initial;
+    let backoff = 1_000;
+    const wait = async () => {
+      await Promise.race([abortableSleep(backoff, stopping.signal).catch(() => {}), stopped]);
+      backoff = Math.min(backoff * 2, 30_000);
+    };
+    while (!stopping.signal.aborted) {
+      if (!running) {
+        if (unit.after) await Promise.race([up.get(unit.after)!.promise, stopped]);
+        if (stopping.signal.aborted) break;
+        restart.get(unit.name)!.reset();
+        try {
+          running = await unlessStopping(startUnit(ctx, config, unit, shared, log));
+        } catch (error) {
+          if (stopping.signal.aborted) break;
+          log(`treesynth: ${describe(unit)}: could not restart (${oneLine(error)}); trying again in ${backoff / 1000} s`);
+          await wait();
+          continue;
         }
+        if (!running) break;
+        log(`treesynth: ${describe(unit)}: running again`);
       }
+      up.get(unit.name)!.fire();
+      const since = Date.now();
+      const outcome = await Promise.race([running.failure, stopped, restart.get(unit.name)!.promise.then(() => 'after' as const)]);
+      up.get(unit.name)!.reset();
+      // What reads this unit's store must not go on reading what a failed batch left there.
+      if (outcome !== null) for (const d of dependents(unit.name)) restart.get(d.name)!.fire();
+      await running.stop();
+      running = null;
+      if (outcome === null) break;
+      if (outcome === 'after') {
+        log(`treesynth: ${describe(unit)}: restarting with ${unit.after}, whose store it reads`);
+        continue;
+      }
+      const final = fatal(outcome, config.prefix);
+      if (final) throw final;
+      // A unit that ran a while was healthy: start the backoff over.
+      if (Date.now() - since > 60_000) backoff = 1_000;
+      log(`treesynth: ${outcome.stage}: ${oneLine(outcome.error)}; restarting ${describe(unit)} from its committed state in ${backoff / 1000} s`);
+      await wait();
+    }
+  };
+
+  const done = (async () => {
+    try {
+      const results = await Promise.allSettled(
+        units.map((u) =>
+          supervise(u, first.get(u.name)!).catch((error: unknown) => {
+            stopping.abort(); // a final failure stops the other units too
+            throw error;
+          }),
+        ),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
-      await ctx.close();
+      await settlesWithin(ctx.close(), 1_000);
     }
   })();
   done.catch(() => {});
   return {
     done,
     stop: async () => {
-      stopping = true;
-      wake();
+      stopping.abort();
       await done.catch(() => {});
     },
   };

@@ -28,5 +28,7 @@ export function registerIngestCommand(program: Command): void {
       if (!info) throw new UsageError(`input not found: ${input}`);
       if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree, not a file: ${input}`);
       await ingest(input, { ...options, brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), topics: topicSettings(options) });
+      // A --watch stopped while the broker was out of reach may leave its client retrying: leave anyway.
+      if (options.watch) setTimeout(() => process.exit(), 1_000).unref();
     });
 }

@@ -93,13 +93,13 @@ async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], p
  * Prometheus metrics on 127.0.0.1:`port`: stage counters from every committed transaction,
  * and consumer lag and LLM usage refreshed every few seconds.
  */
-async function startMetrics(port: number, brokers: string[], prefix: string, usage: () => Record<string, unknown>, log: (line: string) => void) {
+async function startMetrics(port: number, brokers: string[], prefix: string, usage: () => Record<string, unknown>, log: (line: string) => void, signal: AbortSignal) {
   const { StageMetrics } = await import('../../connectors/metrics.js');
   const { connectKafka } = await import('../../connectors/kafka/client.js');
   const { listGroups, readLag, summarise } = await import('../../connectors/kafka/lag.js');
   const metrics = new StageMetrics();
   const server = await metrics.serve(port);
-  const { admin } = await connectKafka({ brokers, clientId: 'treesynth-metrics' });
+  const { admin } = await connectKafka({ brokers, clientId: 'treesynth-metrics', signal });
   const refresh = async () => {
     try {
       for (const t of summarise(await readLag(admin, await listGroups(admin, prefix)))) metrics.lag.set({ group: t.group, topic: t.topic }, t.lag);
@@ -114,6 +114,7 @@ async function startMetrics(port: number, brokers: string[], prefix: string, usa
   log(`treesynth: metrics on http://127.0.0.1:${server.port}/metrics`);
   return {
     committed: (stage: string, info: BatchCommitted) => metrics.committed(stage, info),
+    waiting: (stage: string, requests: number) => metrics.waiting.set({ stage }, requests),
     close: async () => {
       clearInterval(timer);
       await server.close();
@@ -124,6 +125,39 @@ async function startMetrics(port: number, brokers: string[], prefix: string, usa
 
 /** `treesynth run --kafka ...`: runs the stages until SIGINT/SIGTERM. */
 export async function runKafka(options: RunOptions): Promise<void> {
+  // Signals are handled from the start: SIGTERM ends the process within a few seconds in every
+  // state (connecting, running, restarting), and a second ^C at once.
+  const stopping = new AbortController();
+  let stop: (() => Promise<void>) | null = null;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) process.exit(130); // a second ^C: leave now; the open transaction is aborted by the broker
+    if (!options.quiet) process.stderr.write(`treesynth: ${signal}: stopping (a batch still in flight after a short grace is abandoned: its transaction aborts)\n`);
+    stopping.abort();
+    void stop?.();
+    // Whatever the broker does, the process ends: the broker aborts a transaction left open.
+    setTimeout(() => {
+      process.stderr.write('treesynth: did not stop within 5 s; leaving anyway (the broker aborts any open transaction)\n');
+      process.exit(1);
+    }, 5_000).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runKafkaUntilStopped(options, stopping.signal, (s) => (stop = s));
+  } catch (error) {
+    if (!stopping.signal.aborted) throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (!options.quiet) process.stderr.write('treesynth: stopped\n');
+  // Clients given up while the broker did not answer may hold the event loop: leave anyway.
+  setTimeout(() => process.exit(), 1_000).unref();
+}
+
+async function runKafkaUntilStopped(options: RunOptions, signal: AbortSignal, onStart: (stop: () => Promise<void>) => void): Promise<void> {
   const extra = options;
   const brokers = brokersOf(options.kafka);
   const registryUrl = registryOf(options.registry);
@@ -135,7 +169,7 @@ export async function runKafka(options: RunOptions): Promise<void> {
   const log = (line: string) => {
     if (!options.quiet) process.stderr.write(`${line}\n`);
   };
-  const metrics = extra.metricsPort === undefined ? undefined : await startMetrics(extra.metricsPort, brokers, options.topicPrefix, llm.usage, log);
+  const metrics = extra.metricsPort === undefined ? undefined : await startMetrics(extra.metricsPort, brokers, options.topicPrefix, llm.usage, log, signal);
   try {
     const run = await startKafkaRun({
       brokers, registryUrl, prefix: options.topicPrefix, stages, topics: topicSettings(extra),
@@ -143,25 +177,16 @@ export async function runKafka(options: RunOptions): Promise<void> {
       ...(metrics ? { onCommitted: (stage: DeployedStage, info: BatchCommitted) => metrics.committed(stage, info) } : {}),
       ...(extra.batchRecords ? { maxRecordsPerTransaction: extra.batchRecords } : {}),
       ...(extra.sessionTimeout ? { sessionTimeoutMs: extra.sessionTimeout } : {}),
+      ...(extra.tasksPerFiles ? { tasksPerFile: extra.tasksPerFiles } : {}),
+      ...(extra.requestWait !== undefined ? { requestWaitMs: extra.requestWait * 1000 } : {}),
+      ...(metrics ? { onWaiting: (stage: DeployedStage, requests: number) => metrics.waiting(stage, requests) } : {}),
+      signal,
       // Errors always reach stderr, even with --quiet.
       log: (line) => (/restart|took over|skipped/.test(line) ? process.stderr.write(`${line}\n`) : log(line)),
     });
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) process.exit(130); // a second ^C: leave now; the open transaction is aborted by the broker
-      log(`treesynth: ${signal}: stopping (the transaction in flight finishes or aborts)`);
-      void run.stop();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      await run.done;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    log('treesynth: stopped');
+    onStart(() => run.stop());
+    if (signal.aborted) await run.stop();
+    await run.done;
   } finally {
     await metrics?.close();
     await llm.close();
@@ -230,6 +255,8 @@ export function registerRunCommand(program: Command): void {
     .option('--batch-records <n>', 'Kafka mode: input records per transaction at most (default 500; LLM stages with a model: 4 x --concurrency)', integer(1, 100_000))
     .option('--metrics-port <port>', 'Kafka mode: serve Prometheus metrics on 127.0.0.1:<port>/metrics (0 picks a free port)', integer(0, 65535))
     .option('--session-timeout <ms>', 'Kafka mode: consumer-group session timeout; a killed process\'s partitions move on after this long', integer(6000, 300_000), 10_000)
+    .option('--tasks-per-files <x>', 'Kafka mode: request x tasks per file the tree takes in (0.1: one every ten files), so tasks flow as files arrive', decimal(0, 1000))
+    .option('--request-wait <s>', 'Kafka mode: how long a task request waits for its tree to be able to serve it before it becomes a dead letter (default 600)', integer(0))
     .action(async (options: RunOptions, command: Command) => {
       options.explicit = new Set(Object.keys(options).filter((name) => ['cli', 'env'].includes(command.getOptionValueSource(name) ?? '')));
       if (options.kafka) {

@@ -17,6 +17,8 @@ export interface KafkaSettings {
   connectScheduleMs?: readonly number[];
   /** Where kafkajs's remaining error lines go (default stderr). */
   log?: (line: string) => void;
+  /** Gives up waiting for the broker (SIGTERM): the retries stop and the abort reason is thrown. */
+  signal?: AbortSignal;
 }
 
 /** Waits between connection attempts: five attempts over about 7.5 s. */
@@ -76,22 +78,43 @@ export function describeSchedule(schedule: readonly number[]): string {
   return `${schedule.length + 1} attempts over ${seconds(total)} s (waits ${schedule.map(seconds).join(', ')} s)`;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` aborts (then throws its reason). */
+export async function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+  signal?.throwIfAborted();
+}
 
 const reasonOf = (error: unknown): string => {
   const e = error as { message?: string; cause?: { message?: string; code?: string }; code?: string };
   return (e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? String(error)).split('\n')[0]!;
 };
 
-/** Runs `attempt` on the schedule until it succeeds; the last failure becomes one clear line. */
-export async function withConnectRetries<T>(what: string, schedule: readonly number[], attempt: () => Promise<T>, hint: string): Promise<T> {
+/**
+ * Runs `attempt` on the schedule until it succeeds; the last failure becomes one clear line.
+ * An aborted `signal` ends the waiting at once (its reason is thrown).
+ */
+export async function withConnectRetries<T>(what: string, schedule: readonly number[], attempt: () => Promise<T>, hint: string, signal?: AbortSignal): Promise<T> {
   let last: unknown;
+  // An attempt in flight is not waited for once stopping (a silent broker holds it for seconds).
+  const aborted = signal && new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  aborted?.catch(() => {});
   for (let i = 0; i <= schedule.length; i++) {
+    signal?.throwIfAborted();
     try {
-      return await attempt();
+      return await (aborted ? Promise.race([attempt(), aborted]) : attempt());
     } catch (error) {
+      signal?.throwIfAborted();
       last = error;
-      if (i < schedule.length) await sleep(schedule[i]!);
+      if (i < schedule.length) await abortableSleep(schedule[i]!, signal);
     }
   }
   throw new ServiceUnavailableError(`cannot reach ${what} (${reasonOf(last)}); ${describeSchedule(schedule)}. ${hint}`);
@@ -117,7 +140,7 @@ export async function connectKafka(settings: KafkaSettings): Promise<{ kafka: Ka
     } finally {
       await admin.disconnect().catch(() => {});
     }
-  }, 'Is the broker running? (npm run -s stack:up prints its address)');
+  }, 'Is the broker running? (npm run -s stack:up prints its address)', settings.signal);
 
   const kafka = new Kafka({
     clientId: settings.clientId, brokers: settings.brokers, logCreator: quietLogCreator(log),

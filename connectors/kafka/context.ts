@@ -19,6 +19,8 @@ export interface KafkaContextOptions {
   topics: TopicSettings;
   connectScheduleMs?: readonly number[];
   log?: (line: string) => void;
+  /** Stops waiting for an unreachable broker or registry (SIGTERM while connecting). */
+  signal?: AbortSignal;
 }
 
 export interface KafkaContext {
@@ -41,9 +43,10 @@ export async function openKafkaContext(options: KafkaContextOptions): Promise<Ka
     brokers: options.brokers, clientId: options.clientId,
     ...(options.connectScheduleMs ? { connectScheduleMs: options.connectScheduleMs } : {}),
     ...(options.log ? { log: options.log } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   try {
-    const registry = await connectRegistry(options.registryUrl, options.connectScheduleMs);
+    const registry = await connectRegistry(options.registryUrl, options.connectScheduleMs, options.signal);
     const contracts = loadContracts();
     const created = await ensureTopics(admin, options.prefix, options.topics);
     const topics = allTopics(options.prefix);

@@ -37,7 +37,7 @@ export const subjectOf = (topic: string): string => `${topic}-value`;
  * Checks the registry answers (on the retry schedule), then returns its client. An
  * unreachable registry is a ServiceUnavailableError with one clear line.
  */
-export async function connectRegistry(url: string, schedule: readonly number[] = connectSchedule()): Promise<SchemaRegistryClient> {
+export async function connectRegistry(url: string, schedule: readonly number[] = connectSchedule(), signal?: AbortSignal): Promise<SchemaRegistryClient> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -50,7 +50,7 @@ export async function connectRegistry(url: string, schedule: readonly number[] =
     if (!res.ok) throw new Error(`GET /subjects answered HTTP ${res.status}`);
     const body: unknown = await res.json();
     if (!Array.isArray(body)) throw new Error('GET /subjects did not answer a JSON list: is this a Confluent-compatible registry URL (Apicurio: .../apis/ccompat/v7)?');
-  }, 'Is the registry running? (npm run -s stack:up prints its URL)');
+  }, 'Is the registry running? (npm run -s stack:up prints its URL)', signal);
   // A request timeout: axios has none by default, and a registry call that never answers would
   // stall a stage's batch forever instead of failing it (and restarting the stages).
   return new SchemaRegistryClient({ baseURLs: [base], maxRetries: 3, retriesWaitMs: 300, retriesMaxWaitMs: 3000, createAxiosDefaults: { timeout: 15_000 } });

@@ -59,10 +59,21 @@ export async function ensureTopics(admin: Admin, prefix: string, settings: Topic
   return missing.map(({ topic }) => topic);
 }
 
-/** Partition count of each topic, from the broker's metadata. */
+/**
+ * Partition count of each topic, from the broker's metadata. Topics created a moment ago may
+ * not be in it yet (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE): kafkajs does not retry
+ * this call, so it is retried here for a few seconds.
+ */
 export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
-  const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
-  return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
+      return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
+    } catch (error) {
+      if (!(error as { retriable?: boolean }).retriable || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Kafka's murmur2 (as in the Java client's Utils.murmur2), so partitions match stock producers. */

@@ -170,8 +170,11 @@ export interface StageConsumerOptions {
   lane: TransactionLane;
   /** Records per transaction at most: long batches (LLM stages) commit as they go. */
   maxRecordsPerTransaction: number;
-  /** The outputs of some records, to be written in their transaction. */
-  process(records: RawRecord[]): Promise<OutMessage[]>;
+  /**
+   * The outputs of some records, to be written in their transaction. `signal` aborts when the
+   * consumer stops and the batch cannot wait any longer (work that waits must give up then).
+   */
+  process(records: RawRecord[], signal: AbortSignal): Promise<OutMessage[]>;
   onCommitted?(info: BatchCommitted): void;
   /** A batch failed (its transaction was aborted); the consumer has paused and must be restarted. */
   onFailure(error: unknown): void;
@@ -181,8 +184,29 @@ export interface StageConsumerOptions {
 }
 
 export interface StageConsumer {
-  /** Stops fetching, lets the transaction in flight finish (or abort), leaves the group. */
-  stop(): Promise<void>;
+  /**
+   * Stops fetching and leaves the group. The batch in flight has `graceMs` to finish its
+   * transaction; after that it is abandoned (its transaction aborted or never begun: the
+   * records are read again by the next owner). Resolves within about `graceMs` + 2 s even when
+   * the broker does not answer.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A batch given up because its consumer stopped: no transaction was committed for it. */
+export class BatchAbandoned extends Error {
+  override readonly name = 'BatchAbandoned';
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -215,6 +239,11 @@ export async function startStageConsumer(options: StageConsumerOptions): Promise
   });
   let generation = 0;
   let failed = false;
+  const halt = new AbortController();
+  const halted = new Promise<never>((_, reject) => halt.signal.addEventListener('abort', () => reject(new BatchAbandoned(`${groupId}: stopped`)), { once: true }));
+  halted.catch(() => {});
+  /** `work`, unless the consumer is halted first. */
+  const unlessHalted = <T>(work: Promise<T>): Promise<T> => Promise.race([work, halted]);
   /** Committed offset per partition as this process last wrote or read it. */
   const committed = new Map<number, bigint>();
 
@@ -236,7 +265,8 @@ export async function startStageConsumer(options: StageConsumerOptions): Promise
 
   /** One transaction: outputs of `records` (those not yet committed) and the offset `next`. */
   const commit = (partition: number, records: KafkaMessage[], next: bigint, heartbeat: () => Promise<void>) =>
-    lane.run(partition, generation, async (producer, fresh) => {
+    unlessHalted(lane.run(partition, generation, async (producer, fresh) => {
+      if (halt.signal.aborted) throw new BatchAbandoned(`${groupId}: stopped`);
       const started = Date.now();
       if (fresh) committed.delete(partition);
       const floor = await committedOffset(partition);
@@ -247,11 +277,12 @@ export async function startStageConsumer(options: StageConsumerOptions): Promise
         // LLM stages can take a while per batch: keep the group membership alive meanwhile.
         const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000);
         try {
-          out = await options.process(todo.map((m) => toRaw(topic, partition, m)));
+          out = await unlessHalted(options.process(todo.map((m) => toRaw(topic, partition, m)), halt.signal));
         } finally {
           clearInterval(beat);
         }
       }
+      if (halt.signal.aborted) throw new BatchAbandoned(`${groupId}: stopped`);
       const tx = await producer.transaction();
       try {
         if (out.length > 0) await tx.sendBatch({ topicMessages: groupByTopic(out) });
@@ -263,7 +294,7 @@ export async function startStageConsumer(options: StageConsumerOptions): Promise
       }
       committed.set(partition, next);
       options.onCommitted?.({ topic, partition, records: todo.length, messages: out.length, nextOffset: next.toString(), elapsedMs: Date.now() - started });
-    });
+    }));
 
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     generation += 1;
@@ -314,8 +345,11 @@ export async function startStageConsumer(options: StageConsumerOptions): Promise
   });
 
   return {
-    stop: async () => {
-      await consumer.disconnect().catch(() => {});
+    stop: async (graceMs = 2_000) => {
+      const left = consumer.disconnect().catch(() => {});
+      if (await settlesWithin(left, graceMs)) return;
+      halt.abort();
+      await settlesWithin(left, 2_000);
     },
   };
 }
