@@ -4,7 +4,9 @@
 // its error output, so it is read from there. Root causes win over symptoms: a fork bomb killed
 // by the wall clock is a process-limit case, a test that could not reach the network is a
 // sandbox violation even though its assertion failed too.
+import type { CgroupUsage } from './cgroup.js';
 import type { ProcessOutcome } from './process.js';
+import { judgeReport, type ReportVerdict, type TestReport } from './report.js';
 import type { ValidationReason } from './types.js';
 
 export interface Verdict {
@@ -104,30 +106,40 @@ export function missingModule(output: string, localModules: ReadonlySet<string>)
 }
 
 export interface ClassifyInput {
-  step: 'check' | 'test';
   outcome: ProcessOutcome;
-  limits: { wallMs: number; outputBytes: number; cpuSeconds: number };
+  /** What the harness reported (null: the run had no report channel). */
+  report: TestReport | null;
+  /** What the run's cgroup counted (null: no cgroup). */
+  cgroup: CgroupUsage | null;
+  limits: { wallMs: number; outputBytes: number; cpuSeconds: number; maxProcesses: number };
   localModules: ReadonlySet<string>;
+  /** Test files whose content differs after the run. */
+  testsModified: readonly string[];
 }
 
-export function classify({ step, outcome, limits, localModules }: ClassifyInput): Verdict {
+/**
+ * A pass needs a clean exit and a report that breaks no rule (sandbox/report.ts). Otherwise the
+ * root cause wins: what the sandbox enforced (limits, the network, the read-only host) before
+ * what the report says about the tests.
+ */
+export function classify({ outcome, report, cgroup, limits, localModules, testsModified }: ClassifyInput): Verdict {
   const out = outcome.output;
   if (outcome.spawnError) return { reason: 'sandbox-error', detail: oneLine(`cannot start the sandbox: ${outcome.spawnError}`) };
   // bwrap's own complaints (it prints "bwrap: ..." and exits 1 before running anything).
-  if (outcome.exitCode === 1 && /^bwrap: /m.test(out) && !outcome.timedOut) return { reason: 'sandbox-error', detail: oneLine(out.split('\n').find((l) => l.startsWith('bwrap: ')) ?? out) };
+  if (outcome.exitCode === 1 && /^bwrap: /m.test(out) && !outcome.timedOut && report?.runner == null) return { reason: 'sandbox-error', detail: oneLine(out.split('\n').find((l) => l.startsWith('bwrap: ')) ?? out) };
+  if (testsModified.length > 0) return { reason: 'tests-modified', detail: `test file${testsModified.length === 1 ? '' : 's'} changed during the run: ${testsModified.slice(0, 3).join(', ')}` };
 
-  const clean = outcome.exitCode === 0 && !outcome.timedOut && !outcome.outputExceeded && !outcome.aborted;
-  if (clean) {
-    // pytest exits 5 when it collects nothing, node --test runs zero tests quietly.
-    if (step === 'test' && /^(?:# |ℹ )tests 0$/m.test(out)) return { reason: 'test-failure', detail: 'no test ran' };
-    return { reason: 'passed', detail: step === 'check' ? 'syntax ok' : 'tests passed' };
-  }
+  const judged: ReportVerdict = report ? judgeReport(report) : { rule: 'incomplete-run', detail: 'the run produced no test report' };
+  const clean = outcome.exitCode === 0 && !outcome.timedOut && !outcome.outputExceeded && !outcome.aborted && !outcome.reportExceeded;
+  if (clean && judged.rule === null) return { reason: 'passed', detail: judged.detail };
 
+  if (outcome.aborted) return { reason: 'sandbox-error', detail: 'run aborted' };
   const forks = firstMatch(out, PROCESS_LIMIT);
-  if (forks) return { reason: 'process-limit', detail: `process limit reached: ${lineAt(out, forks.index)}` };
+  if (cgroup?.processLimitHit || forks) return { reason: 'process-limit', detail: `process limit of ${limits.maxProcesses} reached: ${forks ? lineAt(out, forks.index) : 'the kernel refused a fork'}` };
   const memory = firstMatch(out, MEMORY);
-  if (memory) return { reason: 'memory', detail: `memory limit reached: ${lineAt(out, memory.index)}` };
+  if (cgroup?.memoryLimitHit || memory) return { reason: 'memory', detail: `memory limit reached: ${memory ? lineAt(out, memory.index) : 'the kernel killed a process of the run for memory'}` };
   if (outcome.outputExceeded) return { reason: 'output-limit', detail: `more than ${limits.outputBytes} bytes of output` };
+  if (outcome.reportExceeded) return { reason: 'report-invalid', detail: 'the test report grew past its size limit (something other than the harness wrote to it)' };
   const tooLarge = firstMatch(out, FILE_TOO_LARGE);
   if (tooLarge || outcome.signal === 'SIGXFSZ') return { reason: 'output-limit', detail: 'wrote a file larger than the file size limit' };
   const net = firstMatch(out, NETWORK);
@@ -136,13 +148,14 @@ export function classify({ step, outcome, limits, localModules }: ClassifyInput)
   if (write) return { reason: 'sandbox-violation', detail: `write outside the sample's directory attempted: ${lineAt(out, write.index)}` };
   if (outcome.timedOut) return { reason: 'timeout', detail: `wall time limit of ${limits.wallMs} ms reached` };
   if (outcome.signal === 'SIGXCPU') return { reason: 'timeout', detail: `CPU time limit of ${limits.cpuSeconds} s reached` };
-  if (outcome.aborted) return { reason: 'sandbox-error', detail: 'run aborted' };
 
-  if (step === 'check') return { reason: 'syntax-error', detail: failureLine(out) };
+  if (judged.rule === 'syntax-error') return { reason: 'syntax-error', detail: oneLine(judged.detail) };
   const missing = missingModule(out, localModules);
   if (missing && !missing.local) return { reason: 'missing-package', detail: `needs "${missing.name}", which the sandbox does not have (nothing is installed inside it)` };
+  if (judged.rule === 'report-invalid') return { reason: 'report-invalid', detail: judged.detail };
   if (outcome.signal === 'SIGKILL') return { reason: 'timeout', detail: 'killed (SIGKILL): CPU time limit reached' };
-  if (outcome.signal && outcome.signal !== 'SIGABRT') return { reason: 'test-failure', detail: `the test process died of ${outcome.signal}` };
-  if (outcome.exitCode === 5 && /no tests ran/.test(out)) return { reason: 'test-failure', detail: 'pytest collected no tests' };
-  return { reason: 'test-failure', detail: failureLine(out) };
+  if (judged.rule === 'test-failure') return { reason: 'test-failure', detail: failureLine(out) };
+  if (judged.rule !== null) return { reason: judged.rule, detail: judged.detail };
+  if (outcome.signal && outcome.signal !== 'SIGABRT') return { reason: 'incomplete-run', detail: `the test process died of ${outcome.signal}` };
+  return { reason: 'incomplete-run', detail: `the runner reported success but the process exited with code ${outcome.exitCode}` };
 }

@@ -1,15 +1,21 @@
-// How a sample's files become commands: which files to stage, how to check their syntax, how
-// to run their tests. Python runs with pytest when the tests are written for it, otherwise as
-// plain scripts; JavaScript and TypeScript run under `node --test`. Node 20 cannot run
-// TypeScript, and the sandbox has no network to install a loader, so TypeScript is transpiled
-// here, outside the sandbox, by the `typescript` package (a parser and printer: nothing of the
-// sample runs on this side).
+// How a sample's files become commands: which files to stage, which are tests (read-only), and
+// how the harness (sandbox/harness.ts) runs them. Python tests run under pytest through the
+// harness, which also checks syntax first; test files written as plain scripts run as one test
+// each. JavaScript and TypeScript run under `node --test` with the harness's reporter. Node 20
+// cannot run TypeScript, and the sandbox has no network to install a loader, so TypeScript is
+// transpiled here, outside the sandbox, by the `typescript` package (a parser and printer:
+// nothing of the sample runs on this side).
+//
+// Files that would let the sample take over interpreter start-up or the test runner are refused
+// (FORBIDDEN_RULES); the harness isolates the rest (python -I, its own pytest ini, no conftest).
 import { posix } from 'node:path';
 import type TypeScript from 'typescript';
+import { NODE_PRELOAD, NODE_REPORTER, PYTEST_INI, PYTHON_HARNESS } from './harness.js';
 import type { SandboxFile, SandboxLanguage } from './types.js';
 
-/** Where the sample lives inside the sandbox: a read-only copy as written, and a writable work directory. */
-export const SOURCE_DIR = '/tmp/.src';
+/** Inside the sandbox: the sample's files as written (read-only), the harness (read-only), and the writable work directory. */
+export const SOURCE_DIR = '/opt/treesynth/src';
+export const HARNESS_DIR = '/opt/treesynth/harness';
 export const WORK_DIR = '/tmp/work';
 
 export interface StagedFile {
@@ -20,14 +26,23 @@ export interface StagedFile {
 export interface RunPlan {
   language: SandboxLanguage;
   runtime: 'python' | 'node';
-  /** Files to write into the staging directory (the sample's, plus transpiled output). */
+  /** Files the sample may change, copied into WORK_DIR (the sample's, plus transpiled output). */
   files: StagedFile[];
+  /** Test files (and their transpiled output), mounted read-only in WORK_DIR and hashed before and after. */
+  tests: StagedFile[];
+  /** The harness's files for this run, in HARNESS_DIR. */
+  harness: StagedFile[];
   /** A syntax problem found here (TypeScript/JavaScript parse), or null. */
   syntaxError: string | null;
-  /** Syntax check to run inside the sandbox over SOURCE_DIR (Python), or null. */
-  check: string[] | null;
+  /**
+   * Directories of WORK_DIR made read-only and empty: `__pycache__` beside the Python files, so
+   * a compiled test module the sample planted there is never loaded in place of the test.
+   */
+  lockedDirs: string[];
   /** The test command, run in WORK_DIR. */
   test: string[];
+  /** The command as a reader (or the model) should see it: what runs the tests, without harness paths. */
+  display: string;
   /** Names the sample's own files provide, so a missing one is a bug, not a missing package. */
   localModules: Set<string>;
   env: Record<string, string>;
@@ -36,11 +51,30 @@ export interface RunPlan {
 /** A sample the planner refuses, with the reason to report. */
 export class PlanError extends Error {
   constructor(
-    readonly reason: 'invalid-sample' | 'unsupported-language' | 'sandbox-error',
+    readonly reason: 'invalid-sample' | 'unsupported-language' | 'sandbox-error' | 'forbidden-file',
     message: string,
   ) {
     super(message);
   }
+}
+
+/** Files a sample may not ship, per runtime, and why: each would run before or instead of the tests. */
+const FORBIDDEN_RULES: Record<'python' | 'node', Array<[RegExp, string]>> = {
+  python: [
+    [/(?:^|\/)(?:sitecustomize|usercustomize)\.py$/, 'runs at interpreter start-up'],
+    [/\.pth$/, 'a path configuration file runs code at interpreter start-up'],
+    [/(?:^|\/)conftest\.py$/, 'a pytest plugin of the sample would run inside the test runner (put fixtures in the test file)'],
+  ],
+  node: [
+    [/(?:^|\/)node_modules(?:\/|$)/, 'packages of the sample would replace the ones the runner resolves (nothing is installed in the sandbox)'],
+  ],
+};
+
+export function forbiddenFile(runtime: 'python' | 'node', files: readonly SandboxFile[]): string | null {
+  for (const f of files) {
+    for (const [pattern, why] of FORBIDDEN_RULES[runtime]) if (pattern.test(f.path)) return `"${f.path}" is not allowed: ${why}`;
+  }
+  return null;
 }
 
 const LANGUAGE_ALIASES: Record<string, SandboxLanguage> = {
@@ -86,17 +120,6 @@ const stem = (path: string): string => baseName(path).replace(/\.[^.]*$/, '');
 
 // ---------------------------------------------------------------- Python
 
-const PY_CHECK = [
-  'import sys, traceback',
-  'bad = 0',
-  'for f in sys.argv[1:]:',
-  '    try:',
-  "        with open(f, 'rb') as h: compile(h.read(), f, 'exec', dont_inherit=True)",
-  '    except (SyntaxError, ValueError) as e:',
-  "        sys.stderr.write(''.join(traceback.format_exception_only(type(e), e))); bad = 1",
-  'sys.exit(bad)',
-].join('\n');
-
 /** Tests written for pytest: they import it, or define bare test functions/classes without a main block. */
 export function usesPytest(content: string): boolean {
   if (/^\s*(?:import\s+pytest\b|from\s+pytest\b)/m.test(content)) return true;
@@ -104,9 +127,14 @@ export function usesPytest(content: string): boolean {
   return hasTests && !/__name__\s*==\s*['"]__main__['"]/.test(content);
 }
 
+/** A dotted module name for a .py path, as a test would import it from the work directory. */
+const moduleName = (path: string): string => path.replace(/\.py$/, '').replace(/\/__init__$/, '').split('/').join('.');
+
 function pythonPlan(files: SandboxFile[], python: string): RunPlan {
+  const forbidden = forbiddenFile('python', files);
+  if (forbidden) throw new PlanError('forbidden-file', forbidden);
   const py = files.filter((f) => f.path.endsWith('.py'));
-  const tests = py.filter((f) => f.role === 'test' && !['conftest.py', '__init__.py'].includes(baseName(f.path)));
+  const tests = py.filter((f) => f.role === 'test' && baseName(f.path) !== '__init__.py');
   if (tests.length === 0) throw new PlanError('invalid-sample', 'no Python test file (role "test", .py)');
   const localModules = new Set<string>();
   const dirs = new Set<string>([WORK_DIR]);
@@ -115,26 +143,34 @@ function pythonPlan(files: SandboxFile[], python: string): RunPlan {
     if (f.path.endsWith('.py')) localModules.add(stem(f.path));
     if (f.path.includes('/')) dirs.add(`${WORK_DIR}/${posix.dirname(f.path)}`);
   }
-  let test: string[];
-  if (tests.some((f) => usesPytest(f.content))) {
-    const named = tests.filter((f) => /^test_.*\.py$|_test\.py$/.test(baseName(f.path)));
-    test = [python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-o', 'addopts=', '--color=no', ...(named.length ? named : tests).map((f) => f.path)];
-  } else if (tests.length === 1) {
-    test = [python, tests[0]!.path];
-  } else {
-    // Each script in turn; the first that fails ends the run with its status.
-    test = ['/bin/sh', '-c', 'for f in "$@"; do "$0" "$f" || exit $?; done', python, ...tests.map((f) => f.path)];
-  }
+  const scripts = tests.filter((f) => !usesPytest(f.content)).map((f) => `${WORK_DIR}/${f.path}`);
+  const config = {
+    compile: py.map((f) => f.path),
+    scripts,
+    path: [...dirs],
+    // Asserts in every test-role module count as checks, not only in the files pytest collects.
+    rewrite: files.filter((f) => f.role === 'test' && f.path.endsWith('.py')).map((f) => moduleName(f.path)),
+    args: ['-q', '-p', 'no:cacheprovider', '--noconftest', '-c', `${HARNESS_DIR}/pytest.ini`, '--rootdir', WORK_DIR, '--color=no', ...tests.map((f) => `${WORK_DIR}/${f.path}`)],
+  };
   return {
     language: 'python',
     runtime: 'python',
-    files: files.map((f) => ({ path: f.path, content: f.content })),
+    files: files.filter((f) => f.role !== 'test').map((f) => ({ path: f.path, content: f.content })),
+    tests: files.filter((f) => f.role === 'test').map((f) => ({ path: f.path, content: f.content })),
+    lockedDirs: [...new Set(py.map((f) => posix.join(posix.dirname(f.path), '__pycache__')))],
+    harness: [
+      { path: 'harness.py', content: PYTHON_HARNESS },
+      { path: 'pytest.ini', content: PYTEST_INI },
+      { path: 'config.json', content: JSON.stringify(config) },
+    ],
     syntaxError: null,
-    check: [python, '-c', PY_CHECK, ...py.map((f) => f.path)],
-    test,
+    // The environment is ours alone (no PYTHONPATH), -s: no user site, so no file of the sample is
+    // imported before the harness has pytest loaded; -u: output up to a timeout is not lost in a
+    // buffer. (No .pyc the sample writes is read for a test file: see pycacheDirs.)
+    test: [python, '-s', '-B', '-u', `${HARNESS_DIR}/harness.py`, `${HARNESS_DIR}/config.json`],
+    display: `python3 -m pytest -q ${tests.map((f) => f.path).join(' ')}`,
     localModules,
-    // Tests import their solution from the work directory or from the solution's own folder.
-    env: { PYTHONPATH: [...dirs].join(':'), PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', PYTHONNOUSERSITE: '1', PYTHONHASHSEED: '0' },
+    env: { PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1', USER: 'sandbox', LOGNAME: 'sandbox' },
   };
 }
 
@@ -166,7 +202,10 @@ function transpiledPath(path: string): string {
 }
 
 function nodePlan(language: SandboxLanguage, files: SandboxFile[], node: string, ts: Ts | null, memoryBytes: number): RunPlan {
-  const staged: StagedFile[] = files.map((f) => ({ path: f.path, content: f.content }));
+  const forbidden = forbiddenFile('node', files);
+  if (forbidden) throw new PlanError('forbidden-file', forbidden);
+  const staged: StagedFile[] = files.filter((f) => f.role !== 'test').map((f) => ({ path: f.path, content: f.content }));
+  const testFiles: StagedFile[] = files.filter((f) => f.role === 'test').map((f) => ({ path: f.path, content: f.content }));
   const problems: string[] = [];
   const runnable = new Map<string, string>(); // sample path -> path node runs
   for (const f of files) {
@@ -188,7 +227,7 @@ function nodePlan(language: SandboxLanguage, files: SandboxFile[], node: string,
       problems.push(...found);
       const out = transpiledPath(f.path);
       if (files.some((g) => g.path === out)) throw new PlanError('invalid-sample', `"${f.path}" and "${out}" would both be ${out}`);
-      staged.push({ path: out, content: output });
+      (f.role === 'test' ? testFiles : staged).push({ path: out, content: output });
       runnable.set(f.path, out);
     }
   }
@@ -201,12 +240,24 @@ function nodePlan(language: SandboxLanguage, files: SandboxFile[], node: string,
     language,
     runtime: 'node',
     files: staged,
+    tests: testFiles,
+    lockedDirs: [],
+    harness: [
+      { path: 'preload.cjs', content: NODE_PRELOAD },
+      { path: 'reporter.mjs', content: NODE_REPORTER },
+    ],
     syntaxError: problems.length > 0 ? problems.slice(0, 5).join('\n') : null,
-    check: null,
-    // --test-force-exit: a test that leaves a server or timer open still ends; two files at a
-    // time keeps node's threads (they count as processes) well under the process limit; the
-    // spec reporter prints an error's cause (ECONNREFUSED under "fetch failed"), TAP does not.
-    test: [node, '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=spec', ...tests],
+    // --require: the preload reaches each file's process (node passes its options on) and ends
+    // it once its tests are done; two files at a time keeps node's threads (they count as
+    // processes) well under the process limit; the spec reporter prints an error's cause
+    // (ECONNREFUSED under "fetch failed"), TAP does not; the harness's reporter writes the
+    // report to its own descriptor and prints nothing.
+    test: [
+      node, '--require', `${HARNESS_DIR}/preload.cjs`, '--test', '--test-concurrency=2',
+      '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${HARNESS_DIR}/reporter.mjs`, '--test-reporter-destination=stderr',
+      ...tests,
+    ],
+    display: `node --test ${tests.join(' ')}`,
     localModules: new Set(files.map((f) => stem(f.path))),
     // The heap limit under the memory limit, so running out is V8's clear message, not a crash.
     env: { NODE_OPTIONS: `--max-old-space-size=${heapMb}`, UV_THREADPOOL_SIZE: '2', NODE_DISABLE_COLORS: '1' },

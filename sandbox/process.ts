@@ -2,6 +2,7 @@
 // bubblewrap, whose sandboxed child dies with it (--die-with-parent, own PID namespace), so
 // killing bwrap's process group takes the whole tree down, however much it forked or setsid'ed.
 import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 
 export interface CaptureLimits {
   wallMs: number;
@@ -9,6 +10,14 @@ export interface CaptureLimits {
   /** Bytes kept from the start and from the end of the output. */
   keepHead?: number;
   keepTail?: number;
+}
+
+/** Extra descriptors for the sandbox: the seccomp program on fd 3, the report channel on fd 4. */
+export interface Channels {
+  /** Written to fd 3 and closed (bubblewrap's `--seccomp 3` reads it). */
+  seccomp?: Buffer | null;
+  /** fd 4: the nonce is written first; what comes back, up to maxBytes, is the report. */
+  report?: { nonce: string; maxBytes: number } | null;
 }
 
 export interface ProcessOutcome {
@@ -24,6 +33,10 @@ export interface ProcessOutcome {
   durationMs: number;
   /** The command could not be started at all. */
   spawnError: string | null;
+  /** What came back on the report channel ('' without one). */
+  report: string;
+  /** More than the report channel's maxBytes came back; the run was killed. */
+  reportExceeded: boolean;
 }
 
 const SIGNAL_NAMES: Record<number, string> = {
@@ -76,7 +89,7 @@ export class OutputCapture {
   }
 }
 
-export function runCaptured(argv: readonly string[], limits: CaptureLimits, signal?: AbortSignal): Promise<ProcessOutcome> {
+export function runCaptured(argv: readonly string[], limits: CaptureLimits, signal?: AbortSignal, channels: Channels = {}): Promise<ProcessOutcome> {
   const started = performance.now();
   const capture = new OutputCapture(limits.keepHead ?? 16_384, limits.keepTail ?? 16_384);
   return new Promise<ProcessOutcome>((resolve) => {
@@ -84,9 +97,16 @@ export function runCaptured(argv: readonly string[], limits: CaptureLimits, sign
     let outputExceeded = false;
     let aborted = false;
     let spawnError: string | null = null;
+    let reportExceeded = false;
+    const report: Buffer[] = [];
+    let reportBytes = 0;
     const [command, ...args] = argv;
     // detached: bwrap leads its own process group, so one kill reaches it and anything it started.
-    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {} });
+    const child = spawn(command!, args, {
+      stdio: ['ignore', 'pipe', 'pipe', channels.seccomp ? 'pipe' : 'ignore', channels.report ? 'pipe' : 'ignore'],
+      detached: true,
+      env: {},
+    });
     const kill = (): void => {
       if (child.pid === undefined) return;
       try {
@@ -113,8 +133,30 @@ export function runCaptured(argv: readonly string[], limits: CaptureLimits, sign
         kill();
       }
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    const seccompPipe = child.stdio[3] as Duplex | null;
+    if (channels.seccomp && seccompPipe) {
+      seccompPipe.on('error', () => {}); // a child that never reads it fails on its own
+      seccompPipe.resume(); // nothing comes back, but the stream only closes once read to its end
+      seccompPipe.end(channels.seccomp);
+    }
+    const reportPipe = child.stdio[4] as Duplex | null;
+    if (channels.report && reportPipe) {
+      const { maxBytes } = channels.report;
+      reportPipe.on('error', () => {});
+      reportPipe.write(`${channels.report.nonce}\n`);
+      reportPipe.on('data', (chunk: Buffer) => {
+        if (reportExceeded) return;
+        reportBytes += chunk.length;
+        if (reportBytes > maxBytes) {
+          reportExceeded = true;
+          kill();
+          return;
+        }
+        report.push(chunk);
+      });
+    }
     let done = false;
     const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
       if (done) return;
@@ -131,6 +173,8 @@ export function runCaptured(argv: readonly string[], limits: CaptureLimits, sign
         output: capture.text(),
         durationMs: Math.round(performance.now() - started),
         spawnError,
+        report: Buffer.concat(report).toString('utf8'),
+        reportExceeded,
       });
     };
     child.on('error', (error) => {

@@ -4,8 +4,22 @@
 /** Why a run ended the way it did; `passed` is the only success. */
 export const VALIDATION_REASONS = [
   'passed',
-  /** Tests ran and failed (or no test ran). */
+  /** Tests ran and failed or errored. */
   'test-failure',
+  /** No test ran (none defined, all skipped, or a test file reported none). */
+  'no-tests',
+  /** A test passed without checking anything: no assertion ran in it. */
+  'no-assertions',
+  /** The runner did not finish on its own: the process exited or was ended mid-run. */
+  'incomplete-run',
+  /** The test report was not the harness's own (written over, forged, or duplicated by a fork). */
+  'report-invalid',
+  /** A test file changed during the run. */
+  'tests-modified',
+  /** A file that would take over interpreter start-up or the test runner (conftest.py, sitecustomize.py, .pth, node_modules). */
+  'forbidden-file',
+  /** The tests pass, but catch too few of the solution's mutants (--min-mutation-score). */
+  'low-mutation-score',
   /** A file does not parse. */
   'syntax-error',
   /** Wall time or CPU time limit. */
@@ -43,9 +57,9 @@ export interface SandboxLimits {
   wallMs: number;
   /** CPU seconds per process (RLIMIT_CPU). */
   cpuSeconds: number;
-  /** Writable data per process (RLIMIT_DATA), bytes. */
+  /** Memory of the whole run (its cgroup's limit, where the machine has cgroups) and writable data per process (RLIMIT_DATA), bytes. */
   memoryBytes: number;
-  /** Processes and threads of the sample together (RLIMIT_NPROC, counted for its own uid). */
+  /** Processes and threads of the sample together (the run's cgroup pids.max, and RLIMIT_NPROC for its own uid). */
   maxProcesses: number;
   /** stdout + stderr together, bytes; the run is killed past it. */
   outputBytes: number;
@@ -83,11 +97,21 @@ export interface SandboxResult {
   outputBytes: number;
   /** The command that ran the tests, for the record (paths inside the sandbox). */
   command: string;
+  /** Tests the harness reported, when it got that far. */
+  tests?: { total: number; passed: number; failed: number; skipped: number } | null;
+  /** Highest memory use of the whole run, where a cgroup measured it. */
+  memoryPeakBytes?: number | null;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** A shorter wall time for this run (mutants: a surviving loop should not cost the full limit). */
+  wallMs?: number;
 }
 
 /** What the validate stage needs from a sandbox; tests may substitute their own. */
 export interface SampleRunner {
-  run(language: string, files: readonly SandboxFile[], signal?: AbortSignal): Promise<SandboxResult>;
+  run(language: string, files: readonly SandboxFile[], options?: RunOptions): Promise<SandboxResult>;
 }
 
 /** The sandbox cannot run at all here (bubblewrap missing, namespaces refused). */
