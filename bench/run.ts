@@ -7,6 +7,7 @@
 //     concurrency C, as a fraction of C/L (target ≥ 0.95); requests on a replay (target 0)
 //  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs
 //  6. label embeddings: MiniLM beside lexical, merge precision/recall and labels/s (bench/embeddings.ts)
+//  7. sampling: max |z| of realised inclusion vs the exact expectation, defaults (target ≤ 4) (bench/sampling.ts)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
 import { ingestBench } from './ingest.js';
+import { samplingBench } from './sampling.js';
 import { embeddingsBench } from './embeddings.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
@@ -186,5 +188,12 @@ if (!only || only === 'memory') memory();
 if (!only || only === 'orchestration') await llmOrchestration();
 if (!only || only === 'ingest') await kafkaIngest();
 if (!only || only === 'embeddings') results['embeddings'] = await embeddingsBench(cacheDir);
+if (!only || only === 'sampling') {
+  const files = benchCorpus(Number(process.env['BENCH_SAMPLING_FILES'] ?? 400), cacheDir).filter((f) => f.language === 'python');
+  const r = await samplingBench(files, await loadGrammars(), Number(process.env['BENCH_SAMPLING_TASKS'] ?? 20_000));
+  results['sampling'] = r;
+  const depths = Object.entries(r.byDepth).map(([d, v]) => `depth ${d}: ${v.maxZ} over ${v.nodes} nodes`).join(', ');
+  console.log(`sampling: ${r.tasks} tasks from a tree of ${r.nodes} nodes (${r.files} stdlib files), defaults: max |z| ${r.maxZ} vs the exact expectation (target ≤ 4; ${depths}); formula alone (boost 0): ${r.formulaAloneMaxZ}; ${r.tasksPerSecond} tasks/s`);
+}
 writeFileSync(join(cacheDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results: ${join(cacheDir, 'results.json')}`);
