@@ -107,7 +107,8 @@ interface IgnoreLayer {
 
 type WalkItem =
   | { readonly kind: 'file'; readonly abs: string; readonly rel: string; readonly isRoot: boolean }
-  | { readonly kind: 'unreadable-dir'; readonly rel: string; readonly code: string };
+  | { readonly kind: 'unreadable-dir'; readonly rel: string; readonly code: string }
+  | { readonly kind: 'special'; readonly rel: string; readonly what: string };
 
 interface WalkContext {
   readonly skipDirs: ReadonlySet<string>;
@@ -137,46 +138,83 @@ async function readTextIfPresent(path: string): Promise<string | null> {
 
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-// One directory's entries are listed and sorted (deterministic order, so positions are stable
-// across runs); memory is bounded by the widest directory on the current path, not the corpus.
-async function* walkDirectory(
-  context: WalkContext,
-  absDir: string,
-  relDir: string,
-  layers: readonly IgnoreLayer[],
-): AsyncGenerator<WalkItem> {
+/** What a directory entry or stats object is when it is neither a file, a directory nor a symlink. */
+function specialKind(entry: Dirent | Stats): string | null {
+  if (entry.isFIFO()) return 'a FIFO';
+  if (entry.isSocket()) return 'a socket';
+  if (entry.isCharacterDevice()) return 'a character device';
+  if (entry.isBlockDevice()) return 'a block device';
+  return null;
+}
+
+/** One directory on the walk's path: its sorted entries and how far through them the walk is. */
+interface Frame {
+  readonly absDir: string;
+  readonly relDir: string;
+  readonly layers: readonly IgnoreLayer[];
+  readonly entries: readonly Dirent[];
+  next: number;
+}
+
+/**
+ * The directory's frame, or the reason it cannot be listed. Entries are sorted (deterministic
+ * order, so positions are stable across runs); its .gitignore joins the layers.
+ */
+async function enter(context: WalkContext, absDir: string, relDir: string, layers: readonly IgnoreLayer[]): Promise<Frame | string> {
   let entries: Dirent[];
   try {
     entries = await readdir(absDir, { withFileTypes: true });
   } catch (error) {
-    yield { kind: 'unreadable-dir', rel: relDir || '.', code: errorCode(error) };
-    return;
+    return errorCode(error);
   }
   entries.sort(byName);
-
   let local = layers;
   if (context.gitignore && entries.some((e) => e.name === '.gitignore' && e.isFile())) {
     const text = await readTextIfPresent(join(absDir, '.gitignore'));
     if (text !== null) local = [...layers, { base: relDir, rules: ignore({ ignorecase: context.ignoreCase }).add(text) }];
   }
+  return { absDir, relDir, layers: local, entries, next: 0 };
+}
 
-  for (const entry of entries) {
-    if (entry.isSymbolicLink() || entry.name === '.git') continue;
-    const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
-    if (entry.isDirectory()) {
-      if (context.skipDirs.has(entry.name) || isIgnored(local, rel, true)) continue;
-      yield* walkDirectory(context, join(absDir, entry.name), rel, local);
-    } else if (entry.isFile()) {
-      if (!isIgnored(local, rel, false)) yield { kind: 'file', abs: join(absDir, entry.name), rel, isRoot: false };
+// Depth-first in name order, with an explicit stack instead of recursion: a tree thousands of
+// levels deep must not exhaust the call stack. Memory is bounded by the entries of the
+// directories on the current path, not by the corpus.
+async function* walkTree(context: WalkContext, root: string, rootLayers: readonly IgnoreLayer[]): AsyncGenerator<WalkItem> {
+  const first = await enter(context, root, '', rootLayers);
+  if (typeof first === 'string') {
+    yield { kind: 'unreadable-dir', rel: '.', code: first };
+    return;
+  }
+  const stack: Frame[] = [first];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    const entry = frame.entries[frame.next++];
+    if (entry === undefined) {
+      stack.pop();
+      continue;
     }
-    // Anything else (FIFO, socket, device) is never opened: reading a FIFO would block forever.
+    if (entry.isSymbolicLink() || entry.name === '.git') continue;
+    const rel = frame.relDir === '' ? entry.name : `${frame.relDir}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (context.skipDirs.has(entry.name) || isIgnored(frame.layers, rel, true)) continue;
+      const child = await enter(context, join(frame.absDir, entry.name), rel, frame.layers);
+      if (typeof child === 'string') yield { kind: 'unreadable-dir', rel, code: child };
+      else stack.push(child);
+    } else if (entry.isFile()) {
+      if (!isIgnored(frame.layers, rel, false)) yield { kind: 'file', abs: join(frame.absDir, entry.name), rel, isRoot: false };
+    } else {
+      // Never opened (reading a FIFO blocks forever, a device may never end), but counted.
+      const what = specialKind(entry);
+      if (what !== null && !isIgnored(frame.layers, rel, false)) yield { kind: 'special', rel, what };
+    }
   }
 }
 
 async function* walk(root: string, options: DirectorySourceOptions): AsyncGenerator<WalkItem> {
   const rootStats = await statInput(root);
   if (!rootStats.isDirectory()) {
-    yield { kind: 'file', abs: root, rel: basename(root), isRoot: true };
+    const what = specialKind(rootStats);
+    yield what === null ? { kind: 'file', abs: root, rel: basename(root), isRoot: true } : { kind: 'special', rel: basename(root), what };
     return;
   }
   const gitignore = options.gitignore ?? true;
@@ -191,7 +229,7 @@ async function* walk(root: string, options: DirectorySourceOptions): AsyncGenera
   // an explicitly given subdirectory is read even if an ancestor's rules would ignore it.
   const exclude = gitignore ? await readTextIfPresent(join(root, '.git', 'info', 'exclude')) : null;
   if (exclude !== null) layers.push({ base: '', rules: ignore({ ignorecase: context.ignoreCase }).add(exclude) });
-  yield* walkDirectory(context, root, '', layers);
+  yield* walkTree(context, root, layers);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,11 +283,13 @@ async function* readWorkTree(root: string, options: DirectorySourceOptions): Asy
       yield reject({
         stage: SOURCE_STAGE,
         reason: 'unreadable',
-        detail: `cannot list directory: ${item.code}`,
+        detail: `cannot list directory: ${item.code}${item.code === 'ENAMETOOLONG' ? ' (its path is longer than the system allows)' : ''}`,
         path: item.rel,
         source: root,
         position,
       });
+    } else if (item.kind === 'special') {
+      yield reject({ stage: SOURCE_STAGE, reason: 'not-a-file', detail: `${item.what}, not a regular file: never opened`, path: item.rel, source: root, position });
     } else {
       yield await readOne(item, root, position, maxReadBytes);
     }

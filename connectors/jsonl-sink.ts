@@ -1,9 +1,9 @@
 // Writes records as JSON lines, waiting for 'drain' so a fast producer cannot grow the write
 // buffer without bound. Bytes (Buffer / Uint8Array) are written as base64 strings.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { concatMap, defer, map, type MonoTypeOperatorFunction } from 'rxjs';
+import { ensureDirectory } from './out-dir.js';
 
 export interface JsonlSinkOptions {
   /** 'append' (default) adds to an existing file; 'overwrite' truncates it on open. */
@@ -41,7 +41,7 @@ export class JsonlSink<T> {
   // Opened on first use so the constructor stays synchronous and creates nothing.
   #open(): Promise<WriteStream> {
     this.#opening ??= (async () => {
-      await mkdir(dirname(this.path), { recursive: true });
+      await ensureDirectory(dirname(this.path));
       const stream = createWriteStream(this.path, { flags: this.#mode === 'append' ? 'a' : 'w' });
       // Always listened to, so a failed write surfaces through write()/close() instead of crashing.
       stream.on('error', (error) => {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -184,15 +185,65 @@ describe('readDirectory edge inputs', () => {
     await expect(collect(listDirectory(missing))).rejects.toThrow(`input not found: ${missing}`);
   });
 
-  it('never opens FIFOs', async () => {
+  it('rejects FIFOs and sockets in the tree with a reason, never opening them, and keeps walking', async () => {
     await put(root, 'a.py', 'x = 1\n');
+    await put(root, 'z.py', 'y = 2\n');
+    execFileSync('mkfifo', [join(root, 'pipe.py')]);
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(root, 'sock.py'), resolve));
     try {
-      execFileSync('mkfifo', [join(root, 'pipe.py')]);
-    } catch {
-      return; // no mkfifo here
+      const got = await collect(readDirectory(root));
+      expect(files(got).map((f) => f.path)).toEqual(['a.py', 'z.py']);
+      expect(rejections(got).map((r) => [r.path, r.reason, r.stage, r.detail])).toEqual([
+        ['pipe.py', 'not-a-file', 'source', 'a FIFO, not a regular file: never opened'],
+        ['sock.py', 'not-a-file', 'source', 'a socket, not a regular file: never opened'],
+      ]);
+      // Counted like any outcome: a progress total covers them too.
+      expect(await collect(listDirectory(root))).toEqual(['a.py', 'pipe.py', 'sock.py', 'z.py']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
-    const got = await collect(readDirectory(root));
-    expect(files(got).map((f) => f.path)).toEqual(['a.py']);
+  });
+
+  it('rejects a device or a FIFO given as the input itself instead of blocking on it', async () => {
+    expect(rejections(await collect(readDirectory('/dev/null'))).map((r) => [r.path, r.reason])).toEqual([['null', 'not-a-file']]);
+    execFileSync('mkfifo', [join(root, 'input.py')]);
+    const got = await collect(readDirectory(join(root, 'input.py')));
+    expect(rejections(got).map((r) => [r.path, r.reason, r.detail])).toEqual([['input.py', 'not-a-file', 'a FIFO, not a regular file: never opened']]);
+  });
+});
+
+describe('readDirectory on very deep trees', () => {
+  // A tree nested 2,000 levels deep still fits in PATH_MAX with one-letter names; walking it by
+  // recursion overflowed the call stack.
+  it('walks a 2,000-level tree without recursion and reads the file at the bottom', async () => {
+    const deep = join(root, 'deep');
+    execFileSync('mkdir', ['-p', 'deep/' + 'd/'.repeat(2000)], { cwd: root });
+    await writeFile(join(deep, 'd/'.repeat(2000), 'leaf.py'), 'x = 1\n');
+    await writeFile(join(deep, 'top.py'), 'y = 2\n');
+    const got = await collect(readDirectory(deep));
+    expect(rejections(got)).toEqual([]);
+    expect(files(got).map((f) => f.path)).toEqual([`${'d/'.repeat(2000)}leaf.py`, 'top.py']);
+    expect((await collect(listDirectory(deep))).length).toBe(2);
+  });
+
+  // 3,000 levels are past PATH_MAX: the directory where the path gets too long is one rejection.
+  it('turns a directory whose path is too long for the system into one rejection, not a crash', async () => {
+    const deep = join(root, 'deeper');
+    execFileSync('mkdir', ['-p', 'deeper/' + 'd/'.repeat(3000)], { cwd: root });
+    await writeFile(join(deep, 'top.py'), 'y = 2\n');
+    try {
+      const got = await collect(readDirectory(deep));
+      expect(files(got).map((f) => f.path)).toEqual(['top.py']);
+      const [tooLong, ...others] = rejections(got);
+      expect(others).toEqual([]);
+      expect(tooLong).toMatchObject({ stage: 'source', reason: 'unreadable', position: 1 });
+      expect(tooLong!.detail).toBe('cannot list directory: ENAMETOOLONG (its path is longer than the system allows)');
+      expect(tooLong!.path).toMatch(/^(d\/)+d$/);
+    } finally {
+      // GNU rm descends with openat, so it can remove what Node cannot name.
+      execFileSync('rm', ['-rf', deep]);
+    }
   });
 });
 

@@ -103,17 +103,17 @@ describe('readJsonl', () => {
       o.ok ? summary(o).map((v) => (v === `${plain}:10` ? `${file}:10` : v)) : summary(o),
     );
     expect(fromGzip).toEqual(fromPlain);
-    expect(progress.length).toBe(LINES.length);
+    expect(progress.length).toBe(LINES.filter((l) => l !== '').length);
     expect(progress.at(-1)).toBe(await countJsonlBytes(file));
     expect([...progress].sort((a, b) => a - b)).toEqual(progress);
   });
 
-  it('throws one clear error for a missing file and for a corrupt gzip', async () => {
+  it('throws one clear error for a missing file and for a file that is not gzip at all', async () => {
     const missing = join(dir, 'missing.jsonl');
     await expect(collect(readJsonl(missing))).rejects.toThrow(`input not found: ${missing}`);
     const corrupt = join(dir, 'corrupt.jsonl.gz');
     await writeFile(corrupt, Buffer.from('this is not gzip at all'));
-    await expect(collect(readJsonl(corrupt))).rejects.toThrow(/cannot read .*corrupt\.jsonl\.gz/);
+    await expect(collect(readJsonl(corrupt))).rejects.toThrow(/^cannot read .*corrupt\.jsonl\.gz: incorrect header check$/);
   });
 
   it('stops reading when the consumer stops', async () => {
@@ -125,5 +125,77 @@ describe('readJsonl', () => {
       if (seen.length === 3) break;
     }
     expect(seen).toEqual(['f0.py', 'f1.py', 'f2.py']);
+  });
+});
+
+const manyLines = (n: number): string =>
+  Array.from({ length: n }, (_, i) => JSON.stringify({ path: `f${i}.py`, content: `def f${i}(x):\n    return x * ${i}\n` })).join('\n') + '\n';
+
+describe('readJsonl on damaged or hostile gzip', () => {
+  it('keeps every line before a truncation and ends with one "truncated" rejection for the rest', async () => {
+    const whole = gzipSync(manyLines(3000));
+    const file = join(dir, 'cut.jsonl.gz');
+    await writeFile(file, whole.subarray(0, Math.floor(whole.length / 2)));
+    const got = await collect(readJsonl(file));
+    const last = got.at(-1)!;
+    const read = got.slice(0, -1);
+    expect(read.length).toBeGreaterThan(100);
+    expect(read.every((o) => o.ok)).toBe(true);
+    expect(read.map((o) => (o.ok ? o.value.position : 0))).toEqual(read.map((_, i) => i + 1));
+    expect(last.ok).toBe(false);
+    if (!last.ok) {
+      expect(last.rejection).toMatchObject({ stage: 'source', reason: 'truncated', position: read.length + 1, path: `${file}:${read.length + 1}` });
+      expect(last.rejection.detail).toBe(`reading stopped after line ${read.length}: unexpected end of file (the file is truncated); the rest of the file is not read`);
+    }
+  });
+
+  it('ends with one "corrupt" rejection where the compressed bytes stop making sense', async () => {
+    const bytes = Buffer.from(gzipSync(manyLines(3000)));
+    const middle = Math.floor(bytes.length / 2);
+    bytes.fill(0x55, middle, middle + 64);
+    const file = join(dir, 'flipped.jsonl.gz');
+    await writeFile(file, bytes);
+    const got = await collect(readJsonl(file));
+    const last = got.at(-1)!;
+    // Lines before the damage are read; the last few before the check fails may be garbage.
+    expect(got.filter((o) => o.ok).length).toBeGreaterThan(100);
+    expect(last.ok ? null : last.rejection.reason).toBe('corrupt');
+    expect(last.ok ? null : last.rejection.detail).toMatch(/^reading stopped after line \d+: .+; the rest of the file is not read$/);
+  });
+
+  it('skips a line over the line limit without holding it, and reads on', async () => {
+    const file = join(dir, 'long-line.jsonl.gz');
+    const long = JSON.stringify({ path: 'huge.py', content: 'a'.repeat(200_000) });
+    await writeFile(file, gzipSync(`${manyLines(1)}${long}\n${JSON.stringify({ path: 'after.py', content: 'x = 1\n' })}\n`));
+    const got = await collect(readJsonl(file, { maxLineBytes: 64 * 1024 }));
+    expect(got.map(summary)).toEqual([
+      ['ok', 1, 'f0.py', 'python', 'def f0(x):\n    return x * 0\n'],
+      ['rejected', 2, 'too-large'],
+      ['ok', 3, 'after.py', 'python', 'x = 1\n'],
+    ]);
+    const rejected = got[1]!;
+    if (!rejected.ok) {
+      expect(rejected.rejection.detail).toBe(`line 2 is 195.3 KiB, over the 64.0 KiB line limit: not parsed`);
+      expect(rejected.rejection.record).toBe(`${long.slice(0, 1024)}…`);
+    }
+  });
+
+  it('stops a gzip bomb at the decompressed-size cap with one "decompression-limit" rejection', async () => {
+    // 64 MiB of newlines (and a last line) from ~64 KiB of gzip: the default cap is 100x the file.
+    const file = join(dir, 'bomb.jsonl.gz');
+    const bomb = gzipSync(Buffer.concat([Buffer.from(manyLines(2)), Buffer.alloc(64 * 1024 * 1024, 0x0a), Buffer.from(manyLines(1))]));
+    await writeFile(file, bomb);
+    expect(bomb.length * 100).toBeLessThan(64 * 1024 * 1024);
+    const got = await collect(readJsonl(file, { maxDecompressedBytes: 8 * 1024 * 1024 }));
+    expect(got.map(summary)).toEqual([
+      ['ok', 1, 'f0.py', 'python', 'def f0(x):\n    return x * 0\n'],
+      ['ok', 2, 'f1.py', 'python', 'def f1(x):\n    return x * 1\n'],
+      ['rejected', expect.any(Number), 'decompression-limit'],
+    ]);
+    const last = got[2]!;
+    if (!last.ok) expect(last.rejection.detail).toMatch(/^inflated past 8\.0 MiB after \d+ lines \(a gzip bomb\?\); the rest of the file is not read$/);
+    // Unset, the cap follows the file's size: 64 MiB (the floor) here, still short of the bomb.
+    const byDefault = await collect(readJsonl(file));
+    expect(byDefault.at(-1)!.ok ? null : (byDefault.at(-1) as { rejection: { reason: string } }).rejection.reason).toBe('decompression-limit');
   });
 });

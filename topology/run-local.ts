@@ -1,7 +1,6 @@
 // Local mode: the topology over the in-memory transport, a directory / git tree / JSONL
 // corpus in, files out. No broker, no model. Every file read is either accepted (its
 // features reach the tree) or rejected with a reason, and the summary says so.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
 import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
@@ -11,6 +10,7 @@ import { readGitTree } from '../connectors/git-tree-source.js';
 import { JsonlSink, writeTo } from '../connectors/jsonl-sink.js';
 import { readJsonl } from '../connectors/jsonl-source.js';
 import { MemoryTransport } from '../connectors/memory-transport.js';
+import { ensureDirectory } from '../connectors/out-dir.js';
 import { pacedSource } from '../connectors/paced-source.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { PendingPrompt, StructuredModel } from '../llm/model.js';
@@ -48,6 +48,14 @@ export interface LocalRunConfig {
   /** Called as files settle, for a progress bar or log counters. */
   onProgress?: (progress: RunProgress) => void;
   clock?: () => number;
+  /**
+   * Stops the run early: no more files are read, the files in flight settle, no evolution
+   * rounds or tasks are started after it (tasks already requested finish), and the outputs so
+   * far are written, with `interrupted` saying why (the signal's reason).
+   */
+  signal?: AbortSignal;
+  /** Most bytes a .jsonl.gz input may inflate to (default: the JSONL source's, from the file size). */
+  maxDecompressedBytes?: number;
 }
 
 export interface LocalLlmConfig {
@@ -87,6 +95,8 @@ export interface RunSummary {
   coverage: { nodesSampled: number; nodes: number; share: number };
   embedders: { labels: string; files: string };
   settings: Record<string, unknown>;
+  /** Why the run stopped before the end (a signal, an input that failed part-way); null when it finished. */
+  interrupted: string | null;
   startedAt: string;
   elapsedMs: number;
   filesPerSecond: number;
@@ -107,9 +117,25 @@ async function* limit<T>(source: AsyncIterable<T>, max: number | undefined): Asy
 }
 
 function openSource(config: LocalRunConfig, onBytes: (n: number) => void): AsyncIterable<Outcome<SourceFile>> {
-  if (config.gitRef) return readGitTree(config.input, config.gitRef, { maxReadBytes: Math.max(config.settings.maxBytes * 4, 1 << 20) });
-  if (isJsonl(config.input)) return readJsonl(config.input, { onProgress: onBytes });
-  return readDirectory(config.input, { maxReadBytes: Math.max(config.settings.maxBytes * 4, 1 << 20) });
+  const maxReadBytes = Math.max(config.settings.maxBytes * 4, 1 << 20);
+  if (config.gitRef) return readGitTree(config.input, config.gitRef, { maxReadBytes });
+  if (isJsonl(config.input)) {
+    return readJsonl(config.input, { onProgress: onBytes, maxLineBytes: maxReadBytes, ...(config.maxDecompressedBytes ? { maxDecompressedBytes: config.maxDecompressedBytes } : {}) });
+  }
+  return readDirectory(config.input, { maxReadBytes });
+}
+
+/** The source until `signal` aborts; a source that fails part-way ends there, its error handed to `failed`. */
+async function* untilStopped<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined, failed: (error: unknown) => void): AsyncIterable<T> {
+  if (signal?.aborted) return;
+  try {
+    for await (const item of source) {
+      yield item;
+      if (signal?.aborted) return;
+    }
+  } catch (error) {
+    failed(error);
+  }
 }
 
 const writeJsonAtomic = (path: string, value: unknown) => writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
@@ -122,11 +148,13 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const clock = config.clock ?? Date.now;
   const started = clock();
   const settings = config.settings;
-  await mkdir(config.out, { recursive: true });
+  await ensureDirectory(config.out);
   const transport = new MemoryTransport(loadContracts());
   const llm = config.llm;
 
   const progress: RunProgress = { read: 0, accepted: 0, rejected: 0, nodes: 0, tasks: 0, samples: 0, phase: 'files' };
+  let phaseAtStop: RunProgress['phase'] | undefined = config.signal?.aborted ? progress.phase : undefined;
+  config.signal?.addEventListener('abort', () => (phaseAtStop ??= progress.phase), { once: true });
   const labels: LabelCounts = { seen: 0, exact: 0, merged: 0, created: 0 };
   const evolution = { rounds: 0, added: 0, known: 0, skipped: 0, depth: 0, breadth: 0 };
   const rejectedByReason: Record<string, number> = {};
@@ -161,7 +189,14 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
 
   // A file's outcome by its record id: its path until the filter names it by content hash,
   // then that id. Every file read settles once: canonicalized, or a dead letter.
-  const source = pacedSource(limit(openSource(config, (n) => (progress.bytesRead = n)), config.maxFiles), config.window ?? 64);
+  let inputError: Error | undefined;
+  const source = pacedSource(
+    untilStopped(limit(openSource(config, (n) => (progress.bytesRead = n)), config.maxFiles), config.signal, (error) => {
+      inputError = error instanceof Error ? error : new Error(String(error));
+    }),
+    config.window ?? 64,
+  );
+  const stopped = () => config.signal?.aborted === true || inputError !== undefined;
   const openPaths = new Map<string, number>();
   const acceptedPaths = new Map<string, string>();
   let sourceDone = false;
@@ -198,12 +233,22 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   transport.produce(TOPICS.evolutionRequests, endOfCorpus);
   const requested: EvolutionRequest[] = [];
 
+  // A stage or sink that fails (disk full, say) fails the run at once, instead of leaving it
+  // waiting for records that will never be counted.
+  let fail!: (error: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined); // awaited below through unlessFailed
+  const unlessFailed = <T>(step: Promise<T>): Promise<T> => Promise.race([step, failed]);
+
   // Sinks subscribe before anything flows: the in-memory topics are hot.
-  transport.consume(TOPICS.accepted, 'local-count').subscribe((file) => acceptedPaths.set(file.id, file.path));
-  transport.consume(TOPICS.evolutionRequests, 'local-count').subscribe((r) => requested.push(r));
-  transport.consume(TOPICS.generated, 'local-count').subscribe((s) => {
-    generated += 1;
-    sampleIds.add(s.sampleId);
+  transport.consume(TOPICS.accepted, 'local-count').subscribe({ next: (file) => acceptedPaths.set(file.id, file.path), error: fail });
+  transport.consume(TOPICS.evolutionRequests, 'local-count').subscribe({ next: (r) => requested.push(r), error: fail });
+  transport.consume(TOPICS.generated, 'local-count').subscribe({
+    next: (s) => {
+      generated += 1;
+      sampleIds.add(s.sampleId);
+    },
+    error: fail,
   });
   const deadLetters = lastValueFrom(
     transport.consume(TOPICS.deadLetters, 'local-sink').pipe(
@@ -235,6 +280,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     );
   const tasksDone = drain(transport.consume(TOPICS.tasks, 'local-sink').pipe(tap((t) => taskIds.add(t.taskId))), sinks.tasks, taskLevels, 'tasks');
   const samplesDone = drain(transport.consume(TOPICS.samples, 'local-sink'), sinks.samples, sampleLevels, 'samples');
+  for (const done of [deadLetters, treeDone, tasksDone, samplesDone]) done.catch(fail);
 
   // Files in: source rejections (unreadable, invalid JSONL) go straight to the dead letters.
   const { values: files, rejections: sourceRejections } = splitOutcomes<SourceFile>(
@@ -255,22 +301,22 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   transport.produce(TOPICS.deadLetters, sourceRejections);
   transport.produce(TOPICS.files, files);
   transport.start();
-  await filesFinished;
+  await unlessFailed(filesFinished);
 
   // Evolution rounds over the finished corpus, one after another, then the tree is complete.
   progress.phase = 'evolve';
   report();
   const keys = stores.trees.keys();
-  if (settings.llmStages.includes('evolve')) {
+  if (settings.llmStages.includes('evolve') && !stopped()) {
     const highest = highestRounds(requested);
     for (const key of keys) for (const r of nextRounds(key, highest.get(key) ?? 0, settings.evolution.rounds, 'end-of-corpus', clock())) endOfCorpus.next(r);
   }
   endOfCorpus.complete();
-  await treeDone;
+  await unlessFailed(treeDone);
 
   // Tasks: sampled from the finished tree, spread over the tree keys in turn; generated if a model is there.
   progress.phase = 'tasks';
-  const requests = range(0, keys.length === 0 ? 0 : config.tasks).pipe(
+  const requests = range(0, keys.length === 0 || stopped() ? 0 : config.tasks).pipe(
     map((index) => ({ treeKey: keys[index % keys.length]!, index, level: null, requestedAt: clock() })),
     tap((r) => requestIds.add(`${r.treeKey}#${r.index}`)),
   );
@@ -329,10 +375,13 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
       topN: settings.topN, coverageBoost: settings.coverageBoost, levels: settings.levels, levelMix: settings.levelMix,
       targetLanguage: settings.targetLanguage, treeKey: settings.treeKey, gitRef: config.gitRef ?? null,
     },
+    interrupted: inputError ? `input failed after ${progress.read} files: ${inputError.message}` : config.signal?.aborted ? `${String(config.signal.reason ?? 'stopped')} during ${phaseAtStop ?? progress.phase}` : null,
     startedAt: new Date(started).toISOString(),
     elapsedMs,
     filesPerSecond: elapsedMs > 0 ? Math.round((progress.read * 1000) / elapsedMs) : progress.read,
   };
   await writeJsonAtomic(join(config.out, 'summary.json'), summary);
+  // The work done is written above; the caller learns the input did not finish.
+  if (inputError) throw inputError;
   return summary;
 }
