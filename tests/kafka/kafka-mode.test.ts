@@ -408,8 +408,11 @@ describeKafka('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => 
     const chain: Array<[string, string]> = [['filter', 'code.files'], ['extract', 'code.accepted'], ['canonicalize', 'features']];
     // Three partitions and small transactions: many commits to land between or inside.
     // Near-duplicate filtering off: which of two near-duplicates wins depends on the order
-    // partitions interleave, which differs between any two runs, crashed or not.
-    const stageArgs = (prefix: string) => ['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize', '--near-duplicate-radius', '0', '--batch-records', '8', '--partitions', '3'];
+    // partitions interleave, which differs between any two runs, crashed or not. Lexical label
+    // embeddings for the same reason: by meaning (MiniLM) similarity is not transitive, so which
+    // node a label joins ("decode error": "decode response" or "decode partition error") depends
+    // on which arrived first; by spelling, merges here do not.
+    const stageArgs = (prefix: string) => ['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize', '--near-duplicate-radius', '0', '--embeddings', 'lexical', '--batch-records', '8', '--partitions', '3'];
     let corpus: string;
 
     beforeAll(async () => {
