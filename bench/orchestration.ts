@@ -1,71 +1,225 @@
-// Orchestration: with a fake LLM of fixed latency L and concurrency C, how close the pipeline
-// comes to the bound of C/L requests per second, and how many requests a replay sends.
-import { mkdtempSync, rmSync } from 'node:fs';
+// Orchestration: how busy `treesynth run` keeps an LLM endpoint, beside a plain client (the
+// `openai` package and a semaphore, bench/semaphore-client.ts) against the same endpoint in the
+// same run. The endpoint (bench/fake-endpoint.ts) answers after a fixed latency L, in a process
+// of its own; with faults, a share of the requests get a 429 or a 503 at random.
+//
+// `treesynth run` is the real command with its defaults (limiter, window, retries, deadline):
+// nothing is pinned. It extracts features from function-sized pieces of the Python standard
+// library with `--llm-stages extract`, so every accepted file is one chat completion; label
+// embeddings are the lexical ones, so the CPU cost of MiniLM (measured in its own bench part)
+// does not stand in for orchestration at L = 200 ms, where C = 64 asks for 320 files/s.
+//
+// Measured at the endpoint, for both clients alike: successful answers per second over the
+// window from the first request's arrival to the last answer (start-up and the pipeline's
+// drain are not orchestration), as a fraction of the bound C/L, and the most requests in flight.
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
-import { LlmClientFactory } from '../llm/index.js';
-import { ResponseCache } from '../llm/response-cache.js';
-import { startFakeOpenAI } from '../tests/fakes/fake-openai-server.js';
-import { scriptedModel } from '../tests/fakes/scripted-model.js';
-import { runLocal } from '../topology/run-local.js';
-import { MERGE_SIMILARITY, pipelineSettings } from '../topology/settings.js';
+import { promisify } from 'node:util';
+import type { EndpointCommand, EndpointMessage, EndpointStats } from './fake-endpoint.js';
+
+const exec = promisify(execFile);
+
+export interface OrchestrationCase {
+  concurrency: number;
+  /** Share of chat requests answered with a 429 or a 503. */
+  faultRate: number;
+}
+
+export interface ClientMeasure {
+  /** Successful answers, and all requests the endpoint saw (retries included). */
+  ok: number;
+  requests: number;
+  busySeconds: number;
+  okPerSecond: number;
+  /** okPerSecond / (C/L). */
+  efficiency: number;
+  peakInFlight: number;
+  /** Calls the client gave up on (failed after its retries). */
+  failed: number;
+}
+
+export interface OrchestrationRow extends OrchestrationCase {
+  bound: number;
+  treesynth: ClientMeasure & { limiter: LimiterTrace };
+  semaphore: ClientMeasure;
+  /** treesynth okPerSecond / the semaphore client's. */
+  ratio: number;
+}
+
+/** What treesynth's limiter did in the run (from its summary.json). */
+export interface LimiterTrace {
+  faultCuts: number;
+  latencyCuts: number;
+  pauses: number;
+  /** The limit at the end of the run. */
+  limit: number;
+}
 
 export interface OrchestrationResult {
   latencyMs: number;
-  concurrency: number;
-  requests: number;
-  /** From the first request's arrival to the last answer. */
-  seconds: number;
-  /** The whole run, start-up included. */
-  wallSeconds: number;
-  requestsPerSecond: number;
-  bound: number;
-  fraction: number;
+  rows: OrchestrationRow[];
+  /** Chat requests a second `treesynth run` over the same files sent (the response cache). */
   replayRequests: number;
 }
 
-export async function orchestration(input: string, maxFiles: number, latencyMs: number, concurrency: number): Promise<OrchestrationResult> {
-  // Arrival times of requests, to measure the rate over the window the LLM stage is busy
-  // (start-up, grammar loading and the drain after the last file are not orchestration).
-  const arrivals: number[] = [];
-  const answer = scriptedModel();
-  const server = await startFakeOpenAI({ latencyMs, models: ['bench-model'], chat: (request) => (arrivals.push(performance.now()), answer(request)) });
-  const dir = mkdtempSync(join(tmpdir(), 'treesynth-bench-'));
-  const chat = () => server.requests.filter((r) => r.path === '/v1/chat/completions').length;
-  try {
-    const once = async (out: string) => {
-      const cache = await ResponseCache.open(join(dir, 'cache.jsonl'), { durability: 'flush' });
-      const factory = new LlmClientFactory({
-        defaults: { baseURL: server.url, apiKey: 'bench', model: 'bench-model', timeoutMs: 30_000, maxRetries: 2 },
-        // Fixed at C: the bound C/L is what the orchestration must reach.
-        concurrency: { initial: concurrency, min: concurrency, max: concurrency },
-        cache,
-      });
-      const started = performance.now();
-      const before = chat();
-      arrivals.length = 0;
-      await runLocal({
-        input, out: join(dir, out), tasks: 0, maxFiles, window: concurrency * 8,
-        // Only extraction uses the model; no tasks are sampled, so the seed draws nothing.
-        settings: pipelineSettings({ llmStages: ['extract'], maxChars: 8000, concurrency: concurrency * 2, similarity: MERGE_SIMILARITY.lexical }),
-        labelEmbedder: new LexicalLabelEmbedder(), codeEmbedder: new LexicalCodeEmbedder(),
-        llm: { models: { extract: factory.forStage('extract') } },
-      });
-      await cache.close();
-      const busy = arrivals.length > 0 ? (arrivals[arrivals.length - 1]! + latencyMs - arrivals[0]!) / 1000 : 0;
-      return { requests: chat() - before, seconds: (performance.now() - started) / 1000, busy };
+export interface OrchestrationOptions {
+  stdlib: string;
+  cacheDir: string;
+  latencyMs: number;
+  cases: readonly OrchestrationCase[];
+  /** Files per slot of concurrency in each case: C × this files, so every case lasts about this many L at the bound. */
+  filesPerSlot: number;
+  /** Each client runs this many times per case; the best is kept (the machine is shared). */
+  repeats: number;
+}
+
+/**
+ * Function-sized pieces of the standard library (a top-level def or class, 6 to 60 lines), as a
+ * JSONL corpus: one piece per request keeps the pipeline's CPU cost per request small.
+ */
+function writeSnippetCorpus(stdlib: string, target: string, want: number): number {
+  if (existsSync(target) && readFileSync(target, 'utf8').split('\n').filter(Boolean).length >= want) return want;
+  const lines: string[] = [];
+  const split = (path: string): void => {
+    const source = readFileSync(path, 'utf8').split('\n');
+    let start = -1;
+    const flush = (end: number): void => {
+      if (start < 0 || end - start < 6 || end - start > 60 || lines.length >= want) return;
+      const content = `${source.slice(start, end).join('\n').trimEnd()}\n`;
+      lines.push(JSON.stringify({ path: `${path.slice(stdlib.length + 1)}:${start + 1}`, content, language: 'python' }));
     };
-    const first = await once('first');
-    const replay = await once('replay');
-    const requestsPerSecond = first.requests / first.busy;
-    const bound = concurrency / (latencyMs / 1000);
+    for (let i = 0; i < source.length; i++) {
+      if (/^(?:def|class|async def) /.test(source[i]!)) {
+        flush(i);
+        start = i;
+      }
+    }
+    flush(source.length);
+  };
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      if (lines.length >= want) return;
+      const path = join(dir, name);
+      const info = statSync(path, { throwIfNoEntry: false });
+      if (info?.isDirectory() && !name.startsWith('test') && name !== 'site-packages') walk(path);
+      else if (info?.isFile() && name.endsWith('.py')) split(path);
+    }
+  };
+  walk(stdlib);
+  writeFileSync(target, `${lines.join('\n')}\n`);
+  return lines.length;
+}
+
+/** The endpoint process, driven over IPC. */
+async function startEndpoint(latencyMs: number): Promise<{ url: string; ask: (command: EndpointCommand) => Promise<EndpointMessage>; close: () => Promise<void> }> {
+  const child: ChildProcess = fork(new URL('./fake-endpoint.js', import.meta.url).pathname, [String(latencyMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = () =>
+    new Promise<EndpointMessage>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`fake endpoint exited (${code})`));
+      child.once('exit', onExit);
+      child.once('message', (message: EndpointMessage) => {
+        child.off('exit', onExit);
+        resolve(message);
+      });
+    });
+  const listening = await next();
+  if (listening.type !== 'listening') throw new Error(`fake endpoint: unexpected ${listening.type}`);
+  return {
+    url: listening.url,
+    ask: (command) => {
+      const answer = next();
+      child.send(command);
+      return answer;
+    },
+    close: async () => {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'close' } satisfies EndpointCommand);
+      await exited;
+    },
+  };
+}
+
+function measure(stats: EndpointStats, failed: number, concurrency: number, latencyMs: number): ClientMeasure {
+  const okPerSecond = stats.busySeconds > 0 ? stats.ok / stats.busySeconds : 0;
+  return {
+    ok: stats.ok, requests: stats.requests, busySeconds: +stats.busySeconds.toFixed(2), okPerSecond: +okPerSecond.toFixed(1),
+    efficiency: +(okPerSecond / (concurrency / (latencyMs / 1000))).toFixed(3), peakInFlight: stats.peakInFlight, failed,
+  };
+}
+
+export async function orchestration(options: OrchestrationOptions): Promise<OrchestrationResult> {
+  const { latencyMs } = options;
+  const mostFiles = Math.max(...options.cases.map((c) => c.concurrency * options.filesPerSlot));
+  const corpus = join(options.cacheDir, 'orchestration-snippets.jsonl');
+  // Some pieces are rejected (duplicates, near-duplicates): a margin so every case gets its files.
+  const pieces = writeSnippetCorpus(options.stdlib, corpus, Math.ceil(mostFiles * 1.25));
+  if (pieces < mostFiles) throw new Error(`orchestration: only ${pieces} pieces of code in ${options.stdlib}, ${mostFiles} needed`);
+  const bin = new URL('../../bin/treesynth.js', import.meta.url).pathname;
+  const baseline = new URL('./semaphore-client.js', import.meta.url).pathname;
+  const endpoint = await startEndpoint(latencyMs);
+  const dir = mkdtempSync(join(tmpdir(), 'treesynth-bench-orchestration-'));
+  const stats = async (): Promise<EndpointStats> => {
+    const answer = await endpoint.ask({ type: 'stats' });
+    if (answer.type !== 'stats') throw new Error(`fake endpoint: unexpected ${answer.type}`);
+    return answer.stats;
+  };
+  let runs = 0;
+  type Run = { stats: EndpointStats; failed: number; limiter?: LimiterTrace };
+  const treesynth = async (c: OrchestrationCase, cache: string): Promise<Run> => {
+    await endpoint.ask({ type: 'reset', faultRate: c.faultRate, seed: c.concurrency });
+    const out = join(dir, `out-${runs++}`);
+    await exec('node', [
+      bin, 'run', '--input', corpus, '--out', out, '--max-files', String(c.concurrency * options.filesPerSlot), '--tasks', '0',
+      '--llm-base-url', endpoint.url, '--model', 'bench-model', '--llm-stages', 'extract', '--concurrency', String(c.concurrency),
+      '--embeddings', 'lexical', '--cache', cache, '--quiet',
+    ], { env: { ...process.env, CI: 'true', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', TREESYNTH_MODEL: '' }, maxBuffer: 1 << 24 });
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      rejectedByStage: Record<string, number>;
+      llm: { usage: { concurrency?: Record<string, LimiterTrace> } };
+    };
+    rmSync(out, { recursive: true, force: true });
+    const limiter = Object.values(summary.llm.usage.concurrency ?? {})[0];
+    // A file whose call failed after every retry is a dead letter of the model's half of extract.
     return {
-      latencyMs, concurrency, requests: first.requests, seconds: +first.busy.toFixed(2), wallSeconds: +first.seconds.toFixed(2),
-      requestsPerSecond: +requestsPerSecond.toFixed(1), bound, fraction: +(requestsPerSecond / bound).toFixed(3), replayRequests: replay.requests,
+      stats: await stats(), failed: summary.rejectedByStage['extract-llm'] ?? 0,
+      ...(limiter ? { limiter: { faultCuts: limiter.faultCuts, latencyCuts: limiter.latencyCuts, pauses: limiter.pauses, limit: limiter.limit } } : {}),
     };
+  };
+  const semaphore = async (c: OrchestrationCase, count: number): Promise<Run> => {
+    await endpoint.ask({ type: 'reset', faultRate: c.faultRate, seed: c.concurrency });
+    const { stdout } = await exec('node', [baseline, JSON.stringify({ baseURL: endpoint.url, model: 'bench-model', concurrency: c.concurrency, maxRetries: 5, timeoutMs: 60_000, corpus, count })]);
+    const result = JSON.parse(stdout.trim()) as { ok: number; failed: number };
+    return { stats: await stats(), failed: result.failed };
+  };
+  const best = (runs: Run[]) =>
+    runs.reduce((a, b) => (b.stats.ok / (b.stats.busySeconds || Infinity) > a.stats.ok / (a.stats.busySeconds || Infinity) ? b : a));
+  try {
+    const rows: OrchestrationRow[] = [];
+    let replayRequests = -1;
+    for (const c of options.cases) {
+      const ours: Run[] = [];
+      const theirs: Run[] = [];
+      for (let r = 0; r < options.repeats; r++) {
+        const cache = join(dir, `cache-${runs}.jsonl`);
+        ours.push(await treesynth(c, cache));
+        // The plain client sends as many requests as treesynth had answers for.
+        theirs.push(await semaphore(c, ours[ours.length - 1]!.stats.ok));
+        if (replayRequests < 0 && c.faultRate === 0) replayRequests = (await treesynth(c, cache)).stats.requests;
+      }
+      const t = best(ours);
+      const s = best(theirs);
+      const treesynthMeasure = { ...measure(t.stats, t.failed, c.concurrency, latencyMs), limiter: t.limiter ?? { faultCuts: 0, latencyCuts: 0, pauses: 0, limit: c.concurrency } };
+      const semaphoreMeasure = measure(s.stats, s.failed, c.concurrency, latencyMs);
+      rows.push({
+        ...c, bound: c.concurrency / (latencyMs / 1000), treesynth: treesynthMeasure, semaphore: semaphoreMeasure,
+        ratio: +(treesynthMeasure.okPerSecond / semaphoreMeasure.okPerSecond).toFixed(3),
+      });
+    }
+    return { latencyMs, rows, replayRequests };
   } finally {
-    await server.close();
+    await endpoint.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -112,7 +112,8 @@ export async function openLlmClients(options: RunOptions, wanted: readonly LlmSt
     debugModel: models.generate ? factory.forStage('validate') : null,
     configured: true,
     endpoint: factory.forStage(wanted[0]!).provenance().endpointHost,
-    usage: () => ({ byStage: factory.usageByStage(), budget: factory.guard.budget.snapshot() }),
+    // How each endpoint's limiter fared (cuts, pauses, peak in flight): the summary says why a run was slow.
+    usage: () => ({ byStage: factory.usageByStage(), budget: factory.guard.budget.snapshot(), concurrency: Object.fromEntries([...factory.limiters()].map(([endpoint, l]) => [endpoint, l.snapshot()])) }),
     close: opened.close,
   };
 }

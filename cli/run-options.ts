@@ -44,7 +44,8 @@ export interface RunOptions {
   embeddings: 'auto' | 'minilm' | 'lexical' | 'openai';
   embeddingModel?: string;
   embeddingsUrl?: string;
-  window: number;
+  /** Files in flight; unset: `defaultWindow(concurrency)`. */
+  window?: number;
   /** Kafka mode only. */
   partitions?: number;
   retentionHours?: number;
@@ -77,6 +78,16 @@ export interface RunOptions {
   sandboxMemory: number;
   benchmark?: string[];
   ngram: number;
+}
+
+/**
+ * Files in flight by default. Files leave the model stages in input order, so while one waits
+ * out a retry's backoff the files behind it finish and wait too: the window must hold the
+ * seconds of answers that arrive meanwhile, or the endpoint idles (with 64 files, one at 25 %
+ * faults sat idle for seconds at a time). Small files cost little; --window caps it.
+ */
+export function defaultWindow(concurrency: number): number {
+  return Math.max(64, 16 * concurrency);
 }
 
 export function llmStages(value: string): LlmStage[] {

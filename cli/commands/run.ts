@@ -21,7 +21,7 @@ import { openDecontamination, openEmbedders, openLlmClients, openValidation } fr
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
 import { createProgress } from '../progress.js';
 import { renderTree } from '../render-tree.js';
-import { llmStages, samplingPreset, settingsFrom, temperatures, type RunOptions } from '../run-options.js';
+import { defaultWindow, llmStages, samplingPreset, settingsFrom, temperatures, type RunOptions } from '../run-options.js';
 
 async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   const input = resolve(options.input);
@@ -46,7 +46,7 @@ async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   try {
     return await runLocal({
       input, out: options.out, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
-      window: options.window, labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
+      window: options.window ?? defaultWindow(options.concurrency), labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
       llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
       ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
     });
@@ -226,7 +226,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--embeddings <kind>', 'label embeddings: auto (minilm if ./setup.sh installed it, else lexical), minilm (offline, by meaning), lexical (offline, by spelling), or an OpenAI-compatible endpoint').argParser(choice(['auto', 'minilm', 'lexical', 'openai'] as const)).default('auto'))
     .option('--embedding-model <name>', 'embedding model for --embeddings openai')
     .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
-    .option('--window <n>', 'files in flight at once; bounds memory', integer(1, 100_000), 64)
+    .option('--window <n>', 'files in flight at once; bounds memory (default: 16 × --concurrency, at least 64)', integer(1, 100_000))
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the LLM stages (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
     .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL, else the one model the endpoint serves)')
     .option('--extract-model <name>', 'model for feature extraction (default: TREESYNTH_EXTRACT_MODEL, else --model)')
