@@ -76,6 +76,8 @@ export interface RunOptions {
   turns: number;
   sandboxTimeout: number;
   sandboxMemory: number;
+  /** Passing samples whose tests catch a smaller share of their mutants are rejected (0: recorded only). */
+  minMutationScore: number;
   benchmark?: string[];
   ngram: number;
 }

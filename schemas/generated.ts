@@ -84,6 +84,31 @@ export interface ValidationAttempt {
   promptTokens: number;
   completionTokens: number;
 }
+export interface TestCounts {
+  total: number;
+  passed: number;
+  /** Failed, errored, or unexpectedly passed (xpass). */
+  failed: number;
+  /** Skipped or expected to fail. */
+  skipped: number;
+}
+export interface SurvivingMutant {
+  file: string;
+  line: number;
+  /** comparison, constant, boolean, logical, return-early or drop-statement. */
+  operator: string;
+  description: string;
+}
+export interface MutationScore {
+  /** killed / (killed + survived); null when no mutant could be made or run. */
+  score: null | number;
+  killed: number;
+  survived: number;
+  /** Mutants the sandbox could not judge. */
+  unviable: number;
+  /** The mutants the tests did not catch. */
+  survivors: Array<SurvivingMutant>;
+}
 /** How the sample fared in the sandbox: passed or not, after how many debugging turns, and every run. */
 export interface ValidationResult {
   passed: boolean;
@@ -93,6 +118,10 @@ export interface ValidationResult {
   reason: null | string;
   /** Every sandbox run in order: the sample as generated (turn 0), then one per debugging turn. */
   attempts: Array<ValidationAttempt>;
+  /** Tests the harness reported in the last run (null: it reported none, or the record predates the harness). */
+  tests: null | TestCounts;
+  /** Test adequacy: how many mutants of the passing solution its tests caught (null: not measured). */
+  mutation: null | MutationScore;
 }
 /** A generated instruction-tuning sample: task, analysis, solution and tests as files, with provenance. */
 export interface GeneratedSample {
@@ -596,6 +625,105 @@ export const avroSchemas: Record<RecordName, object> = {
                   }
                 },
                 "default": []
+              },
+              {
+                "name": "tests",
+                "doc": "Tests the harness reported in the last run (null: it reported none, or the record predates the harness).",
+                "type": [
+                  "null",
+                  {
+                    "type": "record",
+                    "name": "TestCounts",
+                    "fields": [
+                      {
+                        "name": "total",
+                        "type": "int"
+                      },
+                      {
+                        "name": "passed",
+                        "type": "int"
+                      },
+                      {
+                        "name": "failed",
+                        "type": "int",
+                        "doc": "Failed, errored, or unexpectedly passed (xpass)."
+                      },
+                      {
+                        "name": "skipped",
+                        "type": "int",
+                        "doc": "Skipped or expected to fail."
+                      }
+                    ]
+                  }
+                ],
+                "default": null
+              },
+              {
+                "name": "mutation",
+                "doc": "Test adequacy: how many mutants of the passing solution its tests caught (null: not measured).",
+                "type": [
+                  "null",
+                  {
+                    "type": "record",
+                    "name": "MutationScore",
+                    "fields": [
+                      {
+                        "name": "score",
+                        "type": [
+                          "null",
+                          "double"
+                        ],
+                        "default": null,
+                        "doc": "killed / (killed + survived); null when no mutant could be made or run."
+                      },
+                      {
+                        "name": "killed",
+                        "type": "int"
+                      },
+                      {
+                        "name": "survived",
+                        "type": "int"
+                      },
+                      {
+                        "name": "unviable",
+                        "type": "int",
+                        "doc": "Mutants the sandbox could not judge."
+                      },
+                      {
+                        "name": "survivors",
+                        "doc": "The mutants the tests did not catch.",
+                        "default": [],
+                        "type": {
+                          "type": "array",
+                          "items": {
+                            "type": "record",
+                            "name": "SurvivingMutant",
+                            "fields": [
+                              {
+                                "name": "file",
+                                "type": "string"
+                              },
+                              {
+                                "name": "line",
+                                "type": "int"
+                              },
+                              {
+                                "name": "operator",
+                                "type": "string",
+                                "doc": "comparison, constant, boolean, logical, return-early or drop-statement."
+                              },
+                              {
+                                "name": "description",
+                                "type": "string"
+                              }
+                            ]
+                          }
+                        }
+                      }
+                    ]
+                  }
+                ],
+                "default": null
               }
             ],
             "doc": "How the sample fared in the sandbox: passed or not, after how many debugging turns, and every run."

@@ -11,6 +11,7 @@ import type { PendingPrompt } from '../../llm/model.js';
 import { LANGUAGES } from '../../schemas/languages.js';
 import type { NestedNode } from '../../stores/tree-store.js';
 import type { StageResources } from '../../topology/build.js';
+import { DEFAULT_MIN_MUTATION_SCORE } from '../../quality/mutation.js';
 import { runLocal, type RunSummary } from '../../topology/run-local.js';
 import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, DEFAULT_SETTINGS, LLM_STAGES, MERGE_SIMILARITY } from '../../topology/settings.js';
 import type { DeployedStage } from '../../topology/treesynth.js';
@@ -247,6 +248,7 @@ export function registerRunCommand(program: Command): void {
     .option('--turns <n>', 'debugging turns for a sample whose tests fail', integer(0, 10), 2)
     .option('--sandbox-timeout <ms>', 'wall time of one sample run in the sandbox', integer(500), 10_000)
     .option('--sandbox-memory <mb>', 'memory of one sample process in the sandbox', integer(32), 512)
+    .option('--min-mutation-score <x>', 'reject samples whose tests catch a smaller share of the mutants of their solution (0: record the score only)', decimal(0, 1), DEFAULT_MIN_MUTATION_SCORE)
     .option('--benchmark <file>', 'benchmark problems (JSONL, e.g. HumanEval or MBPP): samples overlapping them are rejected as contaminated (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ngram <n>', 'n-gram length of the contamination check', integer(5, 50), 13)
     .option('-q, --quiet', 'no progress output', false)
