@@ -125,7 +125,7 @@ export async function openLlmClients(options: RunOptions, wanted: readonly LlmSt
 export async function openValidation(options: RunOptions, llm: LlmClients): Promise<ValidateConfig | undefined> {
   if (!options.validate || !llm.models.generate) return undefined;
   try {
-    return await createValidateConfig({ timeoutMs: options.sandboxTimeout, memoryMb: options.sandboxMemory, turns: options.turns }, llm.debugModel);
+    return await createValidateConfig({ timeoutMs: options.sandboxTimeout, memoryMb: options.sandboxMemory, turns: options.turns, minMutationScore: options.minMutationScore, seed: options.seed }, llm.debugModel);
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (or run with --no-validate to keep samples unvalidated)`);
   }

@@ -4,15 +4,24 @@
 // flow on with `validation.passed`; the rest become dead letters with the final reason, the
 // sample (with every run recorded) as their record.
 //
+// A sample that passes is then measured for test adequacy (quality/mutation.ts): mutants of its
+// solution run the same tests, and the share they catch is the sample's mutation score; below
+// the minimum, the sample is rejected as low-mutation-score (and may be debugged like a failure:
+// the model sees the mutants its tests let through).
+//
 // Which failures get a debugging turn: test failures, syntax errors, missing packages (the
-// model can rewrite with the standard library) and timeouts (endless loops are common bugs).
-// Not sandbox violations, memory, process or output limits: those samples reached for what the
-// sandbox forbids or exhausted it, and coaching code around the limits is not debugging. Nor
-// invalid or unsupported samples, or sandbox errors, which are not the code's fault.
+// model can rewrite with the standard library), timeouts (endless loops are common bugs), tests
+// that ran nothing or checked nothing, a file the runner refuses, and low mutation scores. Not
+// sandbox violations, memory, process or output limits, runs that did not finish or whose
+// report was tampered with: those samples reached for what the sandbox forbids, exhausted it or
+// worked against the runner, and coaching code around that is not debugging. Nor invalid or
+// unsupported samples, or sandbox errors, which are not the code's fault.
 import { availableParallelism } from 'node:os';
 import { from, map, mergeMap, pipe, type OperatorFunction } from 'rxjs';
+import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import { decontaminateSample, type DecontaminateConfig } from '../quality/contamination.js';
+import { DEFAULT_MIN_MUTATION_SCORE, DEFAULT_MUTATION, describeSurvivors, generateMutants, scoreMutants, type MutationResult } from '../quality/mutation.js';
 import type { ValidationTally } from '../quality/validation-tally.js';
 import { checkGenerateAnswer } from '../prompts/generate-sample.js';
 import { DEBUG_PROMPT_VERSION, DEBUG_SCHEMA, debugMessages, stableOutput, type DebugAnswer } from '../prompts/debug-sample.js';
@@ -25,7 +34,17 @@ import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const VALIDATE_STAGE = 'validate';
 
-export const DEFAULT_DEBUG_REASONS: readonly ValidationReason[] = ['test-failure', 'syntax-error', 'missing-package', 'timeout'];
+export const DEFAULT_DEBUG_REASONS: readonly ValidationReason[] = ['test-failure', 'syntax-error', 'missing-package', 'timeout', 'no-tests', 'no-assertions', 'forbidden-file', 'low-mutation-score'];
+
+/** Test adequacy: mutants per passing sample, and the score below which a sample is rejected. */
+export interface MutationConfig {
+  grammars: Grammars;
+  /** Mutants per sample at most (0: no mutation testing). */
+  maxMutants: number;
+  seed: number;
+  /** 0: the score is recorded, never a reason to reject. */
+  minScore: number;
+}
 
 export interface ValidateConfig {
   runner: SampleRunner;
@@ -39,6 +58,8 @@ export interface ValidateConfig {
   debugReasons?: readonly ValidationReason[];
   /** Characters of the error output kept on each attempt and sent to the model. */
   errorTailChars?: number;
+  /** Mutation testing of passing samples; absent or null: none. */
+  mutation?: MutationConfig | null;
 }
 
 /** Run settings as the CLI and the topology know them. */
@@ -50,6 +71,11 @@ export interface ValidateSettings {
   turns?: number;
   concurrency?: number;
   python?: string;
+  /** Mutants per passing sample (0: no mutation testing). */
+  mutants?: number;
+  /** Samples whose tests catch a smaller share of the mutants are rejected. */
+  minMutationScore?: number;
+  seed?: number;
 }
 
 /**
@@ -64,8 +90,12 @@ export async function createValidateConfig(settings: ValidateSettings, model?: S
   if (settings.maxProcesses !== undefined) limits.maxProcesses = settings.maxProcesses;
   if (settings.outputBytes !== undefined) limits.outputBytes = settings.outputBytes;
   const runner = await Sandbox.create({ limits, concurrency, ...(settings.python ? { python: settings.python } : {}) });
+  const maxMutants = settings.mutants ?? DEFAULT_MUTATION.maxMutants;
+  const mutation: MutationConfig | null = maxMutants > 0
+    ? { grammars: await loadGrammars(['python', 'javascript', 'typescript', 'tsx']), maxMutants, seed: settings.seed ?? DEFAULT_MUTATION.seed, minScore: settings.minMutationScore ?? DEFAULT_MIN_MUTATION_SCORE }
+    : null;
   // Twice the sandbox slots in flight, so samples waiting on the model do not leave the sandbox idle.
-  return { runner, turns: settings.turns ?? 2, model: model ?? null, concurrency: concurrency * 2 };
+  return { runner, turns: settings.turns ?? 2, model: model ?? null, concurrency: runner.concurrency * 2, mutation };
 }
 
 function attempt(turn: number, result: SandboxResult, tokens: { promptTokens: number; completionTokens: number }, tailChars: number): ValidationAttempt {
@@ -94,12 +124,46 @@ async function runSafely(runner: SampleRunner, sample: Pick<GeneratedSample, 'la
   }
 }
 
+/**
+ * One check of the sample: its tests in the sandbox, then, when they pass, its mutants. A score
+ * below the minimum turns the pass into a low-mutation-score failure whose output lists the
+ * mutants the tests let through.
+ */
+async function check(config: ValidateConfig, sample: GeneratedSample): Promise<{ result: SandboxResult; mutation: MutationResult | null }> {
+  const result = await runSafely(config.runner, sample);
+  const m = config.mutation;
+  if (!result.passed || !m || m.maxMutants <= 0) return { result, mutation: null };
+  const mutants = generateMutants(sample.files, m.grammars, { maxMutants: m.maxMutants, seed: m.seed, sampleId: sample.sampleId });
+  const mutation = await scoreMutants(config.runner, sample.language, mutants, result);
+  if (mutation.score === null || mutation.score >= m.minScore) return { result, mutation };
+  const judged = mutation.killed + mutation.survived;
+  return {
+    mutation,
+    result: {
+      ...result,
+      reason: 'low-mutation-score',
+      passed: false,
+      detail: `the tests caught ${mutation.killed} of ${judged} mutants of the solution (score ${mutation.score.toFixed(2)}, at least ${m.minScore.toFixed(2)} needed)`,
+      output: describeSurvivors(mutation),
+      durationMs: result.durationMs + mutation.durationMs,
+    },
+  };
+}
+
+function mutationRecord(mutation: MutationResult | null): NonNullable<GeneratedSample['validation']>['mutation'] {
+  if (!mutation) return null;
+  return {
+    score: mutation.score, killed: mutation.killed, survived: mutation.survived, unviable: mutation.unviable,
+    survivors: mutation.outcomes.filter((o) => o.reason === 'passed').map((o) => ({ file: o.file, line: o.line, operator: o.operator, description: o.description })),
+  };
+}
+
 export async function validateSample(sample: GeneratedSample, config: ValidateConfig): Promise<Outcome<GeneratedSample>> {
   const tailChars = config.errorTailChars ?? 4_000;
   const debuggable = new Set<string>(config.debugReasons ?? DEFAULT_DEBUG_REASONS);
   const zero = { promptTokens: 0, completionTokens: 0 };
   let current = sample;
-  let result = await runSafely(config.runner, current);
+  let { result, mutation } = await check(config, current);
   const attempts: ValidationAttempt[] = [attempt(0, result, zero, tailChars)];
   let turns = 0;
   let stopped: string | null = null;
@@ -133,12 +197,15 @@ export async function validateSample(sample: GeneratedSample, config: ValidateCo
       analysis: answer.value.analysis,
       files: answer.value.files.map((f) => ({ path: f.path, role: f.role, content: f.content })),
     };
-    result = await runSafely(config.runner, current);
+    ({ result, mutation } = await check(config, current));
     const usage = answer.cached && answer.cachedUsage ? answer.cachedUsage : answer.usage;
     attempts.push(attempt(turn, result, usage, tailChars));
   }
 
-  const validated: GeneratedSample = { ...current, validation: { passed: result.passed, turns, reason: result.passed ? null : result.reason, attempts } };
+  const validated: GeneratedSample = {
+    ...current,
+    validation: { passed: result.passed, turns, reason: result.passed ? null : result.reason, attempts, tests: result.tests ?? null, mutation: mutationRecord(mutation) },
+  };
   if (result.passed) return accept(validated);
   const after = turns > 0 ? ` after ${turns} debugging turn${turns === 1 ? '' : 's'}` : '';
   const why = stopped ? ` (debugging stopped: ${stopped})` : '';

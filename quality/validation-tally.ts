@@ -2,6 +2,7 @@
 // debugging turn, and rejections by reason, tallied from the stage's outcomes as they pass.
 import type { GeneratedSample } from '../schemas/contract.js';
 import type { Outcome } from '../schemas/outcome.js';
+import { MutationScoreCounter, type MutationScoreFigures } from './mutation-scores.js';
 
 export interface RateRow {
   validated: number;
@@ -30,6 +31,8 @@ export interface ValidationSummary {
   runsByReason: Record<string, number>;
   debugTokens: { promptTokens: number; completionTokens: number };
   sandboxMs: number;
+  /** Test adequacy: the distribution of mutation scores, overall and per level. */
+  mutation: MutationScoreFigures;
 }
 
 const rate = (passed: number, of: number): number | null => (of > 0 ? Math.round((passed / of) * 10_000) / 10_000 : null);
@@ -45,6 +48,7 @@ export class ValidationTally {
   private readonly tokens = { promptTokens: 0, completionTokens: 0 };
   private sandboxMs = 0;
   private validatedSamples = 0;
+  private readonly mutation = new MutationScoreCounter();
 
   private bump<K>(map: Map<K, number>, key: K, by = 1): void {
     map.set(key, (map.get(key) ?? 0) + by);
@@ -68,6 +72,7 @@ export class ValidationTally {
     if (ok) level.passed++;
     this.levels.set(sample.level, level);
     if (ok) this.bump(this.passedAtTurn, v.turns);
+    this.mutation.add(sample);
     for (const a of v?.attempts ?? []) {
       this.bump(this.runs, a.reason);
       this.tokens.promptTokens += a.promptTokens;
@@ -115,6 +120,7 @@ export class ValidationTally {
       runsByReason: sorted(this.runs),
       debugTokens: { ...this.tokens },
       sandboxMs: this.sandboxMs,
+      mutation: this.mutation.result(),
     };
   }
 }

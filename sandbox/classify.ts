@@ -38,7 +38,15 @@ const NETWORK = [
   /Connection refused|\bECONNREFUSED\b/,
 ];
 
-const WRITE_OUTSIDE = [/Read-only file system|\bEROFS\b/, /PermissionError|Permission denied|\bEACCES\b/, /Operation not permitted|\bEPERM\b/];
+const WRITE_OUTSIDE = [/Read-only file system|\bEROFS\b/, /PermissionError|Permission denied|\bEACCES\b/];
+
+/** What the seccomp filter and the dropped capabilities refuse (new namespaces, mounts, keyrings...). */
+const REFUSED = [/Operation not permitted|\bEPERM\b/];
+
+/** A file the sample may not change: the tests are read-only mounts, root's, in a sticky directory. */
+const TEST_WRITE = /Read-only file system|\bEROFS\b|Device or resource busy|\bEBUSY\b|Operation not permitted|\bEPERM\b|Permission denied|\bEACCES\b/;
+
+const DISK_FULL = [/No space left on device|\bENOSPC\b|Disk quota exceeded|\bEDQUOT\b/];
 
 const FILE_TOO_LARGE = [/File too large|\bEFBIG\b/];
 
@@ -115,6 +123,10 @@ export interface ClassifyInput {
   localModules: ReadonlySet<string>;
   /** Test files whose content differs after the run. */
   testsModified: readonly string[];
+  /** The sample's test file paths, to tell an attempt on a test from any other refused write. */
+  testPaths?: readonly string[];
+  /** Size of the writable work directory and of /tmp, for the message when they fill up. */
+  diskBytes?: number;
 }
 
 /**
@@ -122,7 +134,7 @@ export interface ClassifyInput {
  * root cause wins: what the sandbox enforced (limits, the network, the read-only host) before
  * what the report says about the tests.
  */
-export function classify({ outcome, report, cgroup, limits, localModules, testsModified }: ClassifyInput): Verdict {
+export function classify({ outcome, report, cgroup, limits, localModules, testsModified, testPaths = [], diskBytes }: ClassifyInput): Verdict {
   const out = outcome.output;
   if (outcome.spawnError) return { reason: 'sandbox-error', detail: oneLine(`cannot start the sandbox: ${outcome.spawnError}`) };
   // bwrap's own complaints (it prints "bwrap: ..." and exits 1 before running anything).
@@ -142,10 +154,16 @@ export function classify({ outcome, report, cgroup, limits, localModules, testsM
   if (outcome.reportExceeded) return { reason: 'report-invalid', detail: 'the test report grew past its size limit (something other than the harness wrote to it)' };
   const tooLarge = firstMatch(out, FILE_TOO_LARGE);
   if (tooLarge || outcome.signal === 'SIGXFSZ') return { reason: 'output-limit', detail: 'wrote a file larger than the file size limit' };
+  const full = firstMatch(out, DISK_FULL);
+  if (full) return { reason: 'output-limit', detail: `the disk limit${diskBytes ? ` of ${Math.round(diskBytes / 1048576)} MB` : ''} was reached: ${lineAt(out, full.index)}` };
+  const testWrite = testPaths.length > 0 ? out.split('\n').find((l) => TEST_WRITE.test(l) && testPaths.some((p) => l.includes(p))) : undefined;
+  if (testWrite) return { reason: 'tests-modified', detail: `tried to change a test file (tests are read-only): ${oneLine(testWrite)}` };
   const net = firstMatch(out, NETWORK);
   if (net) return { reason: 'sandbox-violation', detail: `network access attempted (the sandbox has none): ${lineAt(out, net.index)}` };
   const write = firstMatch(out, WRITE_OUTSIDE);
   if (write) return { reason: 'sandbox-violation', detail: `write outside the sample's directory attempted: ${lineAt(out, write.index)}` };
+  const refused = firstMatch(out, REFUSED);
+  if (refused) return { reason: 'sandbox-violation', detail: `an operation the sandbox forbids was refused (new namespaces, mounts, privileged calls): ${lineAt(out, refused.index)}` };
   if (outcome.timedOut) return { reason: 'timeout', detail: `wall time limit of ${limits.wallMs} ms reached` };
   if (outcome.signal === 'SIGXCPU') return { reason: 'timeout', detail: `CPU time limit of ${limits.cpuSeconds} s reached` };
 

@@ -114,6 +114,11 @@ export class Sandbox implements SampleRunner {
     return sandbox;
   }
 
+  /** The uids this sandbox's runs use (as root), so a caller can look for processes left behind. */
+  get uids(): { from: number; to: number } {
+    return { from: this.uidBase, to: this.uidBase + this.concurrency - 1 };
+  }
+
   /** Whether each run gets a cgroup of its own (memory and processes capped for the whole run). */
   get hasCgroups(): boolean {
     return typeof this.cgroups !== 'string';
@@ -295,7 +300,10 @@ export class Sandbox implements SampleRunner {
         if (now !== t.hash) testsModified.push(t.path);
       }
       const report = parseReport(outcome.report, nonce, WORK_DIR);
-      const verdict = classify({ outcome, report, cgroup: usage, limits: { ...this.limits, wallMs }, localModules: plan.localModules, testsModified });
+      const verdict = classify({
+        outcome, report, cgroup: usage, limits: { ...this.limits, wallMs }, localModules: plan.localModules, testsModified,
+        testPaths: plan.tests.map((t) => t.path), diskBytes: this.limits.diskBytes,
+      });
       return done(verdict, {
         output: outcome.output, exitCode: outcome.exitCode, signal: outcome.signal, outputBytes: outcome.outputBytes, command: plan.display,
         tests: report.runner ? countTests(report) : null, memoryPeakBytes: usage?.memoryPeakBytes ?? null,

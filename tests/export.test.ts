@@ -15,7 +15,7 @@ const sample = (id: string, passed: boolean | null): GeneratedSample => ({
   ],
   features: [], provenance: { model: 'm', endpointHost: 'h', promptVersion: 'v', seed: 1 },
   usage: { promptTokens: 1, completionTokens: 1, requests: 1 }, elapsedMs: 1,
-  validation: passed === null ? null : { passed, turns: 0, reason: passed ? null : 'test-failure', attempts: [] }, createdAt: 0,
+  validation: passed === null ? null : { passed, turns: 0, reason: passed ? null : 'test-failure', attempts: [], tests: null, mutation: null }, createdAt: 0,
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'treesynth-export-'));

@@ -178,13 +178,13 @@ describe('pass rates', () => {
   it('per level and per debugging turn, failures from validate dead letters', () => {
     const counter = new PassRateCounter();
     // Passed: two functions as generated, one function after 1 turn, one file after 2 turns.
-    counter.addSample(sample('a', { level: 'function', validation: { passed: true, turns: 0, reason: null, attempts: [] } }));
-    counter.addSample(sample('b', { level: 'function', validation: { passed: true, turns: 0, reason: null, attempts: [] } }));
-    counter.addSample(sample('c', { level: 'function', validation: { passed: true, turns: 1, reason: null, attempts: [] } }));
-    counter.addSample(sample('d', { level: 'file', validation: { passed: true, turns: 2, reason: null, attempts: [] } }));
+    counter.addSample(sample('a', { level: 'function', validation: { passed: true, turns: 0, reason: null, attempts: [], tests: null, mutation: null } }));
+    counter.addSample(sample('b', { level: 'function', validation: { passed: true, turns: 0, reason: null, attempts: [], tests: null, mutation: null } }));
+    counter.addSample(sample('c', { level: 'function', validation: { passed: true, turns: 1, reason: null, attempts: [], tests: null, mutation: null } }));
+    counter.addSample(sample('d', { level: 'file', validation: { passed: true, turns: 2, reason: null, attempts: [], tests: null, mutation: null } }));
     counter.addSample(sample('e', { level: 'file' })); // not validated
     // Failed: a function after 2 turns; one whose record was cut off (level unknown).
-    counter.addRejection(validationRejection('f', sample('f', { level: 'function', validation: { passed: false, turns: 2, reason: 'test-failure', attempts: [] } })));
+    counter.addRejection(validationRejection('f', sample('f', { level: 'function', validation: { passed: false, turns: 2, reason: 'test-failure', attempts: [], tests: null, mutation: null } })));
     counter.addRejection(validationRejection('g', '{"sampleId":"g","files":[…[truncated]', 'timeout'));
     // Dead letters of other stages are no validation outcome.
     counter.addRejection({ ...validationRejection('h', null), stage: 'generate', reason: 'llm-invalid-json' });
@@ -207,8 +207,8 @@ describe('pass rates', () => {
 
   it('a sample re-checked later counts once, by its latest outcome; turns given as a list count by length', () => {
     const counter = new PassRateCounter();
-    counter.addSample(sample('a', { validation: { passed: false, turns: 1, reason: 'timeout', attempts: [] } }));
-    counter.addSample(sample('a', { validation: { passed: true, turns: 0, reason: null, attempts: [] } }));
+    counter.addSample(sample('a', { validation: { passed: false, turns: 1, reason: 'timeout', attempts: [], tests: null, mutation: null } }));
+    counter.addSample(sample('a', { validation: { passed: true, turns: 0, reason: null, attempts: [], tests: null, mutation: null } }));
     expect(counter.result()).toMatchObject({ validated: 1, passed: 1 });
     expect(readValidation({ passed: true, turns: [{ error: 'x' }, { error: 'y' }], reason: null })).toEqual({ passed: true, turns: 2, reason: null });
   });

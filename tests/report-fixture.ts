@@ -126,6 +126,9 @@ export function writeFixtureRun(dir: string, options: { samples?: number; prefix
           turn: t, reason: ok && t === turns ? 'passed' : 'test-failure', detail: ok && t === turns ? '1 passed' : '1 failed',
           errorTail: ok && t === turns ? '' : 'AssertionError', durationMs: 300, promptTokens: t === 0 ? 0 : 800, completionTokens: t === 0 ? 0 : 300,
         })),
+        tests: { total: 3, passed: ok ? 3 : 2, failed: ok ? 0 : 1, skipped: 0 },
+        // Passing samples carry a mutation score: 10 mutants, 0 to 3 of them surviving.
+        mutation: ok ? { score: (10 - (i % 4)) / 10, killed: 10 - (i % 4), survived: i % 4, unviable: 0, survivors: [] } : null,
       },
       createdAt: start + 70_000 + i * 1500,
     };

@@ -2,9 +2,10 @@
 // against the fake OpenAI-compatible server.
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { LlmClient } from '../llm/client.js';
 import type { Outcome } from '../schemas/outcome.js';
-import { validateSamples, type ValidateConfig } from '../processors/validate.js';
+import { validateSample, validateSamples, type ValidateConfig } from '../processors/validate.js';
 import { ValidationTally } from '../quality/validation-tally.js';
 import { Sandbox } from '../sandbox/sandbox.js';
 import { loadContracts, type GeneratedSample } from '../schemas/contract.js';
@@ -166,5 +167,61 @@ describe('validate stage', () => {
     ]);
     expect(s.runsByReason).toMatchObject({ passed: 4, 'test-failure': 1, 'unsupported-language': 1 });
     expect(s.debugTokens).toEqual({ promptTokens: 321, completionTokens: 54 });
+  });
+
+  describe('test adequacy (mutation score)', () => {
+    let grammars: Grammars;
+    beforeAll(async () => {
+      grammars = await loadGrammars(['python', 'javascript', 'typescript', 'tsx']);
+    });
+    afterAll(() => grammars.delete());
+
+    const CLAMP = 'def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n    return x\n';
+    const clampSample = (id: string, test: string) => sample(id, [
+      { path: 'clamp.py', role: 'solution', content: CLAMP },
+      { path: 'test_clamp.py', role: 'test', content: `from clamp import clamp\n\n\ndef test_clamp():\n${test}` },
+    ]);
+    // Both edges and the middle: every mutant of clamp fails one of these.
+    const STRONG = '    assert clamp(-1, 0, 10) == 0\n    assert clamp(0, 0, 10) == 0\n    assert clamp(5, 0, 10) == 5\n    assert clamp(10, 0, 10) == 10\n    assert clamp(11, 0, 10) == 10\n';
+    // Only the middle: a mutant of either bound goes unnoticed.
+    const WEAK = '    assert clamp(5, 0, 10) == 5\n';
+
+    it('records the score of a sample whose tests catch its mutants, and passes it', async () => {
+      const outcome = await validateSample(clampSample('strong', STRONG), { runner: sandbox, turns: 0, concurrency: 2, mutation: { grammars, maxMutants: 8, seed: 7, minScore: 0.5 } });
+      expect(outcome.ok, JSON.stringify(outcome)).toBe(true);
+      if (!outcome.ok) return;
+      const m = outcome.value.validation!.mutation!;
+      // All six sites: two comparisons, one early return, three returns dropped. The boundary
+      // mutants (`<` → `<=` on `return lo`) are equivalent: no test can catch them.
+      expect(m).toMatchObject({ killed: 4, survived: 2, unviable: 0, score: 0.6667 });
+      expect(m.survivors.map((x) => x.description).sort()).toEqual(['`<` → `<=`', '`>` → `>=`']);
+      expect(outcome.value.validation!.tests).toEqual({ total: 1, passed: 1, failed: 0, skipped: 0 });
+      expect(() => loadContracts().GeneratedSample.check(outcome.value)).not.toThrow();
+    });
+
+    it('rejects a sample whose tests let most mutants through, naming them, and the model sees them on its turn', async () => {
+      const weak = clampSample('weak', WEAK);
+      const outcome = await validateSample(weak, { runner: sandbox, turns: 0, concurrency: 2, mutation: { grammars, maxMutants: 8, seed: 7, minScore: 0.5 } });
+      expect(outcome.ok).toBe(false);
+      if (outcome.ok) return;
+      expect(outcome.rejection.reason).toBe('low-mutation-score');
+      expect(outcome.rejection.detail).toMatch(/the tests caught \d of \d mutants .*at least 0\.50 needed/);
+      const record = JSON.parse(outcome.rejection.record!) as GeneratedSample;
+      expect(record.validation!.mutation!.score).toBeLessThan(0.5);
+      expect(record.validation!.mutation!.survivors.length).toBe(record.validation!.mutation!.survived);
+      expect(record.validation!.attempts[0]).toMatchObject({ reason: 'low-mutation-score' });
+      expect(record.validation!.attempts[0]!.errorTail).toMatch(/clamp\.py:\d+ \(\w[\w-]*\): /);
+
+      // With a model, the surviving mutants are the output of the failed run it is shown.
+      fix = 'good';
+      await validateSample(weak, { runner: sandbox, turns: 1, model: client, concurrency: 2, mutation: { grammars, maxMutants: 8, seed: 7, minScore: 0.5 } });
+      expect(prompts[0]).toContain('low-mutation-score');
+      expect(prompts[0]).toMatch(/Strengthen the tests/);
+
+      // A minimum of 0 records the score and rejects nothing.
+      const recorded = await validateSample(weak, { runner: sandbox, turns: 0, concurrency: 2, mutation: { grammars, maxMutants: 8, seed: 7, minScore: 0 } });
+      expect(recorded.ok).toBe(true);
+      if (recorded.ok) expect(recorded.value.validation!.mutation!.score).toBe(record.validation!.mutation!.score);
+    });
   });
 });

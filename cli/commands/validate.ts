@@ -13,12 +13,13 @@ import { JsonlSink } from '../../connectors/jsonl-sink.js';
 import type { StructuredModel } from '../../llm/model.js';
 import { rejection } from '../../schemas/outcome.js';
 import { VALIDATE_STAGE, createValidateConfig, validateSamples } from '../../processors/validate.js';
+import { DEFAULT_MIN_MUTATION_SCORE, DEFAULT_MUTATION } from '../../quality/mutation.js';
 import { ValidationTally, type ValidationSummary } from '../../quality/validation-tally.js';
 import { Sandbox } from '../../sandbox/sandbox.js';
 import { loadContracts, SchemaViolation, type GeneratedSample, type Rejection } from '../../schemas/contract.js';
 import { UsageError } from '../errors.js';
 import { openLlm } from '../llm-setup.js';
-import { bytes, integer } from '../options.js';
+import { bytes, decimal, integer } from '../options.js';
 
 export interface ValidateCommandOptions {
   out: string;
@@ -29,6 +30,9 @@ export interface ValidateCommandOptions {
   outputLimit: number;
   concurrency: number;
   python?: string;
+  /** Mutants per passing sample (0: no mutation testing). */
+  mutants: number;
+  minMutationScore: number;
   llmBaseUrl?: string;
   model?: string;
   llmTimeout: number;
@@ -42,7 +46,7 @@ export interface ValidateCommandOptions {
 export interface ValidateReport extends ValidationSummary {
   input: string;
   sandbox: string;
-  settings: { turns: number; timeoutMs: number; memoryMb: number; maxProcesses: number; outputBytes: number; concurrency: number };
+  settings: { turns: number; timeoutMs: number; memoryMb: number; maxProcesses: number; outputBytes: number; concurrency: number; mutants: number; minMutationScore: number };
   /** The debugging model, or null when no endpoint was configured. */
   model: string | null;
   elapsedMs: number;
@@ -84,7 +88,10 @@ export async function validateFile(input: string, options: ValidateCommandOption
   const config = await createValidateConfig({
     timeoutMs: options.timeout, memoryMb: options.memory, maxProcesses: options.processes, outputBytes: options.outputLimit,
     turns: options.turns, concurrency: options.concurrency, ...(options.python ? { python: options.python } : {}),
+    mutants: options.mutants, minMutationScore: options.minMutationScore,
   });
+  // Where this machine gives a weaker sandbox than the defaults promise, the user hears it first.
+  if (config.runner instanceof Sandbox) for (const line of config.runner.warnings()) warn(line);
   const llm = await setupModel(options, warn);
   config.model = llm.model;
   await mkdir(options.out, { recursive: true });
@@ -164,7 +171,10 @@ export async function validateFile(input: string, options: ValidateCommandOption
   const report: ValidateReport = {
     input,
     sandbox: config.runner instanceof Sandbox ? config.runner.describe() : 'custom runner',
-    settings: { turns: llm.model ? options.turns : 0, timeoutMs: options.timeout, memoryMb: options.memory, maxProcesses: options.processes, outputBytes: options.outputLimit, concurrency: options.concurrency },
+    settings: {
+      turns: llm.model ? options.turns : 0, timeoutMs: options.timeout, memoryMb: options.memory, maxProcesses: options.processes, outputBytes: options.outputLimit,
+      concurrency: config.runner instanceof Sandbox ? config.runner.concurrency : options.concurrency, mutants: options.mutants, minMutationScore: options.minMutationScore,
+    },
     model: llm.name,
     ...tally.summary(),
     elapsedMs: Math.round(performance.now() - started),
@@ -186,6 +196,8 @@ export function registerValidateCommand(program: Command): void {
     .option('--output-limit <size>', 'output a test run may print before it is stopped', bytes, 1024 * 1024)
     .option('--concurrency <n>', 'test runs at once (default: the number of cores)', integer(1, 256))
     .option('--python <cmd>', 'Python interpreter for Python samples', 'python3')
+    .option('--mutants <n>', 'mutants of each passing solution run against its tests (0: no mutation testing)', integer(0, 50), DEFAULT_MUTATION.maxMutants)
+    .option('--min-mutation-score <x>', 'reject samples whose tests catch a smaller share of the mutants (0: record the score only)', decimal(0, 1), DEFAULT_MIN_MUTATION_SCORE)
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for debugging turns (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
     .option('--model <name>', 'model for debugging turns (default: TREESYNTH_VALIDATE_MODEL, else TREESYNTH_MODEL)')
     .option('--llm-timeout <ms>', 'timeout of one LLM request', integer(1000), 180_000)
@@ -204,8 +216,10 @@ export function registerValidateCommand(program: Command): void {
       if (!options.quiet) {
         const reasons = Object.entries(report.byReason).filter(([r]) => r !== 'passed').map(([r, n]) => `${n} ${r}`).join(', ');
         const pct = report.passRate === null ? '' : ` (${(report.passRate * 100).toFixed(1)} %)`;
+        const m = report.mutation.overall;
+        const adequacy = m.count > 0 ? `; mutation score ${m.mean!.toFixed(2)} mean, ${m.median!.toFixed(2)} median over ${m.count} samples` : '';
         process.stdout.write(
-          `${report.total} read: ${report.passed} passed${pct}, ${report.rejected} rejected${reasons ? ` (${reasons})` : ''}` +
+          `${report.total} read: ${report.passed} passed${pct}, ${report.rejected} rejected${reasons ? ` (${reasons})` : ''}${adequacy}` +
             `${report.model ? `; ${report.debugTokens.promptTokens + report.debugTokens.completionTokens} tokens on debugging turns` : ''}.\n` +
             `Wrote ${['samples.jsonl', 'rejected.jsonl', 'validation.json'].map((f) => join(options.out, f)).join(', ')}\n`,
         );

@@ -33,7 +33,7 @@ const sample = (id: string, passed: boolean): GeneratedSample => ({
   sampleId: id, taskId: `t-${id}`, treeKey: 'all', level: 'function', language: 'python', instruction: `Write f${id}.`, analysis: 'Easy.',
   files: [{ path: 'f.py', role: 'solution', content: 'def f():\n    return 1\n' }, { path: 'test_f.py', role: 'test', content: 'from f import f\nassert f() == 1\n' }],
   features: [], provenance: { model: 'm', endpointHost: 'h', promptVersion: 'v', seed: 1 }, usage: { promptTokens: 1, completionTokens: 1, requests: 1 },
-  elapsedMs: 1, validation: { passed, turns: 0, reason: passed ? null : 'test-failure', attempts: [] }, createdAt: 0,
+  elapsedMs: 1, validation: { passed, turns: 0, reason: passed ? null : 'test-failure', attempts: [], tests: null, mutation: null }, createdAt: 0,
 });
 
 describeKafka('Kafka mode: metrics and export (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => {
