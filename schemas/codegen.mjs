@@ -29,13 +29,21 @@ export function generate() {
   };
   const doc = (d, indent) => (d ? `${indent}/** ${String(d).replace(/\*\//g, '* /')} */\n` : '');
 
+  // A field marked "optional" (it must have a default) is optional in TypeScript too: records
+  // written before it was added lack it, and Avro fills the default only when decoding binary.
+  const optional = (field) => {
+    if (field.optional !== true) return false;
+    if (!('default' in field)) throw new Error(`field ${field.name} is optional but has no default`);
+    return true;
+  };
+
   const tsType = (schema) => {
     if (typeof schema === 'string') return primitives[schema] ?? shortName(schema);
     if (Array.isArray(schema)) return schema.map(tsType).join(' | ');
     switch (schema.type) {
       case 'record': {
         const fields = schema.fields
-          .map((f) => `${doc(f.doc, '  ')}  ${f.name}: ${tsType(f.type)};`)
+          .map((f) => `${doc(f.doc, '  ')}  ${f.name}${optional(f) ? '?' : ''}: ${tsType(f.type)};`)
           .join('\n');
         declare(schema.name, `${doc(schema.doc, '')}export interface ${shortName(schema.name)} {\n${fields}\n}`);
         return shortName(schema.name);

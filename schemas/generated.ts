@@ -123,6 +123,41 @@ export interface ValidationResult {
   /** Test adequacy: how many mutants of the passing solution its tests caught (null: not measured). */
   mutation: null | MutationScore;
 }
+export interface QuestionExample {
+  input: string;
+  output: string;
+}
+export interface SampleQuestion {
+  /** Tree node ids of the task's features the question combines. */
+  selectedNodeIds: Array<string>;
+  scenario: string;
+  task: string;
+  /** One line: the overall goal. */
+  instruction: string;
+  signature: string;
+  examples: Array<QuestionExample>;
+}
+export interface GenerationStep {
+  /** question, analysis or solution. */
+  step: string;
+  model: string;
+  promptVersion: string;
+  /** Answered from the response cache in this run. */
+  cached: boolean;
+  /** Tokens the answer cost when it was first paid for. */
+  promptTokens: number;
+  completionTokens: number;
+}
+export interface SampleLineage {
+  /** Tree version the task was sampled from. */
+  treeSeq: number;
+  /** The sampler seed of the task. */
+  taskSeed: number;
+  /** Ordinal of the task within its sampling run. */
+  taskIndex: number;
+  /** The generation steps in order: question, analysis, solution. */
+  steps: Array<GenerationStep>;
+}
 /** A generated instruction-tuning sample: task, analysis, solution and tests as files, with provenance. */
 export interface GeneratedSample {
   sampleId: string;
@@ -139,6 +174,10 @@ export interface GeneratedSample {
   elapsedMs: number;
   validation: null | ValidationResult;
   createdAt: number;
+  /** Step 1 of generation: the features it selected, its scenario, the detailed task, the one-line instruction, the signature and the examples (null: a sample generated in one call, before the steps). */
+  question?: null | SampleQuestion;
+  /** Where the sample came from beyond its features (whose tree node ids and paths are in features): the tree version and sampler draw of its task, and the model and prompt version of every generation step (null: generated before lineage was recorded). */
+  lineage?: null | SampleLineage;
 }
 /** A dead letter: a record a stage could not or would not pass on, with the reason, so every input is accounted for. */
 export interface Rejection {
@@ -734,6 +773,136 @@ export const avroSchemas: Record<RecordName, object> = {
       {
         "name": "createdAt",
         "type": "long"
+      },
+      {
+        "name": "question",
+        "doc": "Step 1 of generation: the features it selected, its scenario, the detailed task, the one-line instruction, the signature and the examples (null: a sample generated in one call, before the steps).",
+        "optional": true,
+        "default": null,
+        "type": [
+          "null",
+          {
+            "type": "record",
+            "name": "SampleQuestion",
+            "fields": [
+              {
+                "name": "selectedNodeIds",
+                "type": {
+                  "type": "array",
+                  "items": "string"
+                },
+                "doc": "Tree node ids of the task's features the question combines."
+              },
+              {
+                "name": "scenario",
+                "type": "string"
+              },
+              {
+                "name": "task",
+                "type": "string"
+              },
+              {
+                "name": "instruction",
+                "type": "string",
+                "doc": "One line: the overall goal."
+              },
+              {
+                "name": "signature",
+                "type": "string"
+              },
+              {
+                "name": "examples",
+                "type": {
+                  "type": "array",
+                  "items": {
+                    "type": "record",
+                    "name": "QuestionExample",
+                    "fields": [
+                      {
+                        "name": "input",
+                        "type": "string"
+                      },
+                      {
+                        "name": "output",
+                        "type": "string"
+                      }
+                    ]
+                  }
+                }
+              }
+            ]
+          }
+        ]
+      },
+      {
+        "name": "lineage",
+        "doc": "Where the sample came from beyond its features (whose tree node ids and paths are in features): the tree version and sampler draw of its task, and the model and prompt version of every generation step (null: generated before lineage was recorded).",
+        "optional": true,
+        "default": null,
+        "type": [
+          "null",
+          {
+            "type": "record",
+            "name": "SampleLineage",
+            "fields": [
+              {
+                "name": "treeSeq",
+                "type": "long",
+                "doc": "Tree version the task was sampled from."
+              },
+              {
+                "name": "taskSeed",
+                "type": "long",
+                "doc": "The sampler seed of the task."
+              },
+              {
+                "name": "taskIndex",
+                "type": "long",
+                "doc": "Ordinal of the task within its sampling run."
+              },
+              {
+                "name": "steps",
+                "doc": "The generation steps in order: question, analysis, solution.",
+                "type": {
+                  "type": "array",
+                  "items": {
+                    "type": "record",
+                    "name": "GenerationStep",
+                    "fields": [
+                      {
+                        "name": "step",
+                        "type": "string",
+                        "doc": "question, analysis or solution."
+                      },
+                      {
+                        "name": "model",
+                        "type": "string"
+                      },
+                      {
+                        "name": "promptVersion",
+                        "type": "string"
+                      },
+                      {
+                        "name": "cached",
+                        "type": "boolean",
+                        "doc": "Answered from the response cache in this run."
+                      },
+                      {
+                        "name": "promptTokens",
+                        "type": "long",
+                        "doc": "Tokens the answer cost when it was first paid for."
+                      },
+                      {
+                        "name": "completionTokens",
+                        "type": "long"
+                      }
+                    ]
+                  }
+                }
+              }
+            ]
+          }
+        ]
       }
     ]
   },

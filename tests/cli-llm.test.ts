@@ -102,7 +102,13 @@ describe('treesynth run with an LLM endpoint', () => {
     const contracts = loadContracts();
     for (const s of samples) {
       contracts.GeneratedSample.check(s);
-      expect(s.provenance).toMatchObject({ model: 'fake-model', promptVersion: 'generate-v1', seed: 42 });
+      // The solution step's provenance; every step's model and prompt version is in the lineage.
+      expect(s.provenance).toMatchObject({ model: 'fake-model', promptVersion: 'solution-v1', seed: 42 });
+      expect(s.lineage!.steps.map((t) => [t.step, t.model, t.promptVersion])).toEqual([
+        ['question', 'fake-model', 'question-v1'], ['analysis', 'fake-model', 'analysis-v1'], ['solution', 'fake-model', 'solution-v1'],
+      ]);
+      expect(s.question!.selectedNodeIds).toEqual(s.features.map((f) => f.nodeId));
+      expect(s.instruction).toContain(s.question!.signature);
       expect(s.provenance.endpointHost).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(s.usage.promptTokens).toBeGreaterThan(0);
       expect(s.files.some((f) => f.role === 'test')).toBe(true);
@@ -130,12 +136,15 @@ describe('treesynth run with an LLM endpoint', () => {
     expect(fresh).toHaveLength(2); // the garbage file: its question and its repair turn
     for (const r of fresh) expect(JSON.stringify(r.body)).toContain('garbage.py');
     // Samples arrive in completion order, which concurrency makes vary: compare as sets.
+    const replayed = readJsonl<GeneratedSample>(join(dir, 'again', 'samples.jsonl'));
+    // Every step of every sample came from the cache, at the cost it had when first paid for.
+    for (const s of replayed) expect(s.lineage!.steps.map((t) => t.cached)).toEqual([true, true, true]);
     const strip = (s: GeneratedSample) => ({
-      ...s, createdAt: 0, elapsedMs: 0,
+      ...s, createdAt: 0, elapsedMs: 0, lineage: s.lineage && { ...s.lineage, steps: s.lineage.steps.map((t) => ({ ...t, cached: false })) },
       validation: s.validation && { ...s.validation, attempts: s.validation.attempts.map((a) => ({ ...a, durationMs: 0 })) },
     });
     const bySample = (a: GeneratedSample, b: GeneratedSample) => (a.sampleId < b.sampleId ? -1 : 1);
-    expect(readJsonl<GeneratedSample>(join(dir, 'again', 'samples.jsonl')).map(strip).sort(bySample)).toEqual(
+    expect(replayed.map(strip).sort(bySample)).toEqual(
       readJsonl<GeneratedSample>(join(dir, 'out', 'samples.jsonl')).map(strip).sort(bySample),
     );
   });
@@ -184,7 +193,8 @@ describe('treesynth run without an endpoint', () => {
       expect(result.stderr).toMatch(/no LLM endpoint configured/);
       const pending = readJsonl<{ stage: string; messages: unknown[]; responseFormat: { name: string } }>(join(dir, 'out', 'pending.jsonl'));
       expect(pending.map((p) => p.stage).sort()).toEqual(['evolve', 'extract-llm', 'generate', 'generate']);
-      expect(pending.find((p) => p.stage === 'generate')!.responseFormat.name).toBe('code_sample');
+      // Only the question step can be written down: the analysis and the solution need its answer.
+      expect(pending.filter((p) => p.stage === 'generate').map((p) => p.responseFormat.name)).toEqual(['code_question', 'code_question']);
       expect(readFileSync(join(dir, 'out', 'samples.jsonl'), 'utf8')).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -204,7 +214,7 @@ describe('treesynth run: generated samples are validated and decontaminated', ()
       chat: (request) => {
         const name = (request.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name;
         // Generation answers with a bug; the debugging turn answers the fixed code.
-        if (name === 'code_sample') return buggy(String(script(request)));
+        if (name === 'code_solution') return buggy(String(script(request)));
         if (name === 'code_sample_fix') return String(script({ ...request, response_format: { json_schema: { name: 'code_sample' } } }));
         return script(request);
       },

@@ -1,5 +1,5 @@
-// A chat handler for the fake OpenAI server that answers treesynth's three structured
-// prompts plausibly, so the LLM stages can be tested end to end over real HTTP.
+// A chat handler for the fake OpenAI server that answers treesynth's structured prompts
+// plausibly (by the name of the schema each asks for), so the LLM stages can be tested end to end over real HTTP.
 import type { ChatCompletionRequest, ChatReply } from './fake-openai-server.js';
 
 function text(request: ChatCompletionRequest, role: string): string {
@@ -20,6 +20,15 @@ function firstLeaf(tree: Subtree, path: string[] = []): string[] {
   if (label === undefined) return path;
   if (Array.isArray(child) || child === undefined || Object.keys(child).length === 0) return [...path, label];
   return firstLeaf(child, [...path, label]);
+}
+
+/** A passing sample's files: one solution module, or two that import each other. */
+function sampleFiles(multi: boolean) {
+  return [
+    { path: 'mathlib.py', role: 'solution', content: 'def add(a, b):\n    return a + b\n' },
+    ...(multi ? [{ path: 'stats.py', role: 'solution', content: 'from mathlib import add\n\n\ndef total(xs):\n    s = 0\n    for x in xs:\n        s = add(s, x)\n    return s\n' }] : []),
+    { path: 'test_solution.py', role: 'test', content: multi ? 'from stats import total\n\n\ndef test_total():\n    assert total([1, 2, 3]) == 6\n' : 'from mathlib import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n' },
+  ];
 }
 
 export interface ScriptOptions {
@@ -58,20 +67,36 @@ export function scriptedModel(options: ScriptOptions = {}) {
           ],
         });
       }
-      case 'code_sample': {
-        const system = text(request, 'system');
-        const multi = /multi-module/.test(system);
-        const files = [
-          { path: 'mathlib.py', role: 'solution', content: 'def add(a, b):\n    return a + b\n' },
-          ...(multi ? [{ path: 'stats.py', role: 'solution', content: 'from mathlib import add\n\n\ndef total(xs):\n    s = 0\n    for x in xs:\n        s = add(s, x)\n    return s\n' }] : []),
-          { path: 'test_solution.py', role: 'test', content: multi ? 'from stats import total\n\n\ndef test_total():\n    assert total([1, 2, 3]) == 6\n' : 'from mathlib import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n' },
-        ];
+      case 'code_question': {
+        // Selects every listed feature, so mandatory ones are always among them. The list is in
+        // the first user message (a repair turn's last one is the complaint).
+        const list = String(request.messages.find((m) => m.role === 'user')?.content ?? '');
+        const listed = [...list.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]));
+        return JSON.stringify({
+          features: listed.slice(0, 64),
+          scenario: 'A shop sums the prices on a receipt.',
+          task: 'Implement `add(a, b)` returning the sum of two integers; it is the building block of the receipt total.',
+          instruction: 'Add two integers.',
+          signature: 'def add(a: int, b: int) -> int',
+          examples: [{ input: 'add(2, 3)', output: '5' }],
+        });
+      }
+      case 'code_analysis':
+        return JSON.stringify({
+          understanding: 'Addition is a single operation: add(2, 3) is 5.',
+          boundaryCases: ['negative numbers', 'zero'],
+          prerequisites: 'Integer arithmetic.',
+          extraTests: [{ input: 'add(-1, 1)', expected: '0', reason: 'opposites cancel' }],
+        });
+      case 'code_solution':
+        return JSON.stringify({ files: sampleFiles(/multi-module/.test(text(request, 'system'))) });
+      // The debugging turns answer in the whole-sample shape.
+      case 'code_sample':
         return JSON.stringify({
           instruction: 'Implement `add(a, b)` returning the sum of two integers. Example: add(2, 3) == 5.',
           analysis: 'Addition is a single operation.',
-          files,
+          files: sampleFiles(/multi-module/.test(text(request, 'system'))),
         });
-      }
       default:
         return '{}';
     }
