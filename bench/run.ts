@@ -10,6 +10,8 @@
 //  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs
 //  6. label embeddings: MiniLM beside lexical, merge precision/recall and labels/s (bench/embeddings.ts)
 //  7. sampling: max |z| of realised inclusion vs the exact expectation, defaults (target ≤ 4) (bench/sampling.ts)
+//  8. validation cost: samples/s of the bare test run, of the same tests through the sandbox, and of
+//     the mutation step (bench/validation.ts)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +29,7 @@ import { orchestration } from './orchestration.js';
 import { ingestBench } from './ingest.js';
 import { samplingBench } from './sampling.js';
 import { embeddingsBench } from './embeddings.js';
+import { validationBench } from './validation.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
 mkdirSync(cacheDir, { recursive: true });
@@ -210,6 +213,11 @@ if (!only || only === 'sampling') {
   results['sampling'] = r;
   const depths = Object.entries(r.byDepth).map(([d, v]) => `depth ${d}: ${v.maxZ} over ${v.nodes} nodes`).join(', ');
   console.log(`sampling: ${r.tasks} tasks from a tree of ${r.nodes} nodes (${r.files} stdlib files), defaults: max |z| ${r.maxZ} vs the exact expectation (target ≤ 4; ${depths}); formula alone (boost 0): ${r.formulaAloneMaxZ}; ${r.tasksPerSecond} tasks/s`);
+}
+if (!only || only === 'validation') {
+  const r = await validationBench(cacheDir, Number(process.env['BENCH_VALIDATION_SAMPLES'] ?? 24));
+  results['validation'] = r;
+  console.log(`validation: ${r.samples.python} Python (HumanEval) + ${r.samples.javascript} JavaScript samples, ${r.concurrency} at once: bare test run ${r.bare.samplesPerSecond} samples/s; through the sandbox ${r.sandboxed.samplesPerSecond} samples/s (${r.sandboxed.slowdown}x the bare run); mutation step ${r.mutation.samplesPerSecond} samples/s (${r.mutation.mutants} mutants, ${r.mutation.mutantsPerSecond}/s, mean score ${r.mutation.meanScore}); tests + mutants ${r.endToEndSlowdown}x the bare run`);
 }
 writeFileSync(join(cacheDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 console.log(`results: ${join(cacheDir, 'results.json')}`);

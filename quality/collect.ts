@@ -17,6 +17,7 @@ import type { GeneratedSample, Rejection, SynthesisTask } from '../schemas/contr
 import { aggregateComplexity, sampleComplexity, type ComplexityFigures, type SampleComplexity } from './complexity.js';
 import { DistinctNgramCounter, FeatureUse, NodeHits, Reservoir, meanPairwiseDistance, treeCoverage, type DistinctNgrams, type EntropyFigures, type PairwiseDistance, type TreeCoverage } from './diversity.js';
 import { judgeSamples, type JudgeConfig, type JudgeFigures } from './judge.js';
+import { MutationScoreCounter, type MutationScoreFigures } from './mutation-scores.js';
 import { PassRateCounter, type PassRates } from './pass-rates.js';
 import { readFeatureTree, readRejection, readSample, readTask, type FeatureTreeNode } from './records.js';
 import { RejectionCounter, timeline, type RejectionFigures, type Timeline } from './run-figures.js';
@@ -104,6 +105,8 @@ export interface QualityFigures {
   runs: string[];
   counts: { samples: number; tasks: number; rejections: number; duplicateSamples: number; unreadable: number };
   passRates: PassRates;
+  /** Test adequacy: mutation scores of the validated samples, overall and per level. */
+  mutation: MutationScoreFigures;
   complexity: ComplexityFigures;
   diversity: {
     /** Share of the tree that samples reach, and that tasks reach (tasks exist without an endpoint). */
@@ -137,6 +140,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
   const taskHits = new NodeHits();
   const features = new FeatureUse();
   const passes = new PassRateCounter();
+  const mutation = new MutationScoreCounter();
   const rejections = new RejectionCounter();
   const ngrams = (options.ngrams ?? [1, 2, 3]).map((n) => new DistinctNgramCounter(n));
   const instructions = new Reservoir<string>(options.maxInstructions ?? 20_000, random);
@@ -158,6 +162,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
       sampleHits.add(sample.treeKey ?? null, sample.features);
       features.add(sample.features);
       passes.addSample(sample);
+      mutation.add(sample);
       for (const counter of ngrams) counter.add(sample.instruction);
       instructions.add(sample.instruction);
       if (options.judge) toJudge.add(sample);
@@ -178,6 +183,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
       }
       rejections.add(r);
       passes.addRejection(r);
+      mutation.addRejection(r);
       stamps['rejected']!.push(r.at);
     }
   }
@@ -196,6 +202,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
       unreadable: sources.reduce((n, s) => n + s.problems.length, 0),
     },
     passRates: passes.result(),
+    mutation: mutation.result(),
     complexity: aggregateComplexity(complexity),
     diversity: {
       coverage: {

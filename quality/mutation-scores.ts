@@ -39,18 +39,36 @@ export class MutationScoreCounter {
   private unscored = 0;
   private belowMinimum = 0;
 
-  /** A sample as the validate stage left it, passed or rejected. */
+  /**
+   * A sample as the validate stage left it, passed or rejected. Records read back from files
+   * are not checked beyond their shape, so a score outside [0, 1] or of another type is skipped.
+   */
   add(sample: Pick<GeneratedSample, 'level' | 'validation'>): void {
-    const v = sample.validation;
-    if (!v?.mutation) return;
-    if (v.reason === 'low-mutation-score') this.belowMinimum += 1;
-    if (v.mutation.score === null) {
+    const v = sample.validation as Partial<NonNullable<GeneratedSample['validation']>> | null | undefined;
+    const mutation = v?.mutation;
+    if (!mutation || typeof mutation !== 'object') return;
+    if (v?.reason === 'low-mutation-score') this.belowMinimum += 1;
+    const score: unknown = mutation.score;
+    if (score === null) {
       this.unscored += 1;
       return;
     }
-    const list = this.scores.get(sample.level) ?? [];
-    list.push(v.mutation.score);
-    this.scores.set(sample.level, list);
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1)) return;
+    const level = typeof sample.level === 'string' ? sample.level : 'unknown';
+    const list = this.scores.get(level) ?? [];
+    list.push(score);
+    this.scores.set(level, list);
+  }
+
+  /** A validate dead letter: its record is the sample with its validation, unless it was cut. */
+  addRejection(rejection: { stage: string; reason: string; record: string | null }): void {
+    if (rejection.stage !== 'validate' || !rejection.record || rejection.record.endsWith('…[truncated]')) return;
+    try {
+      const parsed: unknown = JSON.parse(rejection.record);
+      if (parsed && typeof parsed === 'object' && 'validation' in parsed) this.add(parsed as Pick<GeneratedSample, 'level' | 'validation'>);
+    } catch {
+      // Not the sample as JSON: nothing to count.
+    }
   }
 
   result(): MutationScoreFigures {

@@ -3,6 +3,7 @@
 // here; only the feature tree is drawn in the browser (it is interactive).
 import { COMPLEXITY_DIMENSIONS } from '../prompts/judge.js';
 import type { QualityFigures } from '../quality/collect.js';
+import { SCORE_BUCKETS } from '../quality/mutation-scores.js';
 import type { ComplexityGroup } from '../quality/complexity.js';
 import type { TreeCoverage } from '../quality/diversity.js';
 import type { Distribution } from '../quality/stats.js';
@@ -159,6 +160,24 @@ function passSection(f: QualityFigures): string {
     `<p class="lead">${pct(p.rate)} of ${int(p.validated)} validated samples pass (${int(p.failed)} fail${p.notValidated > 0 ? `; ${int(p.notValidated)} not validated` : ''}).</p>` +
       `<div class="two"><div><h3>By level</h3>${byLevel}</div><div><h3>By debugging turn</h3>${byTurn}</div></div>` +
       (failures.length > 0 ? `<h3>Why samples failed</h3>${table(['Final reason', 'Samples'], failures.map(([r, n]) => [esc(r), int(n)]), { numeric: [1] })}` : ''),
+  );
+}
+
+function adequacySection(f: QualityFigures): string {
+  const m = f.mutation;
+  if (m.scored === 0) {
+    return section('adequacy', 'Test adequacy', note(m.unscored > 0 ? `${int(m.unscored)} validated samples had no code to mutate.` : 'No mutation scores recorded (samples validated before mutation testing, or run with <code>--mutants 0</code>).'));
+  }
+  const levels = Object.entries(m.byLevel);
+  const byLevel = barChart(levels.map(([l, d]) => ({ label: l, value: d.mean ?? 0, note: `${dec(d.mean)} mean · ${dec(d.median)} median (${int(d.count)})` })), { max: 1, format: (v) => dec(v), colour: '#6a5acd' });
+  const buckets = SCORE_BUCKETS.map((b, i) => `${i === 0 ? '0' : SCORE_BUCKETS[i - 1]!.toFixed(1)}–${b.toFixed(1)}`);
+  const histogram = table(['Level', ...buckets], [...levels, ['all', m.overall] as const].map(([l, d]) => [esc(l), ...d.histogram.map((n) => int(n))]), { numeric: buckets.map((_, i) => i + 1) });
+  return section(
+    'adequacy',
+    'Test adequacy (mutation score)',
+    `<p class="lead">Mean mutation score ${dec(m.overall.mean)} (median ${dec(m.overall.median)}) over ${int(m.scored)} samples: the share of mutants of each solution that its own tests catch.` +
+      `${m.belowMinimum > 0 ? ` ${int(m.belowMinimum)} samples were rejected below the minimum.` : ''}</p>` +
+      `<div class="two"><div><h3>Mean score by level</h3>${byLevel}</div><div><h3>Samples by score</h3>${histogram}</div></div>`,
   );
 }
 
@@ -378,7 +397,7 @@ footer { color:var(--muted); font-size:12.5px; padding:0 0 30px; }
 export function renderReport(r: QualityReport, picture: ClientNode | null): string {
   const f = r.figures;
   const navItems: Array<[string, string]> = [
-    ['tree', 'Tree'], ['throughput', 'Throughput'], ['tokens', 'Tokens'], ['pass-rates', 'Pass rates'], ['complexity', 'Complexity'],
+    ['tree', 'Tree'], ['throughput', 'Throughput'], ['tokens', 'Tokens'], ['pass-rates', 'Pass rates'], ['adequacy', 'Test adequacy'], ['complexity', 'Complexity'],
     ['diversity', 'Diversity'], ['judge', 'Judge'], ['rejections', 'Rejections'], ...(r.cumulative ? [['cumulative', 'Cumulative'] as [string, string]] : []),
   ];
   const problems = f.counts.unreadable > 0 ? note(`${int(f.counts.unreadable)} lines of the run’s files were not valid records and were skipped.`) : '';
@@ -400,6 +419,7 @@ ${treeSection(r, picture)}
 ${throughputSection(r)}
 ${tokensSection(r)}
 ${passSection(f)}
+${adequacySection(f)}
 ${complexitySection(f)}
 ${diversitySection(f)}
 ${judgeSection(r)}

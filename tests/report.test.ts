@@ -50,13 +50,25 @@ describe('treesynth report', () => {
   });
 
   it('shows every section with the run’s figures', () => {
-    for (const id of ['tree', 'throughput', 'tokens', 'pass-rates', 'complexity', 'diversity', 'judge', 'rejections']) expect(html).toContain(`<section id="${id}">`);
+    for (const id of ['tree', 'throughput', 'tokens', 'pass-rates', 'adequacy', 'complexity', 'diversity', 'judge', 'rejections']) expect(html).toContain(`<section id="${id}">`);
     const p = quality.figures.passRates;
     expect(p).toMatchObject({ validated: counts.samples + counts.validateFailures, passed: counts.passed });
     expect(html).toContain(`of ${counts.samples + counts.validateFailures} validated samples pass`);
     expect(html).toContain('Not recorded: a local run has no consumer groups');
     expect(html).toContain('unknown-language');
     expect(html).toContain('LLM judge not run (pass --judge');
+  });
+
+  it('test adequacy: the mutation scores of the passing samples, per level and as a histogram', () => {
+    const m = quality.figures.mutation;
+    // The fixture's passing samples catch 7 to 10 of their 10 mutants.
+    expect(m.scored).toBe(counts.passed);
+    expect(m.overall.min).toBeGreaterThanOrEqual(0.7);
+    expect(m.overall.histogram.reduce((a, b) => a + b, 0)).toBe(m.scored);
+    expect(m.overall.histogram.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(Object.values(m.byLevel).reduce((a, d) => a + d.count, 0)).toBe(m.scored);
+    expect(html).toContain('<section id="adequacy">');
+    expect(html).toContain(`Mean mutation score ${m.overall.mean!.toFixed(2)}`);
   });
 
   it('tokens and cost per stage at the given price', () => {
