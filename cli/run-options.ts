@@ -19,6 +19,8 @@ export interface RunOptions {
   seed: number;
   tasks: number;
   maxFiles?: number;
+  /** Most bytes a .jsonl.gz input may inflate to; unset, the JSONL source's default. */
+  maxDecompressed?: number;
   maxBytes: number;
   /** Unset: the label embedder's own threshold (cli/llm-setup.ts openEmbedders). */
   similarity?: number;

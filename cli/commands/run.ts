@@ -5,6 +5,8 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { JsonlSink } from '../../connectors/jsonl-sink.js';
+import { INPUT_CUT_SHORT_REASONS } from '../../connectors/jsonl-source.js';
+import { OutDirError, openOutDir } from '../../connectors/out-dir.js';
 import type { BatchCommitted } from '../../connectors/kafka/transactional.js';
 import { DEFAULT_TIMEOUT_MS } from '../../llm/config.js';
 import type { PendingPrompt } from '../../llm/model.js';
@@ -24,13 +26,56 @@ import { createProgress } from '../progress.js';
 import { renderTree } from '../render-tree.js';
 import { defaultWindow, llmStages, samplingPreset, settingsFrom, temperatures, type RunOptions } from '../run-options.js';
 
-async function runOnFiles(options: RunOptions): Promise<RunSummary> {
+/** Exit status of a run stopped by a signal, as a shell reports one killed by it. */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Local mode: runLocal writes into a staging folder beside --out, moved into place only when
+ * the run completes. A first SIGINT/SIGTERM lets the files in flight settle and keeps what was
+ * done as the partial folder; a second stops at once. `partial` is that folder, when left.
+ */
+async function runOnFiles(options: RunOptions): Promise<{ summary: RunSummary; partial: string | null; exitCode: number }> {
   const input = resolve(options.input);
   const info = await stat(input).catch(() => null);
   if (!info) throw new UsageError(`input not found: ${options.input}`);
   if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree as --input, not a file: ${options.input}`);
-  const outInfo = await stat(options.out).catch(() => null);
-  if (outInfo && !outInfo.isDirectory()) throw new UsageError(`--out is a file, not a directory: ${options.out}`);
+  const staged = await openOutDir(options.out, { log: (line) => process.stderr.write(`${line}\n`) }).catch((error: unknown) => {
+    throw error instanceof OutDirError ? new UsageError(error.message) : error;
+  });
+  const untouched = `the outputs in ${options.out} are untouched`;
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) {
+      process.stderr.write(`treesynth: ${signal}: stopping; what is in flight finishes, then what was done is kept apart from ${options.out} (${signal} again stops at once)\n`);
+      stop.abort(signal);
+      return;
+    }
+    const partial = staged.abandon(`stopped at once by a second ${signal}`);
+    process.stderr.write(`treesynth: stopped at once; ${untouched}${partial ? `; this run's partial outputs are in ${partial}` : ''}\n`);
+    process.exit(SIGNAL_EXIT[signal] ?? 1);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await runStaged(options, input, info.isDirectory(), staged.staging, stop.signal);
+    if (summary.interrupted !== null) {
+      const exitCode = SIGNAL_EXIT[stop.signal.reason as NodeJS.Signals] ?? 1;
+      return { summary, partial: staged.abandon(`interrupted (${summary.interrupted})`), exitCode };
+    }
+    staged.commit();
+    return { summary, partial: null, exitCode: 0 };
+  } catch (error) {
+    const partial = staged.abandon(error instanceof Error ? error.message : String(error));
+    if (partial === null) throw error;
+    const message = `${error instanceof Error ? error.message : String(error)}; ${untouched}; this run's partial outputs are in ${partial}`;
+    throw error instanceof UsageError ? new UsageError(message) : new Error(message);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function runStaged(options: RunOptions, input: string, isDirectory: boolean, out: string, signal: AbortSignal): Promise<RunSummary> {
 
   const { labels, files, similarity } = await openEmbedders(options);
   const clients = await openLlmClients(options, options.llmStages);
@@ -42,11 +87,12 @@ async function runOnFiles(options: RunOptions): Promise<RunSummary> {
   const validation = await openValidation(options, clients);
   const decontamination = await openDecontamination(options);
   const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
-  const total = tty ? await countInput(input, info.isDirectory() && !options.gitRef, options.maxFiles) : null;
+  const total = tty ? await countInput(input, isDirectory && !options.gitRef, options.maxFiles) : null;
   const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });
+  let summary: RunSummary;
   try {
-    return await runLocal({
-      input, out: options.out, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
+    summary = await runLocal({
+      input, out, signal, maxDecompressedBytes: options.maxDecompressed, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
       window: options.window ?? defaultWindow(options.concurrency), labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
       llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
       ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
@@ -55,6 +101,8 @@ async function runOnFiles(options: RunOptions): Promise<RunSummary> {
     progress.stop();
     await clients.close();
   }
+  await writeFile(join(out, 'tree.txt'), renderTree(JSON.parse(await readFile(join(out, 'tree.json'), 'utf8')) as NestedNode, { width: 8, depth: 2 }));
+  return summary;
 }
 
 /**
@@ -208,6 +256,7 @@ export function registerRunCommand(program: Command): void {
     .option('--seed <n>', 'random seed: the same seed and corpus give the same tasks', integer(0, 2 ** 32 - 1), DEFAULT_SETTINGS.seed)
     .option('--tasks <n>', 'synthesis tasks to sample from the tree', integer(0), 100)
     .option('--max-files <n>', 'stop after reading this many files', integer(1))
+    .option('--max-decompressed <size>', 'most bytes a .jsonl.gz input may inflate to; past it the rest is rejected as a likely gzip bomb (default: 100 times its compressed size, at least 64 MiB)', bytes)
     .option('--max-bytes <size>', 'reject files larger than this', bytes, 1024 * 1024)
     .option('--similarity <x>', `cosine similarity at which a label merges into an existing sibling (default: ${MERGE_SIMILARITY.minilm} with minilm, ${MERGE_SIMILARITY.lexical} with lexical)`, decimal(0, 1, true))
     .option('--near-duplicate-radius <x>', 'cosine distance within which a file is a near-duplicate of an accepted one (0 turns the check off)', decimal(0, 1), 0.05)
@@ -267,9 +316,19 @@ export function registerRunCommand(program: Command): void {
       }
       if (!options.input) throw new UsageError("required option '--input <path>' not specified (or --kafka <brokers> for Kafka mode)");
       if (!options.out) throw new UsageError("required option '--out <dir>' not specified");
-      const summary = await runOnFiles(options);
-      const treeText = renderTree(JSON.parse(await readFile(join(options.out, 'tree.json'), 'utf8')) as NestedNode, { width: 8, depth: 2 });
-      await writeFile(join(options.out, 'tree.txt'), treeText);
+      const { summary, partial, exitCode } = await runOnFiles(options);
+      if (summary.interrupted !== null) {
+        process.stderr.write(
+          `treesynth: interrupted (${summary.interrupted}) after ${summary.files.read} files: the outputs in ${options.out} are untouched` +
+            `${partial ? `; this run's partial outputs are in ${partial}` : ''}\n`,
+        );
+        process.exit(exitCode);
+      }
+      const cutShort = INPUT_CUT_SHORT_REASONS.filter((reason) => (summary.rejectedByReason[reason] ?? 0) > 0);
+      if (cutShort.length > 0) {
+        const raise = cutShort.includes('decompression-limit') ? '; --max-decompressed raises the cap' : '';
+        process.stderr.write(`treesynth: warning: ${options.input} was not read to its end (${cutShort.join(', ')}): the rest of it is one rejection in ${join(options.out, 'rejected.jsonl')}${raise}\n`);
+      }
       if (!options.quiet) {
         process.stdout.write(
           `${summary.files.read} files read: ${summary.files.accepted} accepted, ${summary.files.rejected} rejected` +
