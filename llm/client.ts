@@ -16,6 +16,7 @@ import { responseCacheKey } from './response-cache.js';
 import { AdaptiveLimiter, type AdaptiveConcurrencyOptions } from './adaptive-concurrency.js';
 import { LlmRunGuard } from './budget.js';
 import { DEFAULT_MAX_TIMEOUT_RETRIES, checkLlmConfig, type LlmClientConfig } from './config.js';
+import { createHttpFetch } from './http-fetch.js';
 import { LlmConfigError, LlmUnavailableError, endpointLabel, oneLine, redactSecret } from './errors.js';
 import { DEFAULT_PROMPT_VERSION, makeProvenance, type Provenance } from './provenance.js';
 import { backoffDelay, classifyError, configHint, faultLine, sleep, withDeadline, type Classified, type RetryTuning } from './retry.js';
@@ -191,7 +192,7 @@ export class LlmClient {
     this.cacheNamespace = deps.cacheNamespace;
     // Retries are ours (limiter, budget and accounting see every attempt), so the SDK's are off.
     // Its timeout only reaches the headers; `withDeadline` bounds the whole answer.
-    this.openai = new OpenAI({ apiKey: config.apiKey, baseURL: config.baseURL, maxRetries: 0, timeout: config.timeoutMs });
+    this.openai = new OpenAI({ apiKey: config.apiKey, baseURL: config.baseURL, maxRetries: 0, timeout: config.timeoutMs, fetch: createHttpFetch() });
   }
 
   /** Provenance of this client's answers; `model` defaults to the configured one. */

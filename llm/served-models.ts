@@ -4,6 +4,7 @@
 // on the command line is a chore; when an endpoint serves several, only the user can choose.
 import OpenAI from 'openai';
 import { LlmConfigError, LlmError, LlmUnavailableError, endpointLabel, oneLine, redactSecret } from './errors.js';
+import { createHttpFetch } from './http-fetch.js';
 import { backoffDelay, classifyError, configHint, faultLine, sleep, withDeadline, type Classified, type RetryTuning } from './retry.js';
 
 export interface EndpointAccess {
@@ -34,7 +35,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * LlmUnavailableError (down, not answering), one line without the key.
  */
 export async function servedModels(endpoint: EndpointAccess, options: ServedModelsOptions = {}): Promise<string[] | undefined> {
-  const openai = options.openai ?? new OpenAI({ apiKey: endpoint.apiKey, baseURL: endpoint.baseURL, maxRetries: 0, timeout: endpoint.timeoutMs });
+  const openai = options.openai ?? new OpenAI({ apiKey: endpoint.apiKey, baseURL: endpoint.baseURL, maxRetries: 0, timeout: endpoint.timeoutMs, fetch: createHttpFetch() });
   const label = endpointLabel(endpoint.baseURL);
   const where = options.where ?? `LLM endpoint ${label}`;
   for (let attempt = 0; ; attempt++) {
