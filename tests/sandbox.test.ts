@@ -4,10 +4,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, type SandboxFile, type SandboxResult } from '../sandbox/index.js';
+import { parseMountInfo, parseProcCgroup } from '../sandbox/cgroup.js';
+import { judgeReport, parseReport, Sandbox, type SandboxFile, type SandboxResult } from '../sandbox/index.js';
 
 const LIMITS = { wallMs: 4_000, memoryBytes: 256 * 1024 * 1024, maxProcesses: 48, outputBytes: 256 * 1024 };
 
@@ -249,6 +250,63 @@ describe('sandbox', () => {
       } finally {
         rmSync(parent, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('where the machine gives less', () => {
+    it('without a cgroup it says so, and still runs with per-process limits', async () => {
+      const plain = await Sandbox.create({ limits: LIMITS, concurrency: 1, cgroups: false });
+      expect(plain.hasCgroups).toBe(false);
+      expect(plain.describe()).toMatch(/NO cgroup \(cgroups turned off\): memory and processes are limited per process only/);
+      const r = await plain.run('python', py('def add(a, b):\n    return a + b\n', 'from solution import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n'));
+      expect(r.reason, show(r)).toBe('passed');
+      expect(r.memoryPeakBytes).toBeNull();
+    });
+
+    it('never gives all slots together more memory than three quarters of the machine', async () => {
+      const greedy = await Sandbox.create({ limits: { ...LIMITS, memoryBytes: 8 * 1024 ** 3 }, concurrency: 64, cgroups: false });
+      expect(greedy.concurrency * 8 * 1024 ** 3).toBeLessThanOrEqual(totalmem() * 0.75);
+      expect(greedy.warnings().join('\n')).toMatch(/64 runs at once would exceed/);
+    });
+
+    it('finds our cgroup in v2, in a hybrid v1 layout, and in a mount of a subtree', () => {
+      const v2 = parseMountInfo('30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n');
+      expect(v2).toEqual([{ root: '/', mountPoint: '/sys/fs/cgroup', fsType: 'cgroup2', superOptions: ['rw', 'nsdelegate'] }]);
+      const hybrid = parseMountInfo('35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n41 31 0:38 /user.slice /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n');
+      expect(hybrid.map((m) => [m.fsType, m.root, m.superOptions.includes('memory')])).toEqual([['cgroup', '/', true], ['cgroup2', '/user.slice', false]]);
+      const paths = parseProcCgroup('4:memory:/process_api/abc\n8:pids:/\n0::/user.slice/session-1.scope\n');
+      expect(Object.fromEntries(paths)).toEqual({ memory: '/process_api/abc', pids: '/', '': '/user.slice/session-1.scope' });
+    });
+  });
+
+  describe('the report decides, rule by rule', () => {
+    const line = (nonce: string, event: string, fields: Record<string, unknown> = {}) => `${JSON.stringify({ ...fields, event, nonce })}\n`;
+    const pytest = (nonce: string, ...tests: Array<[string, string, number]>) =>
+      line(nonce, 'start', { runner: 'pytest' }) + tests.map(([id, outcome, checks]) => line(nonce, 'test', { id, outcome, checks })).join('');
+
+    it('passes a complete report with a checked, passing test', () => {
+      const r = parseReport(pytest('n', ['t::a', 'passed', 2]) + line('n', 'done', { exitstatus: 0 }), 'n', '/tmp/work');
+      expect(judgeReport(r)).toEqual({ rule: null, detail: '1 test passed' });
+    });
+
+    it('names the rule each broken report breaks', () => {
+      const judge = (text: string) => judgeReport(parseReport(text, 'n', '/tmp/work')).rule;
+      expect(judge('')).toBe('incomplete-run');
+      expect(judge(pytest('n', ['t::a', 'passed', 1]))).toBe('incomplete-run');
+      expect(judge(pytest('n', ['t::a', 'passed', 1]) + line('x', 'done', { exitstatus: 0 }))).toBe('report-invalid');
+      // A test that forked, with both processes carrying on: two ends.
+      expect(judge(pytest('n', ['t::a', 'passed', 1]) + line('n', 'done', { exitstatus: 0 }) + line('n', 'done', { exitstatus: 0 }))).toBe('report-invalid');
+      expect(judge(pytest('n', ['t::a', 'passed', 1]) + 'not json\n' + line('n', 'done', { exitstatus: 0 }))).toBe('report-invalid');
+      expect(judge(pytest('n', ['t::a', 'failed', 0]) + line('n', 'done', { exitstatus: 1 }))).toBe('test-failure');
+      expect(judge(pytest('n', ['t::a', 'xpassed', 1]) + line('n', 'done', { exitstatus: 1 }))).toBe('test-failure');
+      expect(judge(pytest('n') + line('n', 'done', { exitstatus: 5 }))).toBe('no-tests');
+      expect(judge(pytest('n', ['t::a', 'skipped', 0]) + line('n', 'done', { exitstatus: 0 }))).toBe('no-tests');
+      expect(judge(pytest('n', ['t::a', 'passed', 3], ['t::b', 'passed', 0]) + line('n', 'done', { exitstatus: 0 }))).toBe('no-assertions');
+      // node --test: a file that reported nothing, and a test queued that never ended.
+      const node = line('n', 'start', { runner: 'node' });
+      expect(judge(node + line('n', 'test', { file: '/tmp/work/a.test.js', name: '/tmp/work/a.test.js', nesting: 0, outcome: 'passed', fileLevel: true }) + line('n', 'done'))).toBe('no-tests');
+      expect(judge(node + line('n', 'enqueue', { file: '/tmp/work/a.test.js', name: 'x', nesting: 0 }) + line('n', 'done'))).toBe('incomplete-run');
+      expect(judge(node + line('n', 'early-exit', { file: '/tmp/work/a.test.js' }) + line('n', 'done'))).toBe('incomplete-run');
     });
   });
 });
