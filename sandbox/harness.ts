@@ -71,6 +71,7 @@ def make_plugin(pytest, sink, config):
     from _pytest.assertion.rewrite import rewrite_asserts
 
     scripts = set(config["scripts"])
+    skipped = (pytest.skip.Exception, pytest.xfail.Exception)
 
     class ScriptFailed(Exception):
         pass
@@ -119,6 +120,7 @@ def make_plugin(pytest, sink, config):
             self.current = None
             self.checks = {}
             self.outcomes = {}
+            self.raised = set()
 
         def count_check(self):
             if self.current is not None:
@@ -149,6 +151,14 @@ def make_plugin(pytest, sink, config):
         def pytest_assertion_pass(self, item, lineno, orig, expl):
             self.count_check()
 
+        @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+        def pytest_runtest_makereport(self, item, call):
+            # What the test raised, seen before any report object exists: a sample that patches
+            # pytest's reports into "passed" does not change what was raised.
+            if call.when == "call" and call.excinfo is not None and not call.excinfo.errisinstance(skipped):
+                self.raised.add(item.nodeid)
+            yield
+
         def pytest_runtest_logreport(self, report):
             xfail = hasattr(report, "wasxfail")
             if report.when == "call":
@@ -162,6 +172,8 @@ def make_plugin(pytest, sink, config):
                 outcome = "xfailed" if xfail else "skipped"
             else:
                 return
+            if outcome == "passed" and report.when == "call" and report.nodeid in self.raised:
+                outcome = "failed"
             if self.outcomes.get(report.nodeid) in (None, "passed"):
                 self.outcomes[report.nodeid] = outcome
 
