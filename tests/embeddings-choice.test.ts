@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openEmbedders } from '../cli/llm-setup.js';
+import { endpointConfigured, openEmbedders } from '../cli/llm-setup.js';
 import type { RunOptions } from '../cli/run-options.js';
 import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { writeCorpus } from './fixtures/corpus.js';
@@ -31,6 +31,27 @@ describe('openEmbedders', () => {
     expect(files.name).toBe('lexical-code-v1');
     expect(similarity).toBe(MERGE_SIMILARITY.minilm);
     expect(lines).toEqual([]);
+  });
+
+  it('merges static labels (identifiers, no model naming features) by spelling, and says so', async () => {
+    const lines: string[] = [];
+    const opened = await openEmbedders(choice('auto'), { staticLabelsOnly: true, log: (line) => lines.push(line) });
+    expect([opened.labels.name, opened.similarity]).toEqual(['lexical-label-v1', MERGE_SIMILARITY.lexical]);
+    expect(lines).toEqual([expect.stringContaining('static extraction only')]);
+    // Asked for by name, the model is used for static labels too.
+    expect((await openEmbedders(choice('minilm'), { staticLabelsOnly: true })).labels.name).toBe('minilm-l6-v2-int8');
+  });
+
+  it('knows a model names the features when an endpoint is configured for extraction, without calling it', () => {
+    const flags = { llmTimeout: 1000, llmRetries: 0, cache: false as const, concurrency: 1 };
+    const saved = process.env['OPENAI_BASE_URL'];
+    delete process.env['OPENAI_BASE_URL'];
+    try {
+      expect(endpointConfigured(flags, 'extract')).toBe(false);
+      expect(endpointConfigured({ ...flags, llmBaseUrl: 'http://127.0.0.1:9/v1' }, 'extract')).toBe(true);
+    } finally {
+      if (saved !== undefined) process.env['OPENAI_BASE_URL'] = saved;
+    }
   });
 
   it('caches label vectors: a repeated label is embedded once', async () => {
@@ -76,11 +97,15 @@ describe('treesynth run records the embedder and the threshold it merged with', 
     return { stderr, labels: summary.embedders.labels, similarity: summary.settings.similarity };
   };
 
-  it('MiniLM by default, lexical when asked', async () => {
-    const neural = await run('default', []);
+  it('without a model naming features, lexical by default; MiniLM when asked; lexical when asked', async () => {
+    const byDefault = await run('default', []);
+    expect([byDefault.labels, byDefault.similarity]).toEqual(['lexical-label-v1', MERGE_SIMILARITY.lexical]);
+    expect(byDefault.stderr).toContain('static extraction only');
+    const neural = await run('minilm', ['--embeddings', 'minilm']);
     expect([neural.labels, neural.similarity]).toEqual(['minilm-l6-v2-int8', MERGE_SIMILARITY.minilm]);
     expect(neural.stderr).not.toContain('labels merge by spelling');
     const lexical = await run('lexical', ['--embeddings', 'lexical']);
     expect([lexical.labels, lexical.similarity]).toEqual(['lexical-label-v1', MERGE_SIMILARITY.lexical]);
   });
+
 });

@@ -20,7 +20,7 @@ import type { DeployedStage } from '../../topology/treesynth.js';
 import { countInput } from '../count-input.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, brokersOf, registryOf, stagesOf, topicSettings } from '../kafka-options.js';
-import { openDecontamination, openEmbedders, openLlmClients, openValidation } from '../llm-setup.js';
+import { endpointConfigured, openDecontamination, openEmbedders, openLlmClients, openValidation } from '../llm-setup.js';
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
 import { createProgress } from '../progress.js';
 import { renderTree } from '../render-tree.js';
@@ -75,9 +75,14 @@ async function runOnFiles(options: RunOptions): Promise<{ summary: RunSummary; p
   }
 }
 
+/** Whether a model names the features (extract among the LLM stages, with an endpoint): the same answer in both modes. */
+function labelsFromModel(options: RunOptions): boolean {
+  return options.llmStages.includes('extract') && endpointConfigured({ ...options, temperature: undefined, stageModels: { extract: options.extractModel } }, 'extract');
+}
+
 async function runStaged(options: RunOptions, input: string, isDirectory: boolean, out: string, signal: AbortSignal): Promise<RunSummary> {
 
-  const { labels, files, similarity } = await openEmbedders(options);
+  const { labels, files, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
   const clients = await openLlmClients(options, options.llmStages);
   if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
     process.stderr.write(
@@ -212,7 +217,7 @@ async function runKafkaUntilStopped(options: RunOptions, signal: AbortSignal, on
   const registryUrl = registryOf(options.registry);
   const stages = stagesOf(options.stages);
   const { startKafkaRun } = await import('../../topology/run-kafka.js');
-  const { labels, files, similarity } = await openEmbedders(options);
+  const { labels, files, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
   // Without an endpoint the LLM stages record their prompts, as in local mode: in --out if given.
   const llm = await setupLlm(options, stages, join(options.out ?? join('.treesynth', 'kafka'), `${options.topicPrefix}pending.jsonl`));
   const log = (line: string) => {
