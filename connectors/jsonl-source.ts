@@ -98,14 +98,15 @@ const HEAD_BYTES = 1024;
 /**
  * Splits a byte stream into numbered lines (LF, a CR before it dropped), leaving out empty ones,
  * without ever holding more than `maxLineBytes` of one line: a longer line is counted and
- * skipped. Stops, after the lines so far, once more than `maxTotalBytes` have come in.
+ * skipped. Yields the lines each chunk completes, together (one await per chunk, not per line).
+ * Stops, after the lines so far, once more than `maxTotalBytes` have come in.
  */
 async function* splitLines(
   input: AsyncIterable<Buffer>,
   maxLineBytes: number,
   maxTotalBytes: number,
   overTotal: (lastLine: number) => void,
-): AsyncGenerator<Line> {
+): AsyncGenerator<Line[]> {
   let parts: Buffer[] = [];
   let length = 0;
   let head: string | null = null; // set when the line is over the limit: its start, for the rejection
@@ -134,23 +135,25 @@ async function* splitLines(
       overTotal(number);
       return;
     }
+    const batch: Line[] = [];
     let from = 0;
     for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, from)) {
       if (at > from) add(chunk.subarray(from, at));
       from = at + 1;
       const line = finish();
-      if (line !== null) yield line;
-      // Empty lines only advance the count, in a tight loop: a stream of newlines costs no yields.
+      if (line !== null) batch.push(line);
+      // Empty lines only advance the count, in a tight loop: a stream of newlines costs nothing else.
       while (from < chunk.length && chunk[from] === 0x0a) {
         number += 1;
         from += 1;
       }
     }
     if (from < chunk.length) add(chunk.subarray(from));
+    if (batch.length > 0) yield batch;
   }
   if (length > 0) {
     const line = finish();
-    if (line !== null) yield line;
+    if (line !== null) yield [line];
   }
 }
 
@@ -252,13 +255,13 @@ export async function* readJsonl(file: string, options: JsonlSourceOptions = {})
   }
   let lineNumber = 0; // the last line read
   let overLimitAfter: number | null = null;
-  let lines: AsyncGenerator<Line> | undefined;
+  let lines: AsyncGenerator<Line[]> | undefined;
   const cutShort = (reason: string, detail: string): Outcome<SourceFile> =>
     reject({ stage: SOURCE_STAGE, reason, detail, path: `${file}:${lineNumber + 1}`, source: file, position: lineNumber + 1 });
   try {
     lines = splitLines(chunksThenError(input), maxLineBytes, maxDecompressed, (last) => (overLimitAfter = last));
     for (;;) {
-      let next: IteratorResult<Line>;
+      let next: IteratorResult<Line[]>;
       try {
         next = await lines.next();
       } catch (error) {
@@ -268,24 +271,25 @@ export async function* readJsonl(file: string, options: JsonlSourceOptions = {})
         return;
       }
       if (next.done) break;
-      const line = next.value;
-      lineNumber = line.number;
-      if ('tooLong' in line) {
-        yield reject({
-          stage: SOURCE_STAGE,
-          reason: 'too-large',
-          detail: `line ${lineNumber} is ${formatBytes(line.tooLong)}, over the ${formatBytes(maxLineBytes)} line limit: not parsed`,
-          path: `${file}:${lineNumber}`,
-          source: file,
-          position: lineNumber,
-          record: `${line.head}…`,
-        });
-      } else {
-        // A UTF-8 BOM that editors leave at the start of the file is not part of the JSON.
-        const text = lineNumber === 1 && line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
-        if (text.trim() !== '') yield parseJsonlLine(text, file, lineNumber);
+      for (const line of next.value) {
+        lineNumber = line.number;
+        if ('tooLong' in line) {
+          yield reject({
+            stage: SOURCE_STAGE,
+            reason: 'too-large',
+            detail: `line ${lineNumber} is ${formatBytes(line.tooLong)}, over the ${formatBytes(maxLineBytes)} line limit: not parsed`,
+            path: `${file}:${lineNumber}`,
+            source: file,
+            position: lineNumber,
+            record: `${line.head}…`,
+          });
+        } else {
+          // A UTF-8 BOM that editors leave at the start of the file is not part of the JSON.
+          const text = lineNumber === 1 && line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
+          if (text.trim() !== '') yield parseJsonlLine(text, file, lineNumber);
+        }
+        options.onProgress?.(raw.bytesRead);
       }
-      options.onProgress?.(raw.bytesRead);
     }
     if (overLimitAfter !== null) {
       lineNumber = overLimitAfter;

@@ -1,6 +1,6 @@
 // `treesynth run` as a user runs it: the built command on a corpus made here.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -353,6 +353,45 @@ describe('treesynth run on hostile inputs and outputs', { timeout: 180_000 }, ()
       const result = await treesynth(['run', '--input', join(dir, 'tiny'), '--out', out, '-q'], 60_000);
       expect(result.code, out).toBe(2);
       expect(result.stderr, out).toBe(`${message}\n`);
+    }
+  });
+
+  // As root every directory is writable, so there the CLI runs as an unprivileged user.
+  it('an --out it may not write is one line; when only its parent is closed, the run stages inside --out', async () => {
+    const asRoot = process.getuid?.() === 0;
+    const base = join(dir, 'perm');
+    chmodSync(dir, 0o755);
+    writeManyFiles(join(base, 'corpus'), 2);
+    mkdirSync(join(base, 'closed'));
+    mkdirSync(join(base, 'parent', 'out'), { recursive: true });
+    chmodSync(join(base, 'parent', 'out'), 0o777);
+    for (const d of [base, join(base, 'corpus'), ...readdirSync(join(base, 'corpus')).map((p) => join(base, 'corpus', p))]) chmodSync(d, 0o755);
+    for (const d of [join(base, 'closed'), join(base, 'parent')]) chmodSync(d, asRoot ? 0o755 : 0o555);
+    const cli = async (out: string) => {
+      const args = ['run', '--input', join(base, 'corpus'), '--out', out, '--tasks', '1', '--embeddings', 'lexical', '-q'];
+      const command = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'node', bin, ...args] : ['node', bin, ...args];
+      try {
+        await run(command[0]!, command.slice(1), { env: ENV, timeout: 60_000 });
+        return { code: 0, stderr: '' };
+      } catch (error) {
+        return error as { code: number; stderr: string };
+      }
+    };
+    try {
+      const closed = await cli(join(base, 'closed'));
+      expect(closed.code).toBe(2);
+      expect(closed.stderr).toBe(`treesynth: cannot write in ${join(base, 'closed')}: permission denied (EACCES)\n`);
+      const below = await cli(join(base, 'closed', 'new'));
+      expect(below.stderr).toBe(`treesynth: cannot create output directory ${join(base, 'closed', 'new')}: permission denied (EACCES)\n`);
+
+      const staged = await cli(join(base, 'parent', 'out'));
+      expect(staged.code).toBe(0);
+      expect(summaryOf(join(base, 'parent', 'out')).files.read).toBe(2);
+      expect(readdirSync(join(base, 'parent', 'out')).filter((n) => n.includes('partial') || n.startsWith('.'))).toEqual([]);
+      expect(readdirSync(join(base, 'parent'))).toEqual(['out']);
+    } finally {
+      chmodSync(join(base, 'closed'), 0o755);
+      chmodSync(join(base, 'parent'), 0o755);
     }
   });
 

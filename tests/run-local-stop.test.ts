@@ -75,13 +75,13 @@ describe('runLocal stopped early', () => {
     expect(summaryIn(out).interrupted).toBe(`input failed after 0 files: cannot read ${input}: incorrect header check`);
   });
 
-  // /dev/full fails every write with ENOSPC, as a full disk does.
+  // /dev/full fails every write with ENOSPC, as a full disk does. Without a model, the
+  // extraction stage writes its prompts to pending.jsonl from inside the pipeline.
   it('fails at once with one clear error when an output cannot be written (disk full)', async () => {
     const out = join(dir, 'full');
     mkdirSync(out);
-    symlinkSync('/dev/full', join(out, 'rejected.jsonl'));
-    const input = corpus('with-bad-lines.jsonl', 50);
-    writeFileSync(input, `${readFileSync(input, 'utf8')}${'{"broken": \n'.repeat(50)}`);
-    await expect(runLocal(config(input, out))).rejects.toThrow(/^cannot write .*rejected\.jsonl: ENOSPC/);
+    symlinkSync('/dev/full', join(out, 'pending.jsonl'));
+    const input = corpus('for-a-full-disk.jsonl', 50);
+    await expect(runLocal(config(input, out, { settings: pipelineSettings({ llmStages: ['extract'] }) }))).rejects.toThrow(/^cannot write .*pending\.jsonl: ENOSPC/);
   });
 });
