@@ -21,8 +21,16 @@ export interface MutationSettings {
 
 export const DEFAULT_MUTATION: MutationSettings = { maxMutants: 10, seed: 7 };
 
-/** A sample the tests of which catch fewer of its mutants than this is rejected (measured: bench/mutation-threshold.ts). */
-export const DEFAULT_MIN_MUTATION_SCORE = 0.5;
+/**
+ * A sample whose tests catch a smaller share of its mutants is rejected. Measured with
+ * bench/mutation-threshold.ts over HumanEval's 164 reference solutions, 10 mutants each: with
+ * their authors' tests the scores have mean 0.93, 5th percentile 0.70, median 1.0; with only
+ * the first assert of each suite, mean 0.65, 25th percentile 0.43. At 0.6, 98 % of the authors'
+ * suites pass and 38 % of the single-assert ones are rejected (0.5: 100 % and 27 %; 0.7: 95 %
+ * and 48 %): generated tests are rarely better than the authors', so the default stays below
+ * their 5th percentile.
+ */
+export const DEFAULT_MIN_MUTATION_SCORE = 0.6;
 
 export interface Mutant {
   operator: MutationOperator;
