@@ -44,8 +44,11 @@ function jsSamples(): BenchSample[] {
   }));
 }
 
-/** The same tests with nothing around them: written to a directory, run by pytest or node --test. */
-async function bareRun(sample: BenchSample): Promise<boolean> {
+/**
+ * The same tests with nothing around them: written to a directory, run by pytest or node --test,
+ * with the interpreter the sandbox uses (its real path: a pyenv shim would add its own start-up).
+ */
+async function runBare(python: string, sample: BenchSample): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'treesynth-bench-bare-'));
   try {
     for (const f of sample.files) {
@@ -53,7 +56,7 @@ async function bareRun(sample: BenchSample): Promise<boolean> {
       writeFileSync(join(dir, f.path), f.content);
     }
     const tests = sample.files.filter((f) => f.role === 'test').map((f) => f.path);
-    const [cmd, args] = sample.language === 'python' ? ['python3', ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...tests]] : [process.execPath, ['--test', ...tests]];
+    const [cmd, args] = sample.language === 'python' ? [python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', ...tests]] : [process.execPath, ['--test', ...tests]];
     await exec(cmd, args, { cwd: dir, timeout: 60_000 });
     return true;
   } catch {
@@ -78,6 +81,8 @@ export async function validationBench(cacheDir: string, pythonSamples: number): 
   const problems = loadHumanEval(join(cacheDir, 'humaneval')).slice(0, pythonSamples);
   const samples: BenchSample[] = [...problems.map((p) => ({ id: p.task_id, language: 'python' as const, files: humanEvalSample(p, 'full').files })), ...jsSamples()];
   const sandbox = await Sandbox.create({});
+  const python = (await exec('python3', ['-c', 'import sys; print(sys.executable)'])).stdout.trim();
+  const bareRun = (s: BenchSample) => runBare(python, s);
   const grammars = await loadGrammars(['python', 'javascript']);
   const n = sandbox.concurrency;
   const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
