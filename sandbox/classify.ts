@@ -156,7 +156,10 @@ export function classify({ outcome, report, cgroup, limits, localModules, testsM
   if (tooLarge || outcome.signal === 'SIGXFSZ') return { reason: 'output-limit', detail: 'wrote a file larger than the file size limit' };
   const full = firstMatch(out, DISK_FULL);
   if (full) return { reason: 'output-limit', detail: `the disk limit${diskBytes ? ` of ${Math.round(diskBytes / 1048576)} MB` : ''} was reached: ${lineAt(out, full.index)}` };
-  const testWrite = testPaths.length > 0 ? out.split('\n').find((l) => TEST_WRITE.test(l) && testPaths.some((p) => l.includes(p))) : undefined;
+  // The test file as the operand of the refused call ('…/test_x.py' in quotes), not merely named
+  // on the same line (pytest's "FAILED test_x.py::test - …" summary).
+  const quoted = testPaths.map((p) => new RegExp(`['"](?:[^'"]*/)?${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}['"]`));
+  const testWrite = out.split('\n').find((l) => TEST_WRITE.test(l) && quoted.some((q) => q.test(l)));
   if (testWrite) return { reason: 'tests-modified', detail: `tried to change a test file (tests are read-only): ${oneLine(testWrite)}` };
   const net = firstMatch(out, NETWORK);
   if (net) return { reason: 'sandbox-violation', detail: `network access attempted (the sandbox has none): ${lineAt(out, net.index)}` };
