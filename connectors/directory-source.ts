@@ -9,6 +9,7 @@ import ignore, { type Ignore } from 'ignore';
 import type { SourceFile } from '../schemas/contract.js';
 import { languageFromExtension, languageFromShebang } from '../schemas/languages.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
+import { pseudoFilesystem } from './filesystems.js';
 import { readGitTree, listGitTree } from './git-tree-source.js';
 
 export const SOURCE_STAGE = 'source';
@@ -108,7 +109,8 @@ interface IgnoreLayer {
 type WalkItem =
   | { readonly kind: 'file'; readonly abs: string; readonly rel: string; readonly isRoot: boolean }
   | { readonly kind: 'unreadable-dir'; readonly rel: string; readonly code: string }
-  | { readonly kind: 'special'; readonly rel: string; readonly what: string };
+  | { readonly kind: 'special'; readonly rel: string; readonly what: string }
+  | { readonly kind: 'pseudo'; readonly rel: string; readonly fs: string };
 
 interface WalkContext {
   readonly skipDirs: ReadonlySet<string>;
@@ -151,18 +153,33 @@ function specialKind(entry: Dirent | Stats): string | null {
 interface Frame {
   readonly absDir: string;
   readonly relDir: string;
+  /** Its file system: entering another one is when to check it is not /proc or the like. */
+  readonly dev: number;
   readonly layers: readonly IgnoreLayer[];
   readonly entries: readonly Dirent[];
   next: number;
 }
 
 /**
- * The directory's frame, or the reason it cannot be listed. Entries are sorted (deterministic
- * order, so positions are stable across runs); its .gitignore joins the layers.
+ * The directory's frame, the reason it cannot be listed, or the pseudo-filesystem it is on
+ * (never entered: /proc/kmsg never ends). Entries are sorted (deterministic order, so positions
+ * are stable across runs); its .gitignore joins the layers.
  */
-async function enter(context: WalkContext, absDir: string, relDir: string, layers: readonly IgnoreLayer[]): Promise<Frame | string> {
+async function enter(
+  context: WalkContext,
+  absDir: string,
+  relDir: string,
+  layers: readonly IgnoreLayer[],
+  parentDev: number | null,
+): Promise<Frame | string | { readonly pseudo: string }> {
   let entries: Dirent[];
+  let dev: number;
   try {
+    dev = (await stat(absDir)).dev;
+    if (dev !== parentDev) {
+      const pseudo = await pseudoFilesystem(absDir);
+      if (pseudo !== null) return { pseudo };
+    }
     entries = await readdir(absDir, { withFileTypes: true });
   } catch (error) {
     return errorCode(error);
@@ -173,16 +190,20 @@ async function enter(context: WalkContext, absDir: string, relDir: string, layer
     const text = await readTextIfPresent(join(absDir, '.gitignore'));
     if (text !== null) local = [...layers, { base: relDir, rules: ignore({ ignorecase: context.ignoreCase }).add(text) }];
   }
-  return { absDir, relDir, layers: local, entries, next: 0 };
+  return { absDir, relDir, dev, layers: local, entries, next: 0 };
 }
 
 // Depth-first in name order, with an explicit stack instead of recursion: a tree thousands of
 // levels deep must not exhaust the call stack. Memory is bounded by the entries of the
 // directories on the current path, not by the corpus.
 async function* walkTree(context: WalkContext, root: string, rootLayers: readonly IgnoreLayer[]): AsyncGenerator<WalkItem> {
-  const first = await enter(context, root, '', rootLayers);
+  const first = await enter(context, root, '', rootLayers, null);
   if (typeof first === 'string') {
     yield { kind: 'unreadable-dir', rel: '.', code: first };
+    return;
+  }
+  if ('pseudo' in first) {
+    yield { kind: 'pseudo', rel: '.', fs: first.pseudo };
     return;
   }
   const stack: Frame[] = [first];
@@ -197,8 +218,9 @@ async function* walkTree(context: WalkContext, root: string, rootLayers: readonl
     const rel = frame.relDir === '' ? entry.name : `${frame.relDir}/${entry.name}`;
     if (entry.isDirectory()) {
       if (context.skipDirs.has(entry.name) || isIgnored(frame.layers, rel, true)) continue;
-      const child = await enter(context, join(frame.absDir, entry.name), rel, frame.layers);
+      const child = await enter(context, join(frame.absDir, entry.name), rel, frame.layers, frame.dev);
       if (typeof child === 'string') yield { kind: 'unreadable-dir', rel, code: child };
+      else if ('pseudo' in child) yield { kind: 'pseudo', rel, fs: child.pseudo };
       else stack.push(child);
     } else if (entry.isFile()) {
       if (!isIgnored(frame.layers, rel, false)) yield { kind: 'file', abs: join(frame.absDir, entry.name), rel, isRoot: false };
@@ -214,7 +236,10 @@ async function* walk(root: string, options: DirectorySourceOptions): AsyncGenera
   const rootStats = await statInput(root);
   if (!rootStats.isDirectory()) {
     const what = specialKind(rootStats);
-    yield what === null ? { kind: 'file', abs: root, rel: basename(root), isRoot: true } : { kind: 'special', rel: basename(root), what };
+    const pseudo = await pseudoFilesystem(root);
+    if (what !== null) yield { kind: 'special', rel: basename(root), what };
+    else if (pseudo !== null) yield { kind: 'pseudo', rel: basename(root), fs: pseudo };
+    else yield { kind: 'file', abs: root, rel: basename(root), isRoot: true };
     return;
   }
   const gitignore = options.gitignore ?? true;
@@ -245,7 +270,9 @@ async function readOne(
     reject({ stage: SOURCE_STAGE, reason: 'unreadable', detail: `cannot read file: ${code}`, path: item.rel, source, position });
   // O_NOFOLLOW: a file swapped for a symlink after listing is still not followed.
   // A single file given as the root may be a symlink the user chose; inside a tree, never.
-  const flags = fsConstants.O_RDONLY | (item.isRoot ? 0 : (fsConstants.O_NOFOLLOW ?? 0));
+  // O_NONBLOCK: a file swapped for a FIFO after listing does not block the open (fstat below
+  // then rejects it); on a regular file it changes nothing.
+  const flags = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (item.isRoot ? 0 : (fsConstants.O_NOFOLLOW ?? 0));
   let handle: FileHandle;
   try {
     handle = await open(item.abs, flags);
@@ -290,6 +317,8 @@ async function* readWorkTree(root: string, options: DirectorySourceOptions): Asy
       });
     } else if (item.kind === 'special') {
       yield reject({ stage: SOURCE_STAGE, reason: 'not-a-file', detail: `${item.what}, not a regular file: never opened`, path: item.rel, source: root, position });
+    } else if (item.kind === 'pseudo') {
+      yield reject({ stage: SOURCE_STAGE, reason: 'pseudo-filesystem', detail: `on ${item.fs}, a kernel interface, not code: not read`, path: item.rel, source: root, position });
     } else {
       yield await readOne(item, root, position, maxReadBytes);
     }

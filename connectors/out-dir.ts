@@ -17,9 +17,10 @@ import {
   writeFileSync,
   type Stats,
 } from 'node:fs';
-import { mkdir, stat, statfs } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { pseudoFilesystem } from './filesystems.js';
 
 /** A problem with the output directory, said in one line. */
 export class OutDirError extends Error {}
@@ -39,27 +40,6 @@ const explain = (error: unknown): string => {
   const text = message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
   return code ? `${text} (${code})` : text;
 };
-
-// Linux statfs f_type values (linux/magic.h) of file systems that hold no files of ours.
-const PSEUDO_FILESYSTEMS = new Map<number, string>([
-  [0x9fa0, 'proc'],
-  [0x62656572, 'sysfs'],
-  [0x27e0eb, 'cgroup'],
-  [0x63677270, 'cgroup2'],
-  [0x64626720, 'debugfs'],
-  [0x74726163, 'tracefs'],
-  [0x73636673, 'securityfs'],
-  [0x1cd1, 'devpts'],
-  [0xcafe4a11, 'bpf'],
-  [0x6165676c, 'pstore'],
-  [0xde5e81e4, 'efivarfs'],
-  [0x62656570, 'configfs'],
-  [0x65735543, 'fusectl'],
-  [0x42494e4d, 'binfmt_misc'],
-  [0xf97cff8c, 'selinuxfs'],
-  [0x19800202, 'mqueue'],
-  [0x6e736673, 'nsfs'],
-]);
 
 /** The path's stats, or null when nothing is there; other errors say why in one line. */
 async function statOrNull(path: string, what: string): Promise<Stats | null> {
@@ -93,11 +73,8 @@ export async function ensureDirectory(dir: string, what = dir): Promise<void> {
   if (info && !info.isDirectory()) {
     throw new OutDirError(existing === target ? `cannot use ${what}: it exists and is not a directory` : `cannot use ${what}: ${existing} is not a directory`);
   }
-  if (process.platform === 'linux') {
-    const type = (await statfs(existing).catch(() => null))?.type;
-    const name = type === undefined ? undefined : PSEUDO_FILESYSTEMS.get(type);
-    if (name !== undefined) throw new OutDirError(`cannot use ${what}: ${existing} is on ${name}, a pseudo-filesystem that holds no files`);
-  }
+  const pseudo = await pseudoFilesystem(existing);
+  if (pseudo !== null) throw new OutDirError(`cannot use ${what}: ${existing} is on ${pseudo}, a pseudo-filesystem that holds no files`);
   for (const path of missing) {
     try {
       await mkdir(path);
@@ -276,22 +253,27 @@ class Lock {
   }
 }
 
-const exists = (path: string): boolean => {
+const statOrUndefined = (path: string): Stats | undefined => {
   try {
-    statSync(path);
-    return true;
+    return statSync(path);
   } catch {
-    return false;
+    return undefined;
   }
 };
+const exists = (path: string): boolean => statOrUndefined(path) !== undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Staging and moving into place
 
+/** The files of `staging` to move into place, summary.json last. */
+function outputsIn(staging: string): string[] {
+  const names = readdirSync(staging).filter((n) => n !== COMMIT_MARKER && n !== PARTIAL_NOTE);
+  return names.sort((a, b) => Number(a === LAST_FILE) - Number(b === LAST_FILE));
+}
+
 /** Moves every file of `staging` into `out`, summary.json last, then removes `staging`. */
 function moveInto(staging: string, out: string): void {
-  const names = readdirSync(staging).filter((n) => n !== COMMIT_MARKER && n !== PARTIAL_NOTE);
-  names.sort((a, b) => Number(a === LAST_FILE) - Number(b === LAST_FILE));
+  const names = outputsIn(staging);
   for (const name of names) {
     try {
       renameSync(join(staging, name), join(out, name));
@@ -375,6 +357,9 @@ export async function openOutDir(out: string, options: OutDirOptions = {}): Prom
       commit() {
         if (settled) throw new OutDirError('the outputs were already committed or abandoned');
         if (!lock.held()) throw new OutDirError(`lost the lock on ${out} to another run: this run's outputs stay in ${staging}`);
+        // A rename onto a directory fails: find that out before moving anything.
+        const blocked = outputsIn(staging).find((name) => statOrUndefined(join(dir, name))?.isDirectory());
+        if (blocked !== undefined) throw new OutDirError(`cannot put ${blocked} into ${out}: a directory of that name is in the way`);
         settled = true;
         try {
           // From here on the move is finished by the next run on `out` if this one is cut short.

@@ -213,6 +213,23 @@ describe('readDirectory edge inputs', () => {
   });
 });
 
+describe('readDirectory on pseudo-filesystems', () => {
+  // /proc and /sys look like files but are kernel interfaces: /proc/kmsg never ends, so a walk
+  // that read it would hang.
+  it('rejects /proc as the input without entering it', async () => {
+    const got = await collect(readDirectory('/proc'));
+    expect(got.map((o) => (o.ok ? o.value.path : [o.rejection.path, o.rejection.reason, o.rejection.detail]))).toEqual([
+      ['.', 'pseudo-filesystem', 'on proc, a kernel interface, not code: not read'],
+    ]);
+    expect(await collect(listDirectory('/sys'))).toEqual(['.']);
+  });
+
+  it('rejects a single file on /proc given as the input without reading it', async () => {
+    const got = await collect(readDirectory('/proc/self/status'));
+    expect(rejections(got).map((r) => [r.path, r.reason])).toEqual([['status', 'pseudo-filesystem']]);
+  });
+});
+
 describe('readDirectory on very deep trees', () => {
   // A tree nested 2,000 levels deep still fits in PATH_MAX with one-letter names; walking it by
   // recursion overflowed the call stack.

@@ -140,6 +140,18 @@ describe('openOutDir', () => {
     expect(readFileSync(join(partial, 'summary.json'), 'utf8')).toBe('{"run":"partial"}\n');
   });
 
+  it('refuses to commit, moving nothing, when a directory stands where an output goes', async () => {
+    writePrevious();
+    mkdirSync(join(out, 'tree.json'));
+    const staged = await openOutDir(out);
+    writeFileSync(join(staged.staging, 'summary.json'), '{"run":2}\n');
+    writeFileSync(join(staged.staging, 'tree.json'), '{}\n');
+    expect(() => staged.commit()).toThrow(`cannot put tree.json into ${out}: a directory of that name is in the way`);
+    expect(readFileSync(join(out, 'summary.json'), 'utf8')).toBe(PREVIOUS['summary.json']);
+    // Not committed, so it can still be kept as the partial outputs.
+    expect(staged.abandon('could not commit')).toBe(staged.staging);
+  });
+
   it('refuses to commit once another run has taken its lock', async () => {
     const staged = await openOutDir(out);
     writeFileSync(join(staged.staging, 'summary.json'), '{}\n');
