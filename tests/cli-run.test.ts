@@ -164,8 +164,8 @@ describe('treesynth usage errors', () => {
 // Runs that are safe to interrupt and rerun (#9)
 
 /** The CLI as a running process: its stderr so far and how it ended. */
-function startRun(args: string[]) {
-  const child = spawn('node', [bin, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+function startRun(args: string[], env: Record<string, string> = {}) {
+  const child = spawn('node', [bin, ...args], { env: { ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   child.stdout.resume();
@@ -303,6 +303,28 @@ describe('treesynth run, interrupted and run again', { timeout: 180_000 }, () =>
     expect(readFileSync(join(said![2]!, 'INTERRUPTED.txt'), 'utf8')).toContain('did not finish: stopped at once by a second SIGINT');
     expect(readFileSync(join(said![2]!, 'rejected.jsonl'), 'utf8')).toContain('blob.bin');
     expect(existsSync(join(out, '.treesynth.lock'))).toBe(false);
+    rmSync(said![2]!, { recursive: true });
+  });
+
+  it('a crash mid-run (a throw outside the pipeline) is one line, and keeps the previous and the partial outputs', async () => {
+    const out = join(dir, 'crashed');
+    const before = await completeRun(out);
+    // Injected through a preload: SIGUSR2 makes the process throw from a callback, as a bug would.
+    const preload = join(dir, 'crash-on-sigusr2.cjs');
+    writeFileSync(preload, "process.on('SIGUSR2', () => setImmediate(() => { throw new Error('injected crash'); }));\n");
+    mode = 'stalled';
+    const started = chatRequests();
+    const running = startRun(llmArgs(out), { NODE_OPTIONS: `--require ${preload}` });
+    await waitFor('the first model call', () => chatRequests() > started);
+    running.child.kill('SIGUSR2');
+    const { code } = await running.exited;
+    expect(code).toBe(1);
+    const said = /^treesynth: injected crash; the outputs in (.+) are untouched; this run's partial outputs are in (.+)$/m.exec(running.stderr());
+    expect(running.stderr()).not.toMatch(/at .*\.js:\d+/);
+    expect(said, running.stderr()).not.toBeNull();
+    expect(said![1]).toBe(out);
+    expect(snapshot(out)).toEqual(before);
+    expect(readFileSync(join(said![2]!, 'INTERRUPTED.txt'), 'utf8')).toContain('did not finish: crashed: injected crash');
     rmSync(said![2]!, { recursive: true });
   });
 

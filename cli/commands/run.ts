@@ -54,8 +54,18 @@ async function runOnFiles(options: RunOptions): Promise<{ summary: RunSummary; p
     process.stderr.write(`treesynth: stopped at once; ${untouched}${partial ? `; this run's partial outputs are in ${partial}` : ''}\n`);
     process.exit(SIGNAL_EXIT[signal] ?? 1);
   };
+  // A crash outside the run's promise (a throw in a callback) is said the same way, in one line.
+  const onCrash = (error: unknown) => {
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    const partial = staged.abandon(`crashed: ${message}`);
+    process.stderr.write(`treesynth: ${message}; ${untouched}${partial ? `; this run's partial outputs are in ${partial}` : ''}\n`);
+    if (process.env['TREESYNTH_DEBUG']) process.stderr.write(`${error instanceof Error ? error.stack : ''}\n`);
+    process.exit(1);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
   try {
     const summary = await runStaged(options, input, info.isDirectory(), staged.staging, stop.signal);
     if (summary.interrupted !== null) {
@@ -72,6 +82,8 @@ async function runOnFiles(options: RunOptions): Promise<{ summary: RunSummary; p
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
   }
 }
 
