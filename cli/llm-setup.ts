@@ -91,15 +91,8 @@ export async function openLlm(settings: LlmCliSettings, wanted: readonly string[
       }
       clients[stage] = client;
     }
-    return {
-      factory, clients,
-      close: async () => {
-        factory.close();
-        await cache?.close();
-      },
-    };
+    return { factory, clients, close: async () => cache?.close() };
   } catch (error) {
-    factory.close();
     await cache?.close();
     throw error;
   }
@@ -141,11 +134,14 @@ export async function openLlmClients(options: RunOptions, wanted: readonly LlmSt
  */
 export async function openValidation(options: RunOptions, llm: LlmClients): Promise<ValidateConfig | undefined> {
   if (!options.validate || !llm.models.generate) return undefined;
+  let config: ValidateConfig;
   try {
-    return await createValidateConfig({ timeoutMs: options.sandboxTimeout, memoryMb: options.sandboxMemory, turns: options.turns, minMutationScore: options.minMutationScore, seed: options.seed }, llm.debugModel);
+    config = await createValidateConfig({ timeoutMs: options.sandboxTimeout, memoryMb: options.sandboxMemory, turns: options.turns, minMutationScore: options.minMutationScore, seed: options.seed }, llm.debugModel);
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (or run with --no-validate to keep samples unvalidated)`);
   }
+  if (!options.quiet) for (const line of config.warnings ?? []) process.stderr.write(`treesynth: ${line}\n`);
+  return config;
 }
 
 export async function openDecontamination(options: RunOptions): Promise<DecontaminateConfig | undefined> {

@@ -60,6 +60,8 @@ export interface ValidateConfig {
   errorTailChars?: number;
   /** Mutation testing of passing samples; absent or null: none. */
   mutation?: MutationConfig | null;
+  /** Where this machine's sandbox is weaker than the defaults promise (no cgroup, fewer slots), for the user to hear. */
+  warnings?: readonly string[];
 }
 
 /** Run settings as the CLI and the topology know them. */
@@ -95,7 +97,7 @@ export async function createValidateConfig(settings: ValidateSettings, model?: S
     ? { grammars: await loadGrammars(['python', 'javascript', 'typescript', 'tsx']), maxMutants, seed: settings.seed ?? DEFAULT_MUTATION.seed, minScore: settings.minMutationScore ?? DEFAULT_MIN_MUTATION_SCORE }
     : null;
   // Twice the sandbox slots in flight, so samples waiting on the model do not leave the sandbox idle.
-  return { runner, turns: settings.turns ?? 2, model: model ?? null, concurrency: runner.concurrency * 2, mutation };
+  return { runner, turns: settings.turns ?? 2, model: model ?? null, concurrency: runner.concurrency * 2, mutation, warnings: runner.warnings() };
 }
 
 function attempt(turn: number, result: SandboxResult, tokens: { promptTokens: number; completionTokens: number }, tailChars: number): ValidationAttempt {

@@ -91,7 +91,7 @@ export async function validateFile(input: string, options: ValidateCommandOption
     mutants: options.mutants, minMutationScore: options.minMutationScore,
   });
   // Where this machine gives a weaker sandbox than the defaults promise, the user hears it first.
-  if (config.runner instanceof Sandbox) for (const line of config.runner.warnings()) warn(line);
+  for (const line of config.warnings ?? []) warn(line);
   const llm = await setupModel(options, warn);
   config.model = llm.model;
   await mkdir(options.out, { recursive: true });
