@@ -47,6 +47,8 @@ export interface DirectorySourceOptions extends SourceRules {
   gitignore?: boolean;
   /** Read the files of this commit/tree (via git) instead of the work tree. */
   gitRef?: string;
+  /** Directories (absolute paths) never entered, e.g. a run's own output folders inside its input. */
+  excludeDir?: (absPath: string) => boolean;
 }
 
 /** Language named by the extension, else by a `#!` line; null when neither says anything. */
@@ -114,6 +116,7 @@ type WalkItem =
 
 interface WalkContext {
   readonly skipDirs: ReadonlySet<string>;
+  readonly excludeDir: (absPath: string) => boolean;
   readonly gitignore: boolean;
   readonly ignoreCase: boolean;
 }
@@ -217,7 +220,7 @@ async function* walkTree(context: WalkContext, root: string, rootLayers: readonl
     if (entry.isSymbolicLink() || entry.name === '.git') continue;
     const rel = frame.relDir === '' ? entry.name : `${frame.relDir}/${entry.name}`;
     if (entry.isDirectory()) {
-      if (context.skipDirs.has(entry.name) || isIgnored(frame.layers, rel, true)) continue;
+      if (context.skipDirs.has(entry.name) || isIgnored(frame.layers, rel, true) || context.excludeDir(join(frame.absDir, entry.name))) continue;
       const child = await enter(context, join(frame.absDir, entry.name), rel, frame.layers, frame.dev);
       if (typeof child === 'string') yield { kind: 'unreadable-dir', rel, code: child };
       else if ('pseudo' in child) yield { kind: 'pseudo', rel, fs: child.pseudo };
@@ -245,6 +248,7 @@ async function* walk(root: string, options: DirectorySourceOptions): AsyncGenera
   const gitignore = options.gitignore ?? true;
   const context: WalkContext = {
     skipDirs: new Set(options.skipDirs ?? DEFAULT_SKIP_DIRS),
+    excludeDir: options.excludeDir ?? (() => false),
     gitignore,
     // git's core.ignoreCase default follows the file system; approximate it by platform.
     ignoreCase: process.platform === 'darwin' || process.platform === 'win32',

@@ -417,6 +417,17 @@ describe('treesynth run on hostile inputs and outputs', { timeout: 180_000 }, ()
     }
   });
 
+  it('never reads its own outputs when --out lies inside --input: a rerun reads what the first run read', async () => {
+    const input = join(dir, 'self');
+    writeManyFiles(input, 3);
+    const out = join(input, 'out');
+    const first = await treesynth(['run', '--input', input, '--out', out, '--tasks', '1', '--embeddings', 'lexical', '-q'], 60_000);
+    expect(first.code).toBe(0);
+    const second = await treesynth(['run', '--input', input, '--out', out, '--tasks', '1', '--embeddings', 'lexical', '-q'], 60_000);
+    expect(second.code).toBe(0);
+    expect(summaryOf(out).files).toEqual({ read: 3, accepted: 3, rejected: 0 });
+  });
+
   it('keeps every line of a truncated .jsonl.gz before the cut, rejects the rest as "truncated" and says so', async () => {
     const whole = gzipSync(lines(2000));
     const cut = whole.subarray(0, Math.floor(whole.length / 2));

@@ -112,6 +112,12 @@ describe('readDirectory', () => {
     expect(got.some((p) => p.startsWith('link'))).toBe(false);
   });
 
+  it('never enters the directories excludeDir names', async () => {
+    const got = files(await collect(readDirectory(root, { excludeDir: (dir) => dir === join(root, 'src') }))).map((f) => f.path);
+    expect(got.some((p) => p.startsWith('src/'))).toBe(false);
+    expect(got).toContain('other/secret.ts');
+  });
+
   it('listDirectory names the same paths without reading', async () => {
     const listed = await collect(listDirectory(root));
     const read = (await collect(readDirectory(root))).map((o) => (o.ok ? o.value.path : o.rejection.path));

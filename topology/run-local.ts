@@ -1,7 +1,7 @@
 // Local mode: the topology over the in-memory transport, a directory / git tree / JSONL
 // corpus in, files out. No broker, no model. Every file read is either accepted (its
 // features reach the tree) or rejected with a reason, and the summary says so.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
 import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
 import { writeFileAtomic } from '../connectors/atomic-file.js';
@@ -56,6 +56,11 @@ export interface LocalRunConfig {
   signal?: AbortSignal;
   /** Most bytes a .jsonl.gz input may inflate to (default: the JSONL source's, from the file size). */
   maxDecompressedBytes?: number;
+  /**
+   * Folders a directory input never enters, besides `out` itself: where the caller keeps
+   * outputs (a final --out whose staging folder is `out`). Each with its `<name>.partial-*` siblings.
+   */
+  outputDirs?: readonly string[];
 }
 
 export interface LocalLlmConfig {
@@ -122,7 +127,14 @@ function openSource(config: LocalRunConfig, onBytes: (n: number) => void): Async
   if (isJsonl(config.input)) {
     return readJsonl(config.input, { onProgress: onBytes, maxLineBytes: maxReadBytes, ...(config.maxDecompressedBytes ? { maxDecompressedBytes: config.maxDecompressedBytes } : {}) });
   }
-  return readDirectory(config.input, { maxReadBytes });
+  // A run whose --out lies inside its input must not read its own outputs (last run's, or the
+  // files it is writing): reruns would differ.
+  const outputs = [config.out, ...(config.outputDirs ?? [])].map((d) => resolve(d));
+  const excludeDir = (dir: string) => {
+    const abs = resolve(dir);
+    return outputs.some((o) => abs === o || abs.startsWith(`${o}.partial-`));
+  };
+  return readDirectory(config.input, { maxReadBytes, excludeDir });
 }
 
 /** The source until `signal` aborts; a source that fails part-way ends there, its error handed to `failed`. */

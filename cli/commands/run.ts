@@ -109,7 +109,7 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
   let summary: RunSummary;
   try {
     summary = await runLocal({
-      input, out, signal, maxDecompressedBytes: options.maxDecompressed, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
+      input, out, outputDirs: [options.out], signal, maxDecompressedBytes: options.maxDecompressed, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
       window: options.window ?? defaultWindow(options.concurrency), labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
       llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
       ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
