@@ -19,6 +19,8 @@ export interface TestReport {
   done: boolean;
   /** pytest's exit status from the harness's last record. */
   exitStatus: number | null;
+  /** Tests pytest collected; each must report an outcome. */
+  collected: number | null;
   syntaxError: string | null;
   collectErrors: string[];
   tests: ReportedTest[];
@@ -57,7 +59,7 @@ const short = (s: string): string => (s.length > 160 ? `${s.slice(0, 159)}…` :
 const relative = (file: string | null, workDir: string): string => (file && file.startsWith(`${workDir}/`) ? file.slice(workDir.length + 1) : (file ?? '?'));
 
 export function parseReport(text: string, nonce: string, workDir: string): TestReport {
-  const report: TestReport = { runner: null, done: false, exitStatus: null, syntaxError: null, collectErrors: [], tests: [], silentFiles: [], earlyExits: [], unfinished: [], invalid: [] };
+  const report: TestReport = { runner: null, done: false, exitStatus: null, collected: null, syntaxError: null, collectErrors: [], tests: [], silentFiles: [], earlyExits: [], unfinished: [], invalid: [] };
   const queued = new Map<string, number>();
   const bad = (why: string): void => {
     if (report.invalid.length < MAX_KEPT) report.invalid.push(why);
@@ -85,6 +87,7 @@ export function parseReport(text: string, nonce: string, workDir: string): TestR
         report.syntaxError = str(record['detail']) ?? 'syntax error';
         return;
       case 'collected':
+        if (typeof record['count'] === 'number' && Number.isInteger(record['count'])) report.collected = record['count'];
         return;
       case 'collect-error':
         if (report.collectErrors.length < MAX_KEPT) report.collectErrors.push(str(record['id']) ?? '?');
@@ -151,6 +154,10 @@ export function judgeReport(report: TestReport): ReportVerdict {
   if (!report.done) {
     const last = report.tests[report.tests.length - 1];
     return { rule: 'incomplete-run', detail: `the test runner did not finish on its own${last ? ` (the last test reported was ${short(last.id)})` : ''}` };
+  }
+  // pytest.exit(returncode=0) in a test ends the session "successfully" with tests never run.
+  if (report.collected !== null && report.tests.length < report.collected) {
+    return { rule: 'incomplete-run', detail: `only ${report.tests.length} of the ${report.collected} collected tests reported an outcome (the run was cut short)` };
   }
   const failed = report.tests.filter((t) => t.outcome === 'failed' || t.outcome === 'error' || t.outcome === 'xpassed');
   if (failed.length > 0 || report.collectErrors.length > 0) {
