@@ -73,6 +73,8 @@ const FORBIDDEN_RULES: Record<'python' | 'node', Array<[RegExp, string]>> = {
 export function forbiddenFile(runtime: 'python' | 'node', files: readonly SandboxFile[]): string | null {
   for (const f of files) {
     for (const [pattern, why] of FORBIDDEN_RULES[runtime]) if (pattern.test(f.path)) return `"${f.path}" is not allowed: ${why}`;
+    // pytest loads the plugins a test module names, inside the runner.
+    if (runtime === 'python' && f.path.endsWith('.py') && /^pytest_plugins\s*[:=]/m.test(f.content)) return `"${f.path}" is not allowed to set pytest_plugins: a plugin of the sample would run inside the test runner`;
   }
   return null;
 }
