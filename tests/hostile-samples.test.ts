@@ -211,13 +211,19 @@ describe('hostile samples', () => {
       expect(j.reason, show(j)).toBe('process-limit');
     });
 
-    it('endless output and endless sleep end at their limits', async () => {
+    it('endless output and endless sleep end at their limits, in Python and in Node', async () => {
       const [out, sleep] = await Promise.all([
         run('javascript', js(`${NODE_TEST}test('shout', () => { for (;;) process.stdout.write('x'.repeat(65536)); });\n`)),
         run('python', py('import time\n\n\ndef test_sleep():\n    time.sleep(3600)\n')),
       ]);
+      const [pyOut, jsSleep] = await Promise.all([
+        run('python', py('import sys\n\n\ndef test_shout():\n    while True:\n        sys.__stdout__.write("x" * 65536)\n')),
+        run('javascript', js(`${NODE_TEST}test('sleeps', () => new Promise(() => setInterval(() => {}, 1000)));\n`)),
+      ]);
       expect(out.reason, show(out)).toBe('output-limit');
+      expect(pyOut.reason, show(pyOut)).toBe('output-limit');
       expect(sleep.reason, show(sleep)).toBe('timeout');
+      expect(jsSleep.reason, show(jsSleep)).toBe('timeout');
     });
 
     it("memory is capped for the whole run, not per process: many processes, or a shared mapping, stay within it", async () => {
