@@ -38,6 +38,8 @@ export interface ClientMeasure {
   peakInFlight: number;
   /** Calls the client gave up on (failed after its retries). */
   failed: number;
+  /** CPU seconds of the client's whole process (start-up included); undefined off Linux. */
+  cpuSeconds: number | undefined;
 }
 
 export interface OrchestrationRow extends OrchestrationCase {
@@ -141,11 +143,32 @@ async function startEndpoint(latencyMs: number): Promise<{ url: string; ask: (co
   };
 }
 
-function measure(stats: EndpointStats, failed: number, concurrency: number, latencyMs: number): ClientMeasure {
+/** CPU seconds used by the children this process has waited for (Linux: cutime + cstime), else undefined. */
+function childrenCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 16 and 17 (cutime, cstime) in clock ticks of 1/100 s; the slice starts at field 3.
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `child` and adds the CPU time it used. */
+async function timed<T extends object>(child: () => Promise<T>): Promise<T & { cpuSeconds: number | undefined }> {
+  const before = childrenCpuSeconds();
+  const result = await child();
+  const after = childrenCpuSeconds();
+  return { ...result, cpuSeconds: before === undefined || after === undefined ? undefined : +(after - before).toFixed(2) };
+}
+
+function measure(run: { stats: EndpointStats; failed: number; cpuSeconds: number | undefined }, concurrency: number, latencyMs: number): ClientMeasure {
+  const { stats } = run;
   const okPerSecond = stats.busySeconds > 0 ? stats.ok / stats.busySeconds : 0;
   return {
     ok: stats.ok, requests: stats.requests, busySeconds: +stats.busySeconds.toFixed(2), okPerSecond: +okPerSecond.toFixed(1),
-    efficiency: +(okPerSecond / (concurrency / (latencyMs / 1000))).toFixed(3), peakInFlight: stats.peakInFlight, failed,
+    efficiency: +(okPerSecond / (concurrency / (latencyMs / 1000))).toFixed(3), peakInFlight: stats.peakInFlight, failed: run.failed, cpuSeconds: run.cpuSeconds,
   };
 }
 
@@ -166,15 +189,15 @@ export async function orchestration(options: OrchestrationOptions): Promise<Orch
     return answer.stats;
   };
   let runs = 0;
-  type Run = { stats: EndpointStats; failed: number; limiter?: LimiterTrace };
+  type Run = { stats: EndpointStats; failed: number; cpuSeconds: number | undefined; limiter?: LimiterTrace };
   const treesynth = async (c: OrchestrationCase, cache: string): Promise<Run> => {
     await endpoint.ask({ type: 'reset', faultRate: c.faultRate, seed: c.concurrency });
     const out = join(dir, `out-${runs++}`);
-    await exec('node', [
+    const { cpuSeconds } = await timed(() => exec('node', [
       bin, 'run', '--input', corpus, '--out', out, '--max-files', String(c.concurrency * options.filesPerSlot), '--tasks', '0',
       '--llm-base-url', endpoint.url, '--model', 'bench-model', '--llm-stages', 'extract', '--concurrency', String(c.concurrency),
       '--embeddings', 'lexical', '--cache', cache, '--quiet',
-    ], { env: { ...process.env, CI: 'true', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', TREESYNTH_MODEL: '' }, maxBuffer: 1 << 24 });
+    ], { env: { ...process.env, CI: 'true', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', TREESYNTH_MODEL: '' }, maxBuffer: 1 << 24 }));
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
       rejectedByStage: Record<string, number>;
       llm: { usage: { concurrency?: Record<string, LimiterTrace> } };
@@ -183,15 +206,15 @@ export async function orchestration(options: OrchestrationOptions): Promise<Orch
     const limiter = Object.values(summary.llm.usage.concurrency ?? {})[0];
     // A file whose call failed after every retry is a dead letter of the model's half of extract.
     return {
-      stats: await stats(), failed: summary.rejectedByStage['extract-llm'] ?? 0,
+      stats: await stats(), failed: summary.rejectedByStage['extract-llm'] ?? 0, cpuSeconds,
       ...(limiter ? { limiter: { faultCuts: limiter.faultCuts, latencyCuts: limiter.latencyCuts, pauses: limiter.pauses, limit: limiter.limit } } : {}),
     };
   };
   const semaphore = async (c: OrchestrationCase, count: number): Promise<Run> => {
     await endpoint.ask({ type: 'reset', faultRate: c.faultRate, seed: c.concurrency });
-    const { stdout } = await exec('node', [baseline, JSON.stringify({ baseURL: endpoint.url, model: 'bench-model', concurrency: c.concurrency, maxRetries: 5, timeoutMs: 60_000, corpus, count })]);
+    const { stdout, cpuSeconds } = await timed(() => exec('node', [baseline, JSON.stringify({ baseURL: endpoint.url, model: 'bench-model', concurrency: c.concurrency, maxRetries: 5, timeoutMs: 60_000, corpus, count })]));
     const result = JSON.parse(stdout.trim()) as { ok: number; failed: number };
-    return { stats: await stats(), failed: result.failed };
+    return { stats: await stats(), failed: result.failed, cpuSeconds };
   };
   const best = (runs: Run[]) =>
     runs.reduce((a, b) => (b.stats.ok / (b.stats.busySeconds || Infinity) > a.stats.ok / (a.stats.busySeconds || Infinity) ? b : a));
@@ -210,8 +233,8 @@ export async function orchestration(options: OrchestrationOptions): Promise<Orch
       }
       const t = best(ours);
       const s = best(theirs);
-      const treesynthMeasure = { ...measure(t.stats, t.failed, c.concurrency, latencyMs), limiter: t.limiter ?? { faultCuts: 0, latencyCuts: 0, pauses: 0, limit: c.concurrency } };
-      const semaphoreMeasure = measure(s.stats, s.failed, c.concurrency, latencyMs);
+      const treesynthMeasure = { ...measure(t, c.concurrency, latencyMs), limiter: t.limiter ?? { faultCuts: 0, latencyCuts: 0, pauses: 0, limit: c.concurrency } };
+      const semaphoreMeasure = measure(s, c.concurrency, latencyMs);
       rows.push({
         ...c, bound: c.concurrency / (latencyMs / 1000), treesynth: treesynthMeasure, semaphore: semaphoreMeasure,
         ratio: +(treesynthMeasure.okPerSecond / semaphoreMeasure.okPerSecond).toFixed(3),

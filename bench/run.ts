@@ -173,14 +173,13 @@ async function llmOrchestration(): Promise<void> {
   const target = (c: number, f: number) => (c <= 16 && f === 0 ? 0.9 : 1.0);
   results['orchestration'] = { ...r, targets: { ratioAtC16: '≥ 0.9', ratioAtC64AndUnderFaults: '≥ 1.0', replayRequests: 0 } };
   console.log(`orchestration: fake endpoint L = ${latencyMs} ms in its own process; faults = 429/503 at random, no retry-after; treesynth run --llm-stages extract --embeddings lexical over function-sized stdlib files, its defaults otherwise; best of ${Number(process.env['BENCH_LLM_REPEATS'] ?? 2)}`);
-  console.log('  C  faults | treesynth run: answers/s  of C/L  peak in flight  requests  limiter cuts (faults+latency) | openai + semaphore: answers/s  of C/L  peak in flight  requests | ratio (target)');
+  const cell = (m: { okPerSecond: number; efficiency: number; peakInFlight: number; requests: number; failed: number; cpuSeconds: number | undefined }) =>
+    `${m.okPerSecond.toFixed(1).padStart(6)} (${m.efficiency.toFixed(2)})  ${String(m.peakInFlight).padStart(3)}  ${String(m.requests).padStart(5)}${m.failed ? ` (${m.failed} failed)` : ''}  ${m.cpuSeconds === undefined ? '-' : m.cpuSeconds.toFixed(1)}`;
+  console.log('   C  faults | treesynth run: answers/s (of C/L), peak in flight, requests, limiter cuts, CPU s | openai + semaphore: the same but cuts | ratio (target)');
   for (const row of r.rows) {
-    const t = row.treesynth;
-    const s = row.semaphore;
+    const cuts = row.treesynth.limiter.faultCuts + row.treesynth.limiter.latencyCuts;
     console.log(
-      `  ${String(row.concurrency).padStart(2)}  ${row.faultRate === 0 ? ' none ' : `${Math.round(row.faultRate * 100)} %  `} | ${String(t.okPerSecond).padStart(9)}  ${t.efficiency.toFixed(2)}  ${String(t.peakInFlight).padStart(3)}  ${t.requests}${t.failed ? ` (${t.failed} failed)` : ''}` +
-        ` cuts ${t.limiter.faultCuts}+${t.limiter.latencyCuts}` +
-        ` | ${String(s.okPerSecond).padStart(9)}  ${s.efficiency.toFixed(2)}  ${String(s.peakInFlight).padStart(3)}  ${s.requests}${s.failed ? ` (${s.failed} failed)` : ''} | ${row.ratio.toFixed(2)} (≥ ${target(row.concurrency, row.faultRate).toFixed(1)})`,
+      `  ${String(row.concurrency).padStart(2)}  ${row.faultRate === 0 ? ' none ' : `${Math.round(row.faultRate * 100)} %  `} | ${cell(row.treesynth)}  cuts ${cuts} | ${cell(row.semaphore)} | ${row.ratio.toFixed(2)} (≥ ${target(row.concurrency, row.faultRate).toFixed(1)})`,
     );
   }
   console.log(`  replay of the same files sent ${r.replayRequests} requests (target 0)`);

@@ -136,7 +136,10 @@ export function settingsFrom(options: RunOptions): PipelineSettings {
     levelMix: given('levels') ? options.levels : base.levelMix,
     excludeCategories: options.includeDefects ? base.excludeCategories.filter((c) => !DEFECT_CATEGORIES.includes(c)) : base.excludeCategories,
     targetLanguage: options.targetLanguage, upweights: options.upweight, required: options.require,
-    llmStages: options.llmStages, maxChars: options.maxChars, concurrency: options.concurrency,
+    // Records in flight per model stage: twice the requests the endpoint's limiter lets out, so
+    // calls sleeping out a retry's backoff do not leave the endpoint short (at 25 % faults,
+    // C records kept about 11 of 16 requests in flight).
+    llmStages: options.llmStages, maxChars: options.maxChars, concurrency: 2 * options.concurrency,
     evolution: { every: options.evolveEvery, rounds: options.evolveRounds },
   });
 }

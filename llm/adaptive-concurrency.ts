@@ -7,7 +7,12 @@
 //   produces (`toleratedFaultRate`). A single fault, or 25 % of random faults, is retried, not
 //   answered by halving the limit (which left a run at one request in flight);
 // - latency well above its baseline: self-hosted servers (vLLM, llama.cpp, Ollama) never answer
-//   429, they queue, and the queue shows up only as slower answers;
+//   429, they queue, and the queue shows up only as slower answers. What is compared is the
+//   fastest answer of each round trip: a server's queue delays every answer, the client's own
+//   busy moments (a CPU-bound pipeline measures latency in its event loop) and long answers
+//   delay some. Each kind of request (a stage's prompts) has its own baseline, so a stage with
+//   longer answers starting is not a slower server. A latency cut takes a tenth, not half: a
+//   queue that keeps growing is cut again every round trip;
 // - a server's `retry-after`: the whole endpoint pauses (no request starts) until it has passed,
 //   not only the request that was told.
 //
@@ -25,21 +30,24 @@ export interface AdaptiveConcurrencyOptions {
   initial?: number;
   /** Successes at a saturated limit needed to add one after a cut. Default 10. */
   successesPerIncrease?: number;
-  /** Multiplier of a cut, in (0, 1). Default 0.5. */
+  /** Multiplier of a cut for faults, in (0, 1). Default 0.5. */
   decreaseFactor?: number;
+  /**
+   * Multiplier of a cut for latency, in (0, 1). Default 0.9: a queue that keeps growing is cut
+   * again every round trip, while a latency blip costs a tenth of the limit, not half of it.
+   */
+  latencyDecreaseFactor?: number;
   /** Share of faults among recent outcomes that is noise, not overload, in (0, 1). Default 0.3. */
   toleratedFaultRate?: number;
   /** Outcomes the fault rate is measured over. Default 64. */
   faultWindow?: number;
   /** Outcomes needed before the fault rate can cut. Default 8. */
   minFaultSamples?: number;
-  /** Recent latency above `baseline × latencyTolerance` counts as overload. Default 2. */
+  /** A round trip whose fastest answer is above `baseline × latencyTolerance` counts as overload. Default 2. */
   latencyTolerance?: number;
-  /** Weight of a new sample in the recent-latency EWMA. Default 0.3. */
-  recentAlpha?: number;
-  /** Weight of a new sample in the baseline EWMA; small, so the baseline moves slowly. Default 0.02. */
+  /** Weight of a round trip's fastest answer in the baseline. Default 0.2. */
   baselineAlpha?: number;
-  /** Latency samples needed before latency can cut or block increases. Default 5. */
+  /** Answers in a latency window at least; a window is otherwise one round trip (`limit` answers). Default 5. */
   minLatencySamples?: number;
   /** Clock in ms, for pauses. Default `performance.now`. */
   now?: () => number;
@@ -47,7 +55,8 @@ export interface AdaptiveConcurrencyOptions {
 
 /** How a request that held a permit ended, as far as concurrency is concerned. */
 export type PermitOutcome =
-  | { readonly kind: 'success'; readonly latencyMs: number }
+  /** `latencyKey`: the kind of request (a stage's prompts); each kind has its own latency baseline. */
+  | { readonly kind: 'success'; readonly latencyMs: number; readonly latencyKey?: string }
   /** 429, 5xx, a timeout: the server is telling us to slow down. */
   | { readonly kind: 'overload' }
   /** Says nothing about load (a 4xx, a refused connection, an abort). */
@@ -62,10 +71,8 @@ export interface ConcurrencySnapshot {
   limit: number;
   inFlight: number;
   waiting: number;
-  /** Recent latency (fast EWMA), ms; undefined before the first sample. */
-  recentLatencyMs: number | undefined;
-  /** Baseline latency (slow EWMA), ms. */
-  baselineLatencyMs: number | undefined;
+  /** By kind of request: the fastest answer of the last round trip and the baseline, ms. */
+  latency: Record<string, { fastestMs: number | undefined; baselineMs: number | undefined }>;
   /** Share of faults among the outcomes counted since the last cut (at most `faultWindow`). */
   recentFaultRate: number;
   increases: number;
@@ -86,6 +93,20 @@ interface Waiter {
   grant: (permit: Permit) => void;
   fail: (reason: unknown) => void;
   detach: () => void;
+}
+
+/** Below this baseline, ms, latency is compared with this: 2 ms becoming 20 is noise, not a queue. */
+const LATENCY_FLOOR_MS = 10;
+
+interface LatencyTrack {
+  /** Fastest answer and answers so far in the current window. */
+  windowMin: number;
+  windowCount: number;
+  /** Fastest answer of the last complete window. */
+  fastest: number | undefined;
+  baseline: number | undefined;
+  /** The last complete window was slow: no increase until one is not. */
+  slow: boolean;
 }
 
 /** Standard deviations above the tolerated fault rate at which faults count as overload. */
@@ -112,11 +133,11 @@ export class AdaptiveLimiter {
   readonly max: number;
   private readonly successesPerIncrease: number;
   private readonly decreaseFactor: number;
+  private readonly latencyDecreaseFactor: number;
   private readonly toleratedFaultRate: number;
   private readonly faultWindow: number;
   private readonly minFaultSamples: number;
   private readonly latencyTolerance: number;
-  private readonly recentAlpha: number;
   private readonly baselineAlpha: number;
   private readonly minLatencySamples: number;
   private readonly now: () => number;
@@ -130,9 +151,7 @@ export class AdaptiveLimiter {
   /** Outcomes of this epoch, oldest first (true = fault), at most `faultWindow`. */
   private readonly outcomes: boolean[] = [];
   private faultsInWindow = 0;
-  private recent: number | undefined;
-  private baseline: number | undefined;
-  private samples = 0;
+  private readonly latency = new Map<string, LatencyTrack>();
   private increases = 0;
   private faultCuts = 0;
   private latencyCuts = 0;
@@ -150,13 +169,13 @@ export class AdaptiveLimiter {
     this.currentLimit = Math.min(this.max, Math.max(this.min, checkLimit(options.initial ?? this.max, 'initial')));
     this.successesPerIncrease = checkLimit(options.successesPerIncrease ?? 10, 'successesPerIncrease');
     this.decreaseFactor = checkFraction(options.decreaseFactor ?? 0.5, 'decreaseFactor');
+    this.latencyDecreaseFactor = checkFraction(options.latencyDecreaseFactor ?? 0.9, 'latencyDecreaseFactor');
     this.toleratedFaultRate = checkFraction(options.toleratedFaultRate ?? 0.3, 'toleratedFaultRate');
     this.faultWindow = checkLimit(options.faultWindow ?? 64, 'faultWindow');
     this.minFaultSamples = Math.min(this.faultWindow, checkLimit(options.minFaultSamples ?? 8, 'minFaultSamples'));
     this.latencyTolerance = options.latencyTolerance ?? 2;
     if (!(this.latencyTolerance > 1)) throw new Error(`AdaptiveLimiter: latencyTolerance must be > 1, got ${this.latencyTolerance}`);
-    this.recentAlpha = checkFraction(options.recentAlpha ?? 0.3, 'recentAlpha');
-    this.baselineAlpha = checkFraction(options.baselineAlpha ?? 0.02, 'baselineAlpha');
+    this.baselineAlpha = checkFraction(options.baselineAlpha ?? 0.2, 'baselineAlpha');
     this.minLatencySamples = Math.max(1, Math.floor(options.minLatencySamples ?? 5));
     this.now = options.now ?? (() => performance.now());
     this.peakLimit = this.currentLimit;
@@ -182,8 +201,7 @@ export class AdaptiveLimiter {
       limit: this.currentLimit,
       inFlight: this.active,
       waiting: this.queue.length,
-      recentLatencyMs: this.recent,
-      baselineLatencyMs: this.baseline,
+      latency: Object.fromEntries([...this.latency].map(([key, t]) => [key, { fastestMs: t.fastest, baselineMs: t.baseline }])),
       recentFaultRate: this.outcomes.length > 0 ? this.faultsInWindow / this.outcomes.length : 0,
       increases: this.increases,
       decreases: this.faultCuts + this.latencyCuts,
@@ -274,16 +292,12 @@ export class AdaptiveLimiter {
       if (current && this.faultRateTooHigh()) this.decrease('faults');
       return;
     }
-    const latency = Math.max(0, outcome.latencyMs);
-    this.samples++;
-    this.recent = this.recent === undefined ? latency : this.recent + this.recentAlpha * (latency - this.recent);
-    this.baseline = this.baseline === undefined ? latency : this.baseline + this.baselineAlpha * (latency - this.baseline);
-    const slow = this.samples >= this.minLatencySamples && this.recent > this.baseline * this.latencyTolerance;
-    if (slow) {
-      if (current) this.decrease('latency');
+    const track = this.latencyTrack(outcome.latencyKey ?? '');
+    if (current && this.slowRoundTrip(track, Math.max(0, outcome.latencyMs))) {
+      this.decrease('latency');
       return;
     }
-    if (!saturated) return;
+    if (track.slow || !saturated) return;
     // Faults in between do not reset this count: their rate is judged above, and a limit cut by
     // mistake must be able to climb back while a quarter of the requests still fail.
     if (++this.successesSinceChange >= this.successesPerIncrease && this.currentLimit < this.max) {
@@ -294,6 +308,32 @@ export class AdaptiveLimiter {
       this.successesSinceChange = 0;
       if (this.currentLimit > this.peakLimit) this.peakLimit = this.currentLimit;
     }
+  }
+
+  private latencyTrack(key: string): LatencyTrack {
+    let track = this.latency.get(key);
+    if (!track) {
+      track = { windowMin: Infinity, windowCount: 0, fastest: undefined, baseline: undefined, slow: false };
+      this.latency.set(key, track);
+    }
+    return track;
+  }
+
+  /**
+   * Adds an answer to its kind's window; when the window (a round trip) is complete, whether
+   * its fastest answer was well above the baseline. Slow windows move the baseline too, so a
+   * lasting change (longer prompts) costs a cut or two, while a growing queue keeps cutting.
+   */
+  private slowRoundTrip(track: LatencyTrack, latencyMs: number): boolean {
+    track.windowMin = Math.min(track.windowMin, latencyMs);
+    if (++track.windowCount < Math.max(this.minLatencySamples, this.currentLimit)) return false;
+    const fastest = track.windowMin;
+    track.windowMin = Infinity;
+    track.windowCount = 0;
+    track.fastest = fastest;
+    track.slow = track.baseline !== undefined && fastest > Math.max(track.baseline, LATENCY_FLOOR_MS) * this.latencyTolerance;
+    track.baseline = track.baseline === undefined ? fastest : track.baseline + this.baselineAlpha * (fastest - track.baseline);
+    return track.slow;
   }
 
   private count(fault: boolean): void {
@@ -317,13 +357,19 @@ export class AdaptiveLimiter {
 
   private decrease(cause: 'faults' | 'latency'): void {
     if (this.currentLimit <= this.min) return;
-    this.currentLimit = Math.max(this.min, Math.min(this.currentLimit - 1, Math.floor(this.currentLimit * this.decreaseFactor)));
+    const factor = cause === 'faults' ? this.decreaseFactor : this.latencyDecreaseFactor;
+    this.currentLimit = Math.max(this.min, Math.min(this.currentLimit - 1, Math.floor(this.currentLimit * factor)));
     if (cause === 'faults') this.faultCuts++;
     else this.latencyCuts++;
     this.epoch++;
     this.successesSinceChange = 0;
     this.outcomes.length = 0;
     this.faultsInWindow = 0;
+    // Latency windows restart at the new limit, with answers sent under it.
+    for (const track of this.latency.values()) {
+      track.windowMin = Infinity;
+      track.windowCount = 0;
+    }
   }
 
   private pump(): void {

@@ -361,7 +361,7 @@ export class LlmClient {
         // Only the caller's signal reaches the request: a run that stops lets requests on the wire finish.
         const response: unknown = await withDeadline(this.config.timeoutMs, request.signal, (signal) => this.openai.chat.completions.create(body, { signal }));
         const read = readCompletion(response);
-        permit.release({ kind: 'success', latencyMs: performance.now() - sentAt });
+        permit.release({ kind: 'success', latencyMs: performance.now() - sentAt, latencyKey: this.stage });
         this.acceptedSchemas.add(request.schema.name);
         state.usage.promptTokens += read.promptTokens;
         state.usage.completionTokens += read.completionTokens;

@@ -320,7 +320,7 @@ export function registerRunCommand(program: Command): void {
     .option('-q, --quiet', 'no progress output', false)
     .option('--partitions <n>', 'Kafka mode: partitions of the topics treesynth creates (existing topics keep theirs)', integer(1, 10_000), DEFAULT_PARTITIONS)
     .option('--retention-hours <n>', 'Kafka mode: retention of the topics treesynth creates (-1: forever; tree.nodes is compacted and kept)', integer(-1), DEFAULT_RETENTION_HOURS)
-    .option('--batch-records <n>', 'Kafka mode: input records per transaction at most (default 500; LLM stages with a model: 4 x --concurrency)', integer(1, 100_000))
+    .option('--batch-records <n>', 'Kafka mode: input records per transaction at most (default 500; LLM stages with a model: 8 x --concurrency)', integer(1, 100_000))
     .option('--metrics-port <port>', 'Kafka mode: serve Prometheus metrics on 127.0.0.1:<port>/metrics (0 picks a free port)', integer(0, 65535))
     .option('--session-timeout <ms>', 'Kafka mode: consumer-group session timeout; a killed process\'s partitions move on after this long', integer(6000, 300_000), 10_000)
     .option('--tasks-per-files <x>', 'Kafka mode: request x tasks per file the tree takes in (0.1: one every ten files), so tasks flow as files arrive', decimal(0, 1000))
