@@ -373,10 +373,16 @@ export class LlmClient {
           permit.release({ kind: 'neutral' });
           throw request.signal.reason;
         }
-        fault =
-          error instanceof MalformedCompletion
-            ? { retry: true, kind: 'malformed-response', overload: false, retryAfterMs: undefined, status: undefined, message: `malformed response: ${error.message}` }
-            : classifyError(error);
+        try {
+          fault =
+            error instanceof MalformedCompletion
+              ? { retry: true, kind: 'malformed-response', overload: false, retryAfterMs: undefined, status: undefined, message: `malformed response: ${error.message}` }
+              : classifyError(error);
+        } catch (unknown) {
+          // Not an API fault (a bug): give the slot back before it surfaces.
+          permit.release({ kind: 'neutral' });
+          throw unknown;
+        }
         // A server-named wait holds back every request to this endpoint, not only this one; it
         // starts before the slot is given back, so no queued request slips out in between.
         if (fault.retry && fault.retryAfterMs !== undefined) this.limiter.pause(backoffDelay(attempt, this.retryTuning, fault.retryAfterMs));
