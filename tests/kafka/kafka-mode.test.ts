@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,85 +19,13 @@ import type { NestedNode } from '../../stores/tree-store.js';
 import { BAD_FILES, GOOD_FILES, writeCorpus } from '../fixtures/corpus.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai-server.js';
 import { scriptedModel } from '../fakes/scripted-model.js';
+import { bin, cliEnv as env, drained, lag, root, sleep, startStages, treesynth, type Result, type Stages } from './harness.js';
 import { describeKafka, kafkaStack } from './stack-env.js';
 
 const { brokers, registry } = kafkaStack;
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'treesynth.js');
 const run = randomUUID().slice(0, 6);
 const REAL_FILES = ['admin/index.js', 'broker/index.js', 'consumer/runner.js', 'producer/index.js', 'cluster/index.js'];
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-const env = () => ({ ...process.env, CI: 'true', KAFKAJS_NO_PARTITIONER_WARNING: '1', TREESYNTH_CONNECT_SCHEDULE_MS: '200,400' });
-
-/** Runs the CLI to completion. */
-function treesynth(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn('node', [bin, ...args], { cwd, env: env() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-interface Stages {
-  child: ChildProcess;
-  /** Resolves once the stages consume (stderr says "running"). */
-  ready: Promise<void>;
-  exited: Promise<Result>;
-  stderr(): string;
-}
-
-/** `treesynth run --kafka` as a child process. */
-function startStages(args: string[], cwd: string): Stages {
-  const child = spawn('node', [bin, 'run', '--kafka', brokers!, '--registry', registry!, '--session-timeout', '6000', ...args], { cwd, env: env() });
-  let stdout = '';
-  let stderr = '';
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (/treesynth: running /.test(stderr)) markReady();
-  });
-  const exited = new Promise<Result>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, ready: Promise.race([ready, exited.then((r) => Promise.reject(new Error(`stages exited early (${r.code}): ${r.stderr}`)))]), exited, stderr: () => stderr };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Committed offset minus end offset, summed over the partitions of `topic`. */
-async function lag(admin: Admin, group: string, topic: string): Promise<number> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  let total = 0;
-  for (const end of ends) {
-    const c = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
-    total += Number(end.high) - Math.max(c, Number(end.low));
-  }
-  return total;
-}
-
-/** Waits until each (group, topic) in turn has no lag: upstream done before downstream is checked. */
-async function drained(admin: Admin, prefix: string, chain: Array<[stage: string, topic: string]>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const [stage, topic] of chain) {
-    for (;;) {
-      if ((await lag(admin, `${prefix}${stage}`, `${prefix}${topic}`)) === 0) break;
-      if (Date.now() > deadline) throw new Error(`${prefix}${stage} did not drain ${prefix}${topic}`);
-      await sleep(250);
-    }
-  }
-}
 
 /** Decodes Confluent wire-format values with the schema the registry returns for their id. */
 class RegistryDecoder {
