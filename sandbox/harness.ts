@@ -236,6 +236,9 @@ export const NODE_PRELOAD = `'use strict';
 // treesynth test harness (trusted), loaded into each test file's process by node --test: says on
 // stderr when the process exits before its tests finished (node itself would count the file as passed).
 if (!process.execArgv.includes('--test')) {
+  // Writes wait for the runner to read them instead of queueing in this process's memory: endless
+  // output then reaches the output limit rather than the heap limit first.
+  for (const stream of [process.stdout, process.stderr]) stream._handle?.setBlocking?.(true);
   const { after } = require('node:test');
   let finished = false;
   // --test-force-exit for the file's process only (given to the runner, it would exit before its
