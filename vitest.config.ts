@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/global-setup.ts'],
     exclude: ['node_modules/**', 'dist/**'],
-    testTimeout: 60_000,
+    testTimeout: 180_000,
     hookTimeout: 120_000,
     // Two cores: keep native-addon-heavy suites from fighting over them.
     pool: 'forks',

@@ -118,7 +118,7 @@ describe('treesynth validate', () => {
 
   it('with a model: the failing sample passes after a debugging turn; the key stays out of every file', async () => {
     const out = join(dir, 'debug');
-    const r = await treesynth(['validate', input, '--out', out, '--timeout', '4000', '--turns', '1', '--llm-base-url', server.url, '--model', 'fake-model', '--no-cache'], cleanEnv({ OPENAI_API_KEY: KEY }));
+    const r = await treesynth(['validate', input, '--out', out, '--timeout', '15000', '--turns', '1', '--llm-base-url', server.url, '--model', 'fake-model', '--no-cache'], cleanEnv({ OPENAI_API_KEY: KEY }));
     expect(r.code, r.stderr).toBe(0);
     const passed = read<GeneratedSample>(join(out, 'samples.jsonl'));
     const fixed = passed.find((s) => s.sampleId === 'wrong-py');
