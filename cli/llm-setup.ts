@@ -9,6 +9,7 @@ import { loadBenchmarkIndex, type DecontaminateConfig } from '../quality/contami
 import type { StructuredModel } from '../llm/model.js';
 import { createValidateConfig, type ValidateConfig } from '../processors/validate.js';
 import { ResponseCache } from '../llm/response-cache.js';
+import type { SampleRunner } from '../sandbox/types.js';
 import { MERGE_SIMILARITY, type LabelEmbedderKind, type LlmStage } from '../topology/settings.js';
 import { UsageError } from './errors.js';
 import type { RunOptions } from './run-options.js';
@@ -117,6 +118,8 @@ export async function openLlmClients(options: RunOptions, wanted: readonly LlmSt
   const { factory, clients } = opened;
   const models: Partial<Record<LlmStage, StructuredModel>> = {};
   for (const stage of wanted) models[stage] = clients[stage];
+  // Debugging turns use the validate stage's model: without --model, the endpoint's only one too.
+  if (models.generate) await factory.discoverModels(['validate']);
   return {
     models,
     debugModel: models.generate ? factory.forStage('validate') : null,
@@ -142,6 +145,25 @@ export async function openValidation(options: RunOptions, llm: LlmClients): Prom
   }
   if (!options.quiet) for (const line of config.warnings ?? []) process.stderr.write(`treesynth: ${line}\n`);
   return config;
+}
+
+/**
+ * The student model of `--student`, judged by the validate stage's sandbox. It needs validated
+ * samples: a model that writes them and the sandbox. Its own client (own limiter, no response
+ * cache: a cache file has one writer, the teacher's client).
+ */
+export async function openStudent(options: RunOptions, validation: ValidateConfig | undefined): Promise<{ model: StructuredModel; runner: SampleRunner; close(): Promise<void> } | undefined> {
+  if (!options.student) return undefined;
+  if (!validation) throw new UsageError('--student needs validated samples to judge the student by: an LLM endpoint that writes them, and the sandbox (not --no-validate)');
+  const opened = await openLlm(
+    { llmBaseUrl: options.student, model: options.studentModel, llmTimeout: options.llmTimeout, llmRetries: options.llmRetries, cache: false, concurrency: options.concurrency, quiet: options.quiet },
+    ['student'],
+  ).catch((error: Error) => {
+    throw new UsageError(`--student: ${error.message.split('\n')[0]}`);
+  });
+  if (!opened) throw new UsageError(`--student: no endpoint at ${options.student}`);
+  if (!options.quiet) process.stderr.write(`treesynth: student model ${opened.clients['student']!.config.model} at ${options.student}: it solves each validated task; features it fails on are sampled up to ${options.studentMaxFactor}x more often\n`);
+  return { model: opened.clients['student']!, runner: validation.runner, close: opened.close };
 }
 
 export async function openDecontamination(options: RunOptions): Promise<DecontaminateConfig | undefined> {
