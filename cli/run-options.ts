@@ -82,6 +82,11 @@ export interface RunOptions {
   minMutationScore: number;
   benchmark?: string[];
   ngram: number;
+  /** OpenAI-compatible endpoint of a student model whose failures steer sampling. */
+  student?: string;
+  studentModel?: string;
+  studentRounds: number;
+  studentMaxFactor: number;
 }
 
 /**
@@ -141,5 +146,6 @@ export function settingsFrom(options: RunOptions): PipelineSettings {
     // C records kept about 11 of 16 requests in flight).
     llmStages: options.llmStages, maxChars: options.maxChars, concurrency: 2 * options.concurrency,
     evolution: { every: options.evolveEvery, rounds: options.evolveRounds },
+    ...(options.student ? { student: { maxFactor: options.studentMaxFactor, rounds: options.studentRounds } } : {}),
   });
 }

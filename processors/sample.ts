@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { map, type OperatorFunction } from 'rxjs';
 import type { SynthesisTask, TaskFeature, TaskLevel, TaskRequest } from '../schemas/contract.js';
 import type { FeatureTrees } from '../stores/feature-trees.js';
+import type { StudentStore } from '../stores/student-store.js';
 import { missingPaths, sampleSubtree, type LevelShape, type SubtreeSampling } from '../stores/tree-sampling.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { mixSeed, seededRandom, weightedIndex } from '../lib/random.js';
@@ -22,6 +23,8 @@ export interface SamplerConfig extends SubtreeSampling {
   /** Weights of the levels when a request leaves the level open. */
   levelMix: Record<TaskLevel, number>;
   targetLanguage: string;
+  /** The student's weak areas: nodes where it fails more often weigh more. */
+  student?: StudentStore;
   clock?: () => number;
 }
 
@@ -45,7 +48,8 @@ export function sampleTask(request: TaskRequest, config: SamplerConfig): Outcome
   }
   const random = seededRandom(mixSeed(config.seed, request.index));
   const level = request.level ?? pickLevel(config.levelMix, random);
-  const picked = sampleSubtree(tree, config.levels[level], random, config);
+  const sampling = config.student ? { ...config, factors: config.student.factorsFor(request.treeKey, tree) } : config;
+  const picked = sampleSubtree(tree, config.levels[level], random, sampling);
   if (picked.length === 0) {
     return reject({
       stage: SAMPLE_STAGE,

@@ -211,6 +211,23 @@ export interface SourceFile {
   /** Epoch milliseconds. */
   readAt: number;
 }
+/** A student model's answer to a validated task, run against the teacher's tests: one update of the sampler's weak-area counts (the student store's changelog). */
+export interface StudentAttempt {
+  /** The teacher's validated sample whose tests judged the answer. */
+  sampleId: string;
+  taskId: string;
+  treeKey: string;
+  /** The task's feature paths, category first: the nodes this attempt counts for, with their ancestors. */
+  paths: Array<Array<string>>;
+  passed: boolean;
+  /** The sandbox's verdict on the student's answer (passed, test-failure, timeout, ...), or invalid-answer. */
+  reason: string;
+  detail: string;
+  /** The student model, as its endpoint named it. */
+  model: string;
+  promptVersion: string;
+  createdAt: number;
+}
 /** A subtree sampled from the feature tree: the features one generated sample must combine. */
 export interface SynthesisTask {
   taskId: string;
@@ -278,6 +295,7 @@ export interface Records {
   GeneratedSample: GeneratedSample;
   Rejection: Rejection;
   SourceFile: SourceFile;
+  StudentAttempt: StudentAttempt;
   SynthesisTask: SynthesisTask;
   TaskRequest: TaskRequest;
   TreeNodeChange: TreeNodeChange;
@@ -1014,6 +1032,64 @@ export const avroSchemas: Record<RecordName, object> = {
         "name": "readAt",
         "type": "long",
         "doc": "Epoch milliseconds."
+      }
+    ]
+  },
+  "StudentAttempt": {
+    "type": "record",
+    "name": "StudentAttempt",
+    "namespace": "treesynth",
+    "doc": "A student model's answer to a validated task, run against the teacher's tests: one update of the sampler's weak-area counts (the student store's changelog).",
+    "fields": [
+      {
+        "name": "sampleId",
+        "type": "string",
+        "doc": "The teacher's validated sample whose tests judged the answer."
+      },
+      {
+        "name": "taskId",
+        "type": "string"
+      },
+      {
+        "name": "treeKey",
+        "type": "string"
+      },
+      {
+        "name": "paths",
+        "type": {
+          "type": "array",
+          "items": {
+            "type": "array",
+            "items": "string"
+          }
+        },
+        "doc": "The task's feature paths, category first: the nodes this attempt counts for, with their ancestors."
+      },
+      {
+        "name": "passed",
+        "type": "boolean"
+      },
+      {
+        "name": "reason",
+        "type": "string",
+        "doc": "The sandbox's verdict on the student's answer (passed, test-failure, timeout, ...), or invalid-answer."
+      },
+      {
+        "name": "detail",
+        "type": "string"
+      },
+      {
+        "name": "model",
+        "type": "string",
+        "doc": "The student model, as its endpoint named it."
+      },
+      {
+        "name": "promptVersion",
+        "type": "string"
+      },
+      {
+        "name": "createdAt",
+        "type": "long"
       }
     ]
   },

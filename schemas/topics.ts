@@ -28,6 +28,8 @@ export const TOPICS = {
   generated: topic({ name: 'samples.generated', record: 'GeneratedSample', key: (r) => r.sampleId, cleanupPolicy: 'delete' }),
   /** Samples that passed: what downstream training consumes. */
   samples: topic({ name: 'samples', record: 'GeneratedSample', key: (r) => r.sampleId, cleanupPolicy: 'delete' }),
+  /** A student model's answers to validated tasks: the weak-area counts the sampler up-weights by. Keyed by tree, in order. */
+  studentAttempts: topic({ name: 'student.attempts', record: 'StudentAttempt', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   deadLetters: topic({ name: 'dead.letters', record: 'Rejection', key: (r) => r.recordId ?? r.path ?? r.stage, cleanupPolicy: 'delete' }),
 } as const;
 

@@ -59,6 +59,8 @@ export interface SubtreeSampling {
   fixed?: string[][];
   /** Categories never sampled unless a required or fixed path names them. */
   excludeCategories?: string[];
+  /** Multipliers by node id on top of the up-weights (the student's weak areas, stores/student-store.ts). */
+  factors?: ReadonlyMap<string, number>;
 }
 
 /** Sampling weight of a node before coverage and up-weights: exp(log(f)/T). */
@@ -123,6 +125,7 @@ function planFor(tree: TreeStore, config: SubtreeSampling): Plan {
     const node = tree.findByPath(u.path);
     if (node) factors.set(node.id, (factors.get(node.id) ?? 1) * u.factor);
   }
+  for (const [id, f] of config.factors ?? []) factors.set(id, (factors.get(id) ?? 1) * f);
   const forced = new Map<string, TreeNode[]>();
   const mustUse: TreeNode[] = [];
   const force = (paths: readonly string[][], mandatory: boolean) => {

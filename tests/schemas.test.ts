@@ -10,7 +10,7 @@ describe('schemas', () => {
 
   it('has a contract for every record that crosses a stage', () => {
     expect(Object.keys(loadContracts()).sort()).toEqual(
-      ['CodeFile', 'EvolutionRequest', 'FeatureSet', 'GeneratedSample', 'Rejection', 'SourceFile', 'SynthesisTask', 'TaskRequest', 'TreeNodeChange'].sort(),
+      ['CodeFile', 'EvolutionRequest', 'FeatureSet', 'GeneratedSample', 'Rejection', 'SourceFile', 'StudentAttempt', 'SynthesisTask', 'TaskRequest', 'TreeNodeChange'].sort(),
     );
   });
 

@@ -10,6 +10,7 @@ import { extractStage } from '../processors/extract.js';
 import { filterStage } from '../processors/filter.js';
 import { generateStage } from '../processors/generate.js';
 import { sampleStage, type SamplerConfig } from '../processors/sample.js';
+import { studentStage, type StudentConfig } from '../processors/student.js';
 import { validateStage, type ValidateConfig } from '../processors/validate.js';
 import type { DecontaminateConfig } from '../quality/contamination.js';
 import type { ValidationTally } from '../quality/validation-tally.js';
@@ -17,6 +18,7 @@ import { ContentHashStore } from '../stores/content-hash-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { FileIndex } from '../stores/file-index.js';
+import { StudentStore } from '../stores/student-store.js';
 import { evolutionSeed } from './evolution.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
 import type { Stages } from './treesynth.js';
@@ -31,6 +33,8 @@ export interface StageStores {
   seen: ContentHashStore;
   /** Near-duplicate index over accepted files. */
   index: FileIndex;
+  /** The student's failures per feature (sample reads them from student.attempts). */
+  student: StudentStore;
 }
 
 /** What the stages use that is not a setting: embedders, models, the sandbox, a clock. */
@@ -46,22 +50,27 @@ export interface StageResources {
   validation?: ValidateConfig;
   /** Benchmark overlap checks; absent, none. */
   decontamination?: DecontaminateConfig;
+  /** The student model and the sandbox that judges its answers; absent, no student stage. */
+  student?: Pick<StudentConfig, 'model' | 'runner'>;
   /** Counts the validate stage's outcomes for the summary. */
   tally?: ValidationTally;
   clock?: () => number;
 }
 
-export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>): StageStores {
-  return { trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension) };
+export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>, settings: Pick<PipelineSettings, 'student'> = {}): StageStores {
+  return {
+    trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension),
+    student: new StudentStore(settings.student?.maxFactor),
+  };
 }
 
 /** The sample stage's settings over the stores; the Kafka runner replays coverage with the same. */
-export function samplerConfig(settings: PipelineSettings, stores: Pick<StageStores, 'trees' | 'coverage'>, clock: () => number = Date.now): SamplerConfig {
+export function samplerConfig(settings: PipelineSettings, stores: Pick<StageStores, 'trees' | 'coverage'> & Partial<Pick<StageStores, 'student'>>, clock: () => number = Date.now): SamplerConfig {
   return {
     trees: stores.trees, coverage: stores.coverage, seed: settings.seed, temperature: settings.temperature, levels: settings.levels,
     levelMix: settings.levelMix, targetLanguage: settings.targetLanguage, topN: settings.topN, coverageBoost: settings.coverageBoost,
     frequency: settings.frequency, upweights: settings.upweights, required: settings.required, fixed: settings.fixed,
-    excludeCategories: settings.excludeCategories, clock,
+    excludeCategories: settings.excludeCategories, clock, ...(settings.student && stores.student ? { student: stores.student } : {}),
   };
 }
 
@@ -100,5 +109,6 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
     sample: sampleStage(samplerConfig(settings, stores, clock)),
     generate: generateStage({ access: access('generate'), concurrency: settings.concurrency, clock }),
     ...(validate ? { validate } : {}),
+    ...(resources.student && settings.student ? { student: studentStage({ ...resources.student, concurrency: settings.concurrency, clock }) } : {}),
   };
 }

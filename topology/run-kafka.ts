@@ -141,7 +141,7 @@ function unitsOf(stages: readonly DeployedStage[]): UnitSpec[] {
   const writers = (['canonicalize', 'evolve'] as const).filter((s) => selected.has(s));
   if (writers.length > 0) units.push({ name: 'tree', stages: [...writers], store: 'tree', after: null });
   if (selected.has('sample')) units.push({ name: 'sample', stages: ['sample'], store: 'sample', after: writers.length > 0 ? 'tree' : null });
-  for (const s of ['generate', 'validate'] as const) if (selected.has(s)) units.push({ name: s, stages: [s], store: null, after: null });
+  for (const s of ['generate', 'validate', 'student'] as const) if (selected.has(s)) units.push({ name: s, stages: [s], store: null, after: null });
   return units;
 }
 
@@ -313,17 +313,17 @@ function whenServable(run: (inputs: unknown[]) => Promise<Array<Outcome<unknown>
 /** Starts one unit: takes over its store's transactional id, rebuilds the store, starts its stages' consumers. */
 async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSpec, shared: Shared, log: (line: string) => void): Promise<RunningUnit> {
   const clock = config.resources.clock ?? Date.now;
-  const stores = createStores(config.resources);
+  const stores = createStores(config.resources, config.settings);
   const lanes: TransactionLane[] = [];
   const consumers: StageConsumer[] = [];
-  let follower: TopicReader | null = null;
+  const followers: TopicReader[] = [];
   let reportFailure!: (f: Failure) => void;
   const failure = new Promise<Failure>((resolve) => (reportFailure = resolve));
 
   // Bounded: a broker that does not answer must not hold a stop or a restart.
   const stop = async () => {
     // Consumers first: each finishes (or abandons) its batch in flight, then leaves its group.
-    await Promise.all([...consumers.map((c) => c.stop(STOP_GRACE_MS)), follower ? settlesWithin(follower.stop(), 1_000) : null]);
+    await Promise.all([...consumers.map((c) => c.stop(STOP_GRACE_MS)), ...followers.map((f) => settlesWithin(f.stop(), 1_000))]);
     await settlesWithin(Promise.all(lanes.map((l) => l.close())), 1_000);
     if (unit.name === 'sample') config.onWaiting?.('sample', 0);
   };
@@ -348,15 +348,31 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       } else {
         // The writer is another process: follow its committed changes, starting caught up.
         const topic = ctx.topic(TOPICS.treeChanges);
-        follower = await readTopic(ctx.kafka, ctx.admin, topic, {
+        const follower = await readTopic(ctx.kafka, ctx.admin, topic, {
           groupPrefix: `${ctx.prefix}follow.tree`, follow: true,
           onRecord: async (raw) => {
             const decoded = await ctx.serde.decode(topic, 'TreeNodeChange', raw.value);
             if (decoded.ok) stores.trees.get(decoded.value.treeKey).tree.apply(decoded.value);
           },
         });
+        followers.push(follower);
         await follower.caughtUp;
         log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
+      }
+      if (config.settings.student) {
+        // The student's attempts are the student store's changelog: replayed, then followed, so
+        // later draws lean toward what the student fails on.
+        const topic = ctx.topic(TOPICS.studentAttempts);
+        const follower = await readTopic(ctx.kafka, ctx.admin, topic, {
+          groupPrefix: `${ctx.prefix}follow.student`, follow: true,
+          onRecord: async (raw) => {
+            const decoded = await ctx.serde.decode(topic, 'StudentAttempt', raw.value);
+            if (decoded.ok) stores.student.apply(decoded.value);
+          },
+        });
+        followers.push(follower);
+        await follower.caughtUp;
+        log(`treesynth: following ${topic}: ${stores.student.attempts()} student attempts so far`);
       }
       await restoreCoverage(ctx, config.settings, stores, log);
     } else if (unit.store === 'filter') {
@@ -378,11 +394,11 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       const inputTopic = ctx.topic(spec.input);
       const lane = storeLane ?? new PartitionLanes(ctx.kafka, (p) => `${ctx.prefix}${spec.name}-${inputTopic}-${p}`);
       if (!storeLane) lanes.push(lane);
-      const llmStage = spec.name === 'extract' || spec.name === 'generate' || spec.name === 'evolve' || spec.name === 'validate';
+      const llmStage = spec.name === 'extract' || spec.name === 'generate' || spec.name === 'evolve' || spec.name === 'validate' || spec.name === 'student';
       consumers.push(
         await startStageConsumer({
           kafka: ctx.kafka, admin: ctx.admin, groupId: `${ctx.prefix}${spec.name}`, topic: inputTopic, lane,
-          maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && config.resources.models[spec.name as LlmStage] ? Math.max(4, config.settings.concurrency * 4) : 500),
+          maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && (config.resources.models[spec.name as LlmStage] || (spec.name === 'student' && config.resources.student)) ? Math.max(4, config.settings.concurrency * 4) : 500),
           process: batchProcessor(ctx, spec, config, log),
           onCommitted: (info) => config.onCommitted?.(spec.name, info),
           onFailure: (error) => reportFailure({ stage: spec.name, error, lane }),

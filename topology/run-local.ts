@@ -19,10 +19,11 @@ import type { EvolutionResult } from '../processors/evolve.js';
 import type { ValidateConfig } from '../processors/validate.js';
 import type { DecontaminateConfig } from '../quality/contamination.js';
 import { ValidationTally, type ValidationSummary } from '../quality/validation-tally.js';
-import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type SynthesisTask, type TreeNodeChange } from '../schemas/contract.js';
+import { loadContracts, type EvolutionRequest, type GeneratedSample, type Rejection, type SourceFile, type StudentAttempt, type SynthesisTask, type TaskRequest, type TreeNodeChange } from '../schemas/contract.js';
 import type { Outcome } from '../schemas/outcome.js';
 import { TOPICS } from '../schemas/topics.js';
-import { buildStages, createStores } from './build.js';
+import { buildStages, createStores, type StageResources } from './build.js';
+import { StudentLedger, type StudentSummary } from './student-ledger.js';
 import { highestRounds, nextRounds } from './evolution.js';
 import { splitOutcomes } from './route-rejections.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
@@ -45,6 +46,8 @@ export interface LocalRunConfig {
   validation?: ValidateConfig;
   /** Benchmark overlap checks for generated samples; absent, none. */
   decontamination?: DecontaminateConfig;
+  /** A student model that solves validated tasks; its failures steer later rounds of tasks (settings.student). */
+  student?: StageResources['student'];
   /** Called as files settle, for a progress bar or log counters. */
   onProgress?: (progress: RunProgress) => void;
   clock?: () => number;
@@ -96,6 +99,8 @@ export interface RunSummary {
   tasks: { requested: number; written: number; rejected: number; byLevel: Record<string, number> };
   evolution: { rounds: number; added: number; known: number; skipped: number; depth: number; breadth: number };
   samples: { generated: number; written: number; rejected: number; contaminated: number; byLevel: Record<string, number>; validation: ValidationSummary | null };
+  /** The student model's record and how it moved sampling; null without a student. */
+  student: StudentSummary | null;
   llm: { endpoint: string | null; stages: string[]; pendingPrompts: number; usage: Record<string, unknown> };
   coverage: { nodesSampled: number; nodes: number; share: number };
   embedders: { labels: string; files: string };
@@ -186,7 +191,8 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     pending: new JsonlSink<PendingPrompt>(join(config.out, 'pending.jsonl'), { mode: 'overwrite' }),
   };
   let pendingPrompts = 0;
-  const stores = createStores({ codeEmbedder: config.codeEmbedder, clock });
+  const stores = createStores({ codeEmbedder: config.codeEmbedder, clock }, settings);
+  const student = settings.student && config.student ? { settings: settings.student, ledger: new StudentLedger(), sink: new JsonlSink<StudentAttempt>(join(config.out, 'student.jsonl'), { mode: 'overwrite' }) } : null;
   const stages = buildStages(settings, stores, {
     labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars: await loadGrammars(), models: llm?.models ?? {},
     pending: (prompt) => {
@@ -195,6 +201,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     },
     ...(config.validation ? { validation: config.validation } : {}),
     ...(config.decontamination ? { decontamination: config.decontamination } : {}),
+    ...(student && config.student ? { student: config.student } : {}),
     tally, clock,
   });
   const report = () => config.onProgress?.({ ...progress, nodes: stores.trees.nodeCount });
@@ -229,6 +236,17 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const taskIds = new Set<string>();
   const sampleIds = new Set<string>();
   const requestIds = new Set<string>();
+  // With a student, tasks are asked for in rounds: a round's requests are in flight until each
+  // ends as a dead letter or a student attempt, and the next round is sampled after that.
+  const roundOf = new Map<number, number>();
+  let inFlight = 0;
+  const idleWaiters: Array<() => void> = [];
+  const landed = () => {
+    if (!student) return;
+    inFlight -= 1;
+    if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+  };
+  const idle = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
 
   wireTopology(transport, topology(stages, settings, clock), (stage, value) => {
     if (stage === 'canonicalize') {
@@ -268,8 +286,16 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
         bump(rejectedByReason, r.reason);
         bump(rejectedByStage, r.stage);
         if (isFileRecord(r)) settle(r.path !== null && openPaths.has(r.path) ? r.path : acceptedPaths.get(r.recordId!), 'rejected');
-        else if (r.recordId !== null && (taskIds.has(r.recordId) || sampleIds.has(r.recordId))) samplesRejected += 1;
-        else if (r.recordId !== null && requestIds.has(r.recordId)) tasksRejected += 1;
+        else if (r.stage === 'student') {
+          student?.ledger.unjudged();
+          landed();
+        } else if (r.recordId !== null && (taskIds.has(r.recordId) || sampleIds.has(r.recordId))) {
+          samplesRejected += 1;
+          landed();
+        } else if (r.recordId !== null && requestIds.has(r.recordId)) {
+          tasksRejected += 1;
+          landed();
+        }
       }),
       writeTo(sinks.rejected),
     ),
@@ -290,9 +316,31 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
       ),
       { defaultValue: null },
     );
-  const tasksDone = drain(transport.consume(TOPICS.tasks, 'local-sink').pipe(tap((t) => taskIds.add(t.taskId))), sinks.tasks, taskLevels, 'tasks');
+  const tasksDone = drain(
+    transport.consume(TOPICS.tasks, 'local-sink').pipe(
+      tap((t) => {
+        taskIds.add(t.taskId);
+        student?.ledger.task(roundOf.get(t.index) ?? 0, t);
+      }),
+    ),
+    sinks.tasks, taskLevels, 'tasks',
+  );
   const samplesDone = drain(transport.consume(TOPICS.samples, 'local-sink'), sinks.samples, sampleLevels, 'samples');
-  for (const done of [deadLetters, treeDone, tasksDone, samplesDone]) done.catch(fail);
+  // The student's attempts: into the store the sampler reads, and to student.jsonl.
+  const attemptsDone = student
+    ? lastValueFrom(
+        transport.consume(TOPICS.studentAttempts, 'local-sink').pipe(
+          tap((a) => {
+            stores.student.apply(a);
+            student.ledger.attempt(a);
+          }),
+          writeTo(student.sink),
+          tap(() => landed()),
+        ),
+        { defaultValue: null },
+      )
+    : Promise.resolve(null);
+  for (const done of [deadLetters, treeDone, tasksDone, samplesDone, attemptsDone]) done.catch(fail);
 
   // Files in: source rejections (unreadable, invalid JSONL) go straight to the dead letters.
   const { values: files, rejections: sourceRejections } = splitOutcomes<SourceFile>(
@@ -328,13 +376,28 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
 
   // Tasks: sampled from the finished tree, spread over the tree keys in turn; generated if a model is there.
   progress.phase = 'tasks';
-  const requests = range(0, keys.length === 0 || stopped() ? 0 : config.tasks).pipe(
-    map((index) => ({ treeKey: keys[index % keys.length]!, index, level: null, requestedAt: clock() })),
-    tap((r) => requestIds.add(`${r.treeKey}#${r.index}`)),
-  );
-  transport.produce(TOPICS.taskRequests, requests);
-  await Promise.all([tasksDone, samplesDone, deadLetters]);
-  await Promise.all(Object.values(sinks).map((s) => s.close()));
+  const total = keys.length === 0 || stopped() ? 0 : config.tasks;
+  const request = (index: number): TaskRequest => {
+    requestIds.add(`${keys[index % keys.length]!}#${index}`);
+    return { treeKey: keys[index % keys.length]!, index, level: null, requestedAt: clock() };
+  };
+  if (!student) transport.produce(TOPICS.taskRequests, range(0, total).pipe(map(request)));
+  else {
+    const requests = new Subject<TaskRequest>();
+    transport.produce(TOPICS.taskRequests, requests);
+    const rounds = Math.max(1, Math.min(student.settings.rounds, total));
+    for (let round = 0; round < rounds && total > 0 && !config.signal?.aborted; round++) {
+      for (let index = Math.floor((total * round) / rounds); index < Math.floor((total * (round + 1)) / rounds); index++) {
+        roundOf.set(index, round);
+        inFlight += 1;
+        requests.next(request(index));
+      }
+      await unlessFailed(idle());
+    }
+    requests.complete();
+  }
+  await Promise.all([tasksDone, samplesDone, deadLetters, attemptsDone]);
+  await Promise.all([...Object.values(sinks).map((s) => s.close()), student?.sink.close()]);
 
   // The tree: nested for people, compacted changelog to restore from.
   const treeFile = keys.length === 1 ? stores.trees.get(keys[0]!).tree.toNested() : { label: 'trees', children: keys.map((k) => stores.trees.get(k).tree.toNested()) };
@@ -378,6 +441,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
       generated, written: progress.samples, rejected: samplesRejected, contaminated: rejectedByReason['contaminated'] ?? 0,
       byLevel: sampleLevels, validation: config.validation ? tally.summary() : null,
     },
+    student: student ? student.ledger.summary(stores.student, keys) : null,
     llm: { endpoint: llm?.endpoint ?? null, stages: [...settings.llmStages], pendingPrompts, usage: llm?.usage?.() ?? {} },
     coverage: { nodesSampled: sampledNodes, nodes, share: nodes === 0 ? 0 : sampledNodes / nodes },
     embedders: { labels: config.labelEmbedder.name, files: config.codeEmbedder.name },

@@ -58,7 +58,18 @@ export interface PipelineSettings {
   /** Records in flight per LLM stage. */
   concurrency: number;
   evolution: EvolutionSettings;
+  /** A student model's failures steer sampling (absent: no student). */
+  student?: StudentSettings;
 }
+
+export interface StudentSettings {
+  /** Largest up-weight of a feature the student fails on (stores/student-store.ts). */
+  maxFactor: number;
+  /** Local mode asks for its tasks in this many rounds, each sampled after the student answered the previous ones. */
+  rounds: number;
+}
+
+export const DEFAULT_STUDENT: Readonly<StudentSettings> = Object.freeze({ maxFactor: 4, rounds: 4 });
 
 /**
  * Merge threshold per label embedder. minilm: the best F1 over the labelled pairs of

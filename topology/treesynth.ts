@@ -10,11 +10,12 @@
 //   tasks.requests ─► sample subtrees ─► tasks
 //   tasks ─► generate (LLM) ─► samples.generated
 //   samples.generated ─► decontaminate + validate (sandbox, debugging turns) ─► samples
+//   samples ─► student model solves, the teacher's tests judge ─► student.attempts (sample reads them)
 //   every stage ─► dead.letters
 import { map, mergeMap, share, tap, type Observable, type OperatorFunction } from 'rxjs';
 import type { CanonicalizedFile } from '../processors/canonicalize.js';
 import type { EvolutionResult } from '../processors/evolve.js';
-import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, RecordName, Records, SourceFile, SynthesisTask, TaskRequest } from '../schemas/contract.js';
+import type { CodeFile, EvolutionRequest, FeatureSet, GeneratedSample, RecordName, Records, SourceFile, StudentAttempt, SynthesisTask, TaskRequest } from '../schemas/contract.js';
 import { accept, type Outcome } from '../schemas/outcome.js';
 import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { ROOT_ID } from '../stores/tree-store.js';
@@ -33,6 +34,8 @@ export interface Stages {
   generate: OperatorFunction<SynthesisTask, Outcome<GeneratedSample>>;
   /** Decontamination and the sandbox; absent, generated samples pass as they are (validation null). */
   validate?: OperatorFunction<GeneratedSample, Outcome<GeneratedSample>>;
+  /** A student model solves validated tasks against their tests; absent, there is no student. */
+  student?: OperatorFunction<GeneratedSample, Outcome<StudentAttempt>>;
 }
 
 /** Records a stage writes to another topic than its output, from the same value, in the same batch. */
@@ -57,7 +60,7 @@ export interface StageSpec<I extends RecordName = RecordName, O extends RecordNa
   readonly stateful: boolean;
 }
 
-export const DEPLOYED_STAGES = ['filter', 'extract', 'canonicalize', 'evolve', 'sample', 'generate', 'validate'] as const;
+export const DEPLOYED_STAGES = ['filter', 'extract', 'canonicalize', 'evolve', 'sample', 'generate', 'validate', 'student'] as const;
 export type DeployedStage = (typeof DEPLOYED_STAGES)[number];
 
 const spec = <I extends RecordName, O extends RecordName, V>(s: StageSpec<I, O, V>): StageSpec => s as unknown as StageSpec;
@@ -86,6 +89,9 @@ export function topology(stages: Stages, settings: Pick<PipelineSettings, 'evolu
       name: 'validate', input: TOPICS.generated, output: TOPICS.samples, stateful: false,
       operator: stages.validate ?? map((s: GeneratedSample) => accept(s)), records: (s: GeneratedSample) => [s], sideOutputs: [],
     }),
+    ...(stages.student
+      ? [spec({ name: 'student', input: TOPICS.samples, output: TOPICS.studentAttempts, stateful: false, operator: stages.student, records: (a: StudentAttempt) => [a], sideOutputs: [] })]
+      : []),
   ];
 }
 

@@ -15,12 +15,12 @@ import type { NestedNode } from '../../stores/tree-store.js';
 import type { StageResources } from '../../topology/build.js';
 import { DEFAULT_MIN_MUTATION_SCORE } from '../../quality/mutation.js';
 import { runLocal, type RunSummary } from '../../topology/run-local.js';
-import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, DEFAULT_SETTINGS, LLM_STAGES, MERGE_SIMILARITY } from '../../topology/settings.js';
+import { DEFAULT_LEVEL_MIX, DEFAULT_LEVELS, DEFAULT_SETTINGS, DEFAULT_STUDENT, LLM_STAGES, MERGE_SIMILARITY } from '../../topology/settings.js';
 import type { DeployedStage } from '../../topology/treesynth.js';
 import { countInput } from '../count-input.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, brokersOf, registryOf, stagesOf, topicSettings } from '../kafka-options.js';
-import { endpointConfigured, openDecontamination, openEmbedders, openLlmClients, openValidation } from '../llm-setup.js';
+import { endpointConfigured, openDecontamination, openEmbedders, openLlmClients, openStudent, openValidation } from '../llm-setup.js';
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
 import { createProgress } from '../progress.js';
 import { renderTree } from '../render-tree.js';
@@ -103,6 +103,7 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
   }
   const validation = await openValidation(options, clients);
   const decontamination = await openDecontamination(options);
+  const student = await openStudent(options, validation);
   const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
   const total = tty ? await countInput(input, isDirectory && !options.gitRef, options.maxFiles) : null;
   const progress = createProgress({ total: total?.total ?? null, unit: total?.unit ?? 'files', tty, quiet: options.quiet });
@@ -112,11 +113,12 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
       input, out, outputDirs: [options.out], signal, maxDecompressedBytes: options.maxDecompressed, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
       window: options.window ?? defaultWindow(options.concurrency), labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
       llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
-      ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}),
+      ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}), ...(student ? { student } : {}),
     });
   } finally {
     progress.stop();
     await clients.close();
+    await student?.close();
   }
   await writeFile(join(out, 'tree.txt'), renderTree(JSON.parse(await readFile(join(out, 'tree.json'), 'utf8')) as NestedNode, { width: 8, depth: 2 }));
   return summary;
@@ -126,17 +128,18 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
  * The LLM stages' clients, as local mode builds them (cli/llm-setup.ts); without an endpoint,
  * prompts go to `pendingPath`. Also the validate stage's checks, when this process runs it.
  */
-async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ resources: Pick<StageResources, 'models' | 'pending' | 'validation' | 'decontamination'>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
+async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ resources: Pick<StageResources, 'models' | 'pending' | 'validation' | 'decontamination' | 'student'>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
   const pending = new JsonlSink<PendingPrompt>(pendingPath, { mode: 'append' });
   // Only the LLM stages this process runs need an endpoint; validate needs generate's model for its turns.
   const runs = (s: string) => (stages as readonly string[]).includes(s);
-  const wanted = options.llmStages.filter((s) => runs(s) || (s === 'generate' && runs('validate')));
+  const wanted = options.llmStages.filter((s) => runs(s) || (s === 'generate' && (runs('validate') || (runs('student') && options.student !== undefined))));
   const clients = await openLlmClients(options, wanted);
   if (!clients.configured && !options.quiet && wanted.length > 0) {
     process.stderr.write(`treesynth: no LLM endpoint configured: ${wanted.join(', ')} run without a model; the prompts they would send go to ${pendingPath}\n`);
   }
-  const validation = runs('validate') ? await openValidation(options, clients) : undefined;
+  const validation = runs('validate') || (runs('student') && options.student) ? await openValidation(options, clients) : undefined;
   const decontamination = runs('validate') ? await openDecontamination(options) : undefined;
+  const student = runs('student') ? await openStudent(options, validation) : undefined;
   return {
     resources: {
       models: clients.models,
@@ -146,11 +149,13 @@ async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], p
       },
       ...(validation ? { validation } : {}),
       ...(decontamination ? { decontamination } : {}),
+      ...(student ? { student } : {}),
     },
     usage: clients.usage,
     close: async () => {
       await pending.close();
       await clients.close();
+      await student?.close();
     },
   };
 }
@@ -267,7 +272,7 @@ export function registerRunCommand(program: Command): void {
     .option('-o, --out <dir>', 'output directory (created if missing)')
     .option('--kafka <brokers>', 'Kafka mode: run the stages as consumer groups on these brokers (e.g. 127.0.0.1:9092) instead of over --input')
     .option('--registry <url>', 'Kafka mode: Confluent-compatible schema registry URL (default: SCHEMA_REGISTRY_URL)')
-    .option('--stages <list>', 'Kafka mode: the stages this process runs (default all): filter, extract, canonicalize, evolve, sample, generate', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--stages <list>', 'Kafka mode: the stages this process runs (default all): filter, extract, canonicalize, evolve, sample, generate, validate, student', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .option('--topic-prefix <prefix>', 'Kafka mode: prefix of every topic and consumer group name', 'treesynth.')
     .option('--git-ref <ref>', 'read the files of this commit or branch of the git repository at --input instead of its work tree')
     .option('--seed <n>', 'random seed: the same seed and corpus give the same tasks', integer(0, 2 ** 32 - 1), DEFAULT_SETTINGS.seed)
@@ -317,6 +322,10 @@ export function registerRunCommand(program: Command): void {
     .option('--min-mutation-score <x>', 'reject samples whose tests catch a smaller share of the mutants of their solution (0: record the score only)', decimal(0, 1), DEFAULT_MIN_MUTATION_SCORE)
     .option('--benchmark <file>', 'benchmark problems (JSONL, e.g. HumanEval or MBPP): samples overlapping them are rejected as contaminated (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--ngram <n>', 'n-gram length of the contamination check', integer(5, 50), 13)
+    .option('--student <url>', 'OpenAI-compatible endpoint of a student model: it solves the validated tasks, the teacher\'s tests judge its answers, and features it fails on are sampled more often')
+    .option('--student-model <name>', 'the student model (default: the one model its endpoint serves)')
+    .option('--student-rounds <n>', 'local mode: tasks are sampled in this many rounds, each after the student answered the previous one', integer(1, 1000), DEFAULT_STUDENT.rounds)
+    .option('--student-max-factor <x>', 'largest sampling up-weight of a feature the student fails on', decimal(1, 100), DEFAULT_STUDENT.maxFactor)
     .option('-q, --quiet', 'no progress output', false)
     .option('--partitions <n>', 'Kafka mode: partitions of the topics treesynth creates (existing topics keep theirs)', integer(1, 10_000), DEFAULT_PARTITIONS)
     .option('--retention-hours <n>', 'Kafka mode: retention of the topics treesynth creates (-1: forever; tree.nodes is compacted and kept)', integer(-1), DEFAULT_RETENTION_HOURS)
