@@ -213,3 +213,29 @@ export class RejectionCounter {
     return { total: this.total, contaminated: this.rows.get(contaminatedReason)?.count ?? 0, byReason };
   }
 }
+
+/** The student model's record (`--student`), as summary.json gives it. */
+export interface StudentFigures {
+  model: string | null;
+  attempts: number;
+  passed: number;
+  rounds: number;
+  byCategory: Array<{ category: string; attempts: number; passRate: number | null; factor: number; firstRoundShare: number; lastRoundShare: number }>;
+}
+
+/** summary.json's `student`, checked field by field; null when the run had no student. */
+export function studentFigures(summary: unknown): StudentFigures | null {
+  const s = isRecord(summary) && isRecord(summary['student']) ? summary['student'] : null;
+  if (!s) return null;
+  const rows = Array.isArray(s['byCategory']) ? s['byCategory'].filter(isRecord) : [];
+  return {
+    model: typeof s['model'] === 'string' ? s['model'] : null,
+    attempts: num(s['attempts']) ?? 0,
+    passed: num(s['passed']) ?? 0,
+    rounds: num(s['rounds']) ?? 0,
+    byCategory: rows.filter((r) => typeof r['category'] === 'string').map((r) => ({
+      category: r['category'] as string, attempts: num(r['attempts']) ?? 0, passRate: num(r['passRate']), factor: num(r['factor']) ?? 1,
+      firstRoundShare: num(r['firstRoundShare']) ?? 0, lastRoundShare: num(r['lastRoundShare']) ?? 0,
+    })),
+  };
+}

@@ -7,7 +7,7 @@ import { measure, openOutDir, type MeasureOptions, type QualityFigures, type Run
 import { ANY_TREE, treeScopes, type NodeHits } from '../quality/diversity.js';
 import type { JudgeConfig } from '../quality/judge.js';
 import type { FeatureTreeNode } from '../quality/records.js';
-import { throughput, tokenFigures, type PricePer1k, type Throughput, type TokenFigures } from '../quality/run-figures.js';
+import { studentFigures, throughput, tokenFigures, type PricePer1k, type StudentFigures, type Throughput, type TokenFigures } from '../quality/run-figures.js';
 import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { renderReport } from './html.js';
 
@@ -34,6 +34,8 @@ export interface QualityReport {
   tokens: TokenFigures;
   /** With --cumulative: each run alone, and all of them together. */
   cumulative: { runs: Array<{ run: string; figures: QualityFigures }>; total: QualityFigures } | null;
+  /** The student model's pass rate per category and how sampling moved toward its weak areas; null without one. */
+  student: StudentFigures | null;
   /** Things a reader should know: what was not measured, and why. */
   notes: string[];
 }
@@ -145,6 +147,7 @@ export async function buildReport(
       throughput: throughput(run.summary),
       tokens: tokenFigures(run.summary, options.price ?? null, judgeUsage),
       cumulative,
+      student: studentFigures(run.summary),
       notes,
     };
     const picture = measured.tree ? clientTree(measured.tree, measured.hits) : null;

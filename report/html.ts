@@ -91,6 +91,21 @@ function treeSection(r: QualityReport, picture: ClientNode | null): string {
   );
 }
 
+/** The student's pass rate per category, the up-weight it earned, and the category's share of tasks, first round against last. */
+function studentSection(r: QualityReport): string {
+  const s = r.student;
+  if (!s) return '';
+  const bar = (share: number) => `<span class="bar" style="display:inline-block;height:0.7em;width:${Math.round(share * 120)}px;background:currentColor;opacity:0.5"></span> ${pct(share)}`;
+  const rows = s.byCategory.map((c) => [esc(c.category), int(c.attempts), pct(c.passRate), `${c.factor.toFixed(2)}×`, bar(c.firstRoundShare), bar(c.lastRoundShare)]);
+  return section(
+    'student',
+    'Student',
+    `<p class="lead">${esc(s.model ?? 'The student model')} answered ${int(s.attempts)} validated tasks and passed the teacher's tests on ${int(s.passed)} (${pct(s.attempts === 0 ? null : s.passed / s.attempts)}), over ${int(s.rounds)} rounds of tasks.</p>` +
+      table(['Category', 'Attempts', 'Student pass rate', 'Sampling up-weight', 'Share of tasks, first round', 'Share of tasks, last round'], rows, { numeric: [1, 2, 3] }) +
+      note('Categories where the student fails more often than overall weigh more when later tasks are sampled (at most --student-max-factor); the first round was sampled before the student had answered anything.'),
+  );
+}
+
 function throughputSection(r: QualityReport): string {
   const t = r.throughput;
   const rows: string[][] = [
@@ -398,7 +413,7 @@ export function renderReport(r: QualityReport, picture: ClientNode | null): stri
   const f = r.figures;
   const navItems: Array<[string, string]> = [
     ['tree', 'Tree'], ['throughput', 'Throughput'], ['tokens', 'Tokens'], ['pass-rates', 'Pass rates'], ['adequacy', 'Test adequacy'], ['complexity', 'Complexity'],
-    ['diversity', 'Diversity'], ['judge', 'Judge'], ['rejections', 'Rejections'], ...(r.cumulative ? [['cumulative', 'Cumulative'] as [string, string]] : []),
+    ['diversity', 'Diversity'], ['judge', 'Judge'], ...(r.student ? [['student', 'Student'] as [string, string]] : []), ['rejections', 'Rejections'], ...(r.cumulative ? [['cumulative', 'Cumulative'] as [string, string]] : []),
   ];
   const problems = f.counts.unreadable > 0 ? note(`${int(f.counts.unreadable)} lines of the run’s files were not valid records and were skipped.`) : '';
   return `<!doctype html>
@@ -423,6 +438,7 @@ ${adequacySection(f)}
 ${complexitySection(f)}
 ${diversitySection(f)}
 ${judgeSection(r)}
+${studentSection(r)}
 ${rejectionSection(f)}
 ${cumulativeSection(r)}
 <footer>${r.notes.map((n) => esc(n)).join('<br>')}${r.notes.length > 0 ? '<br>' : ''}Every figure on this page is in <code>quality.json</code> next to it.</footer>

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleTask, type SamplerConfig } from '../processors/sample.js';
+import { writeReport } from '../report/build.js';
 import { assessSample, studentStage } from '../processors/student.js';
 import type { GeneratedSample, Rejection, StudentAttempt } from '../schemas/contract.js';
 import type { SampleRunner, SandboxFile, SandboxResult } from '../sandbox/types.js';
@@ -248,7 +249,7 @@ describe('treesynth run --student, end to end (fake teacher and student over HTT
     expect(rejected.filter((r) => r.stage === 'student')).toEqual([]);
     for (const a of attempts) expect(a.passed).toBe(!a.paths.some((p) => p[0] === 'file operation'));
 
-    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { student: { attempts: number; rounds: number; roundShares: unknown[]; byCategory: Array<{ category: string; passRate: number | null; factor: number; firstRoundShare: number; lastRoundShare: number }> } };
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { student: { attempts: number; rounds: number; roundShares: unknown[]; byCategory: Array<{ category: string; attempts: number; passRate: number | null; factor: number; firstRoundShare: number; lastRoundShare: number }> } };
     expect(summary.student.attempts).toBe(attempts.length);
     expect(summary.student.rounds).toBe(2);
     const weak = summary.student.byCategory.find((c) => c.category === 'file operation')!;
@@ -261,6 +262,11 @@ describe('treesynth run --student, end to end (fake teacher and student over HTT
       expect(c.factor).toBe(1);
     }
     expect(student.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(attempts.length);
+
+    // The report shows the same, per category.
+    const { report, html } = await writeReport(out, { judgeSkipped: 'not under test' });
+    expect(report.student?.byCategory.find((c) => c.category === 'file operation')).toMatchObject({ passRate: 0, attempts: weak.attempts });
+    expect(readFileSync(html, 'utf8')).toMatch(/<section id="student">[\s\S]*file operation[\s\S]*<\/section>/);
   }, 300_000);
 
   it('refuses --student without validated samples to judge it by', async () => {
