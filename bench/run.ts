@@ -7,7 +7,8 @@
 //     endpoint of latency L, at C = 16 and 64, with and without 25 % of 429/5xx: answers/s as a
 //     fraction of C/L and of the plain client's (targets ≥ 0.9 at C = 16, ≥ 1.0 at C = 64 and
 //     under faults); requests on a replay (target 0)
-//  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs
+//  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs;
+//     and Kafka mode's files/s beside local mode's on the same corpus (target ≥ 0.7) (bench/kafka-throughput.ts)
 //  6. label embeddings: MiniLM beside lexical, merge precision/recall and labels/s (bench/embeddings.ts)
 //  7. sampling: max |z| of realised inclusion vs the exact expectation, defaults (target ≤ 4) (bench/sampling.ts)
 //  8. validation cost: samples/s of the bare test run, of the same tests through the sandbox, and of
@@ -27,6 +28,7 @@ import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
 import { ingestBench } from './ingest.js';
+import { kafkaThroughputBench } from './kafka-throughput.js';
 import { samplingBench } from './sampling.js';
 import { embeddingsBench } from './embeddings.js';
 import { validationBench } from './validation.js';
@@ -199,12 +201,27 @@ async function kafkaIngest(): Promise<void> {
   console.log(`ingest: ${r.files} files (${r.megabytes} MB): treesynth ingest ${r.ingest.megabytesPerSecond} MB/s (${r.ingest.filesPerSecond} files/s), topics and schemas already in place; raw produce of the same payloads ${r.raw.megabytesPerSecond} MB/s (${r.raw.recordsPerSecond} records/s): ratio ${r.ratio}`);
 }
 
+async function kafkaThroughput(): Promise<void> {
+  const brokers = process.env['KAFKA_BROKERS'];
+  const registry = process.env['SCHEMA_REGISTRY_URL'];
+  if (!brokers || !registry) {
+    console.log('kafka throughput: skipped (start the stack first: export $(npm run -s stack:up))');
+    return;
+  }
+  const corpus = join(cacheDir, 'corpus-mixed.jsonl');
+  writeJsonlCorpus(corpus, 4000, cacheDir);
+  const r = await kafkaThroughputBench(corpus, Number(process.env['BENCH_KAFKA_FILES'] ?? 1000), brokers, registry);
+  results['kafkaThroughput'] = r;
+  console.log(`kafka throughput: ${r.files} files: local mode ${r.local.filesPerSecond} files/s (${r.local.seconds} s), Kafka mode ${r.kafka.filesPerSecond} files/s (${r.kafka.seconds} s from ingest to the last canonicalized file): ratio ${r.ratio} (target ≥ 0.7)`);
+}
+
 const only = process.argv[2];
 if (!only || only === 'extraction') await extraction();
 if (!only || only === 'canonicalization') await canonicalization();
 if (!only || only === 'memory') memory();
 if (!only || only === 'orchestration') await llmOrchestration();
 if (!only || only === 'ingest') await kafkaIngest();
+if (!only || only === 'kafka-throughput') await kafkaThroughput();
 if (!only || only === 'embeddings') results['embeddings'] = await embeddingsBench(cacheDir);
 if (!only || only === 'sampling') {
   const files = benchCorpus(Number(process.env['BENCH_SAMPLING_FILES'] ?? 400), cacheDir).filter((f) => f.language === 'python');
