@@ -18,13 +18,15 @@ export interface OpenAIEmbedderOptions {
   batchSize?: number;
   /** Requests in flight at once; default 1. */
   concurrency?: number;
-  /** Per-request timeout in ms; default: the `openai` client's (10 minutes). */
+  /** Deadline of one request in ms, headers and body (the `openai` client's timeout); default 60 s, as the LLM stages'. */
   timeoutMs?: number;
   /** Retries on connection errors, 408/409/429/5xx; default: the `openai` client's (2). */
   maxRetries?: number;
   /** Inputs longer than this many characters are cut, to stay under the model's token limit. */
   maxInputChars?: number;
 }
+
+export const DEFAULT_EMBEDDING_TIMEOUT_MS = 60_000;
 
 /** A failed or malformed embeddings call. `status` is the HTTP status when there was one. */
 export class OpenAIEmbeddingError extends Error {
@@ -79,7 +81,8 @@ export class OpenAIEmbedder implements Embedder {
     this.client = new OpenAI({
       apiKey: this.apiKey,
       baseURL: baseURL ?? null,
-      ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+      // The client's own default is 10 minutes: one endpoint that stops answering would hold a run that long.
+      timeout: options.timeoutMs ?? DEFAULT_EMBEDDING_TIMEOUT_MS,
       ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
     });
     this.baseURL = this.client.baseURL;

@@ -1,4 +1,5 @@
 // `treesynth report`: the quality report of a run (report.html and quality.json).
+import { DEFAULT_TIMEOUT_MS } from '../../llm/config.js';
 import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { PricePer1k } from '../../quality/run-figures.js';
@@ -118,7 +119,7 @@ export function registerReportCommand(program: Command): void {
     .option('--judge-model <name>', 'model for the judge (default: TREESYNTH_JUDGE_MODEL, else --model)')
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the judge (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
     .option('--model <name>', 'model (default: TREESYNTH_MODEL)')
-    .option('--llm-timeout <ms>', 'timeout of one LLM request', integer(1000), 180_000)
+    .option('--llm-timeout <ms>', 'deadline of one LLM request, headers and body; retried like any timeout (at most twice)', integer(1000), DEFAULT_TIMEOUT_MS)
     .option('--llm-retries <n>', 'retries of one LLM request on 429, 5xx, timeouts and connection errors', integer(0, 20), 5)
     .option('--concurrency <n>', 'judge requests in flight at most', integer(1, 256), 4)
     .option('--cache <file>', 'LLM response cache: judging the same samples again costs nothing', '.treesynth/cache/llm-responses.jsonl')

@@ -1,6 +1,7 @@
 // `treesynth validate`: the validate stage alone over samples in treesynth's own format (from
 // an earlier run, or edited by hand): passing samples to samples.jsonl, the rest to
 // rejected.jsonl with reasons, figures to validation.json. Bad lines are dead letters too.
+import { DEFAULT_TIMEOUT_MS } from '../../llm/config.js';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -200,7 +201,7 @@ export function registerValidateCommand(program: Command): void {
     .option('--min-mutation-score <x>', 'reject samples whose tests catch a smaller share of the mutants (0: record the score only)', decimal(0, 1), DEFAULT_MIN_MUTATION_SCORE)
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for debugging turns (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
     .option('--model <name>', 'model for debugging turns (default: TREESYNTH_VALIDATE_MODEL, else TREESYNTH_MODEL)')
-    .option('--llm-timeout <ms>', 'timeout of one LLM request', integer(1000), 180_000)
+    .option('--llm-timeout <ms>', 'deadline of one LLM request, headers and body; retried like any timeout (at most twice)', integer(1000), DEFAULT_TIMEOUT_MS)
     .option('--llm-retries <n>', 'retries of one LLM request on 429, 5xx, timeouts and connection errors', integer(0, 20), 5)
     .option('--max-requests <n>', 'stop debugging after this many LLM requests', integer(1))
     .option('--max-tokens <n>', 'stop debugging after this many LLM tokens in all', integer(1))
