@@ -1,8 +1,8 @@
 // Kafka mode beside local mode on the same corpus, as a user runs each: `treesynth run --input
 // corpus.jsonl` (files/s from its summary: reading, filtering, extraction, canonicalization)
 // against `treesynth run --kafka` (every stage, one process), timed from the moment
-// `treesynth ingest` starts sending the same files until canonicalize has committed the last of
-// them (stages already started: a deployment runs continuously). Both without a model.
+// `treesynth ingest` has sent the first of the same files until canonicalize has committed the
+// last of them (stages already started: a deployment runs continuously). Both without a model.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -68,8 +68,17 @@ export async function kafkaThroughputBench(corpus: string, files: number, broker
     const groupsUp = async () => (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(prefix)).length >= 3;
     for (let i = 0; i < 600 && !(await groupsUp()); i++) await new Promise((r) => setTimeout(r, 100));
 
-    const t0 = performance.now();
-    const ingested = await run(['ingest', input, ...common, '--state', join(dir, 'state'), '--quiet']);
+    // The clock starts with the first file on code.files: the ingest process's own start-up (node,
+    // connecting, the registry) is left out, as local mode's process start-up is.
+    const ingesting = run(['ingest', input, ...common, '--state', join(dir, 'state'), '--quiet']);
+    const sent = async () => (await admin.fetchTopicOffsets(`${prefix}code.files`)).reduce((n, p) => n + Number(p.high), 0);
+    let t0 = performance.now();
+    for (let waited = 0; (await sent()) === 0; waited += 10) {
+      if (waited > 120_000) throw new Error('ingest sent nothing in 2 minutes');
+      await new Promise((r) => setTimeout(r, 10));
+      t0 = performance.now();
+    }
+    const ingested = await ingesting;
     if (ingested.code !== 0) throw new Error(`ingest failed: ${ingested.stderr}`);
     const chain: Array<[string, string]> = [['filter', 'code.files'], ['extract', 'code.accepted'], ['canonicalize', 'features']];
     for (const [stage, topic] of chain) {

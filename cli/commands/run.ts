@@ -130,6 +130,7 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
  */
 async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ resources: Pick<StageResources, 'models' | 'pending' | 'validation' | 'decontamination' | 'student'>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
   const pending = new JsonlSink<PendingPrompt>(pendingPath, { mode: 'append' });
+  let folder: Promise<unknown> | null = null;
   // Only the LLM stages this process runs need an endpoint; validate needs generate's model for its turns.
   const runs = (s: string) => (stages as readonly string[]).includes(s);
   const wanted = options.llmStages.filter((s) => runs(s) || (s === 'generate' && (runs('validate') || (runs('student') && options.student !== undefined))));
@@ -144,7 +145,7 @@ async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], p
     resources: {
       models: clients.models,
       pending: async (prompt: PendingPrompt) => {
-        await mkdir(dirname(pendingPath), { recursive: true });
+        await (folder ??= mkdir(dirname(pendingPath), { recursive: true }));
         await pending.write(prompt);
       },
       ...(validation ? { validation } : {}),
