@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { CachedEmbedder, MiniLmEmbedder, createCodeEmbedder, createLabelEmbedder, defaultMiniLmDir } from '../embeddings/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import { LlmClientFactory, type LlmClient, type LlmSettings } from '../llm/index.js';
-import { loadBenchmarkIndex, type DecontaminateConfig } from '../quality/contamination.js';
+import { embedBenchmark, loadBenchmarkIndex, type DecontaminateConfig } from '../quality/contamination.js';
 import type { StructuredModel } from '../llm/model.js';
 import { createValidateConfig, type ValidateConfig } from '../processors/validate.js';
 import { ResponseCache } from '../llm/response-cache.js';
@@ -166,17 +166,31 @@ export async function openStudent(options: RunOptions, validation: ValidateConfi
   return { model: opened.clients['student']!, runner: validation.runner, close: opened.close };
 }
 
-export async function openDecontamination(options: RunOptions): Promise<DecontaminateConfig | undefined> {
+/**
+ * The n-gram check, and beside it the check by meaning when the samples' embedder embeds meaning
+ * (MiniLM or an endpoint); with lexical vectors a paraphrase looks unrelated, so it is left out
+ * and the run says so.
+ */
+export async function openDecontamination(
+  options: Pick<RunOptions, 'benchmark' | 'ngram' | 'semanticThreshold' | 'quiet'>, samples: OpenedEmbedders['samples'], log: (line: string) => void = (line) => void process.stderr.write(`${line}\n`),
+): Promise<DecontaminateConfig | undefined> {
   if (!options.benchmark?.length) return undefined;
   const index = await loadBenchmarkIndex(options.benchmark, { n: options.ngram }).catch((error: Error) => {
     throw new UsageError(`--benchmark: ${error.message.split('\n')[0]}`);
   });
-  return { index, minMatches: 1 };
+  if (options.semanticThreshold <= 0) return { index, minMatches: 1 };
+  if (!samples.byMeaning) {
+    if (!options.quiet) log(`treesynth: decontamination by ${options.ngram}-grams only: matching by meaning needs MiniLM (./setup.sh) or --embeddings openai`);
+    return { index, minMatches: 1 };
+  }
+  return { index, minMatches: 1, semantic: await embedBenchmark(index, samples.embedder, options.semanticThreshold) };
 }
 
 export interface OpenedEmbedders {
   labels: Embedder;
   files: Embedder;
+  /** Embeds generated samples (output dedup, decontamination by meaning): the label model when it embeds meaning, else the file embedder. */
+  samples: { embedder: Embedder; byMeaning: boolean };
   /** The merge threshold: --similarity, else the one chosen for this label embedder (MERGE_SIMILARITY). */
   similarity: number;
 }
@@ -197,6 +211,8 @@ export async function openEmbedders(
 ): Promise<OpenedEmbedders> {
   const opened = (kind: LabelEmbedderKind, labels: Embedder): OpenedEmbedders => ({
     labels: new CachedEmbedder(labels), files: createCodeEmbedder({ kind: 'lexical' }), similarity: options.similarity ?? MERGE_SIMILARITY[kind],
+    // Uncached: sample texts rarely repeat, and the label cache would hold them.
+    samples: kind === 'lexical' ? { embedder: createCodeEmbedder({ kind: 'lexical' }), byMeaning: false } : { embedder: labels, byMeaning: true },
   });
   switch (options.embeddings) {
     case 'lexical':

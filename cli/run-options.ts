@@ -25,6 +25,7 @@ export interface RunOptions {
   /** Unset: the label embedder's own threshold (cli/llm-setup.ts openEmbedders). */
   similarity?: number;
   nearDuplicateRadius: number;
+  sampleDuplicateRadius: number;
   /** One T, or one per depth from the categories down. */
   temperature: number | number[];
   topN: number;
@@ -87,6 +88,8 @@ export interface RunOptions {
   studentModel?: string;
   studentRounds: number;
   studentMaxFactor: number;
+  /** Cosine at which an instruction matches a benchmark problem by meaning (0: n-grams only). */
+  semanticThreshold: number;
 }
 
 /**
@@ -133,6 +136,7 @@ export function settingsFrom(options: RunOptions): PipelineSettings {
   return pipelineSettings({
     ...preset,
     seed: options.seed, maxBytes: options.maxBytes, similarity: options.similarity, nearDuplicateRadius: options.nearDuplicateRadius,
+    sampleDuplicateRadius: options.sampleDuplicateRadius,
     treeKey: options.treeKey,
     temperature: given('temperature') ? options.temperature : base.temperature,
     topN: given('topN') ? options.topN : base.topN,

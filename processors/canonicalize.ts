@@ -2,11 +2,14 @@
 // the label joins an existing child when it is spelled the same or its embedding is at least
 // `threshold` similar (the new spelling is kept as an alias), and becomes a new node
 // otherwise. Every node a file mentions gets frequency +1 once, so frequency counts files.
+// A node a file creates below a category's first level whose label already names a node under
+// another parent of the same category is the same feature placed twice: it is merged into the
+// most frequent of those (TreeStore.mergeInto), and the changelog records the merge.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
 import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
-import { ROOT_ID } from '../stores/tree-store.js';
+import { ROOT_ID, type TreeStore } from '../stores/tree-store.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const CANONICALIZE_STAGE = 'canonicalize';
@@ -56,6 +59,7 @@ export async function canonicalizeFeatureSet(set: FeatureSet, config: Canonicali
   const target = config.trees.get(set.treeKey);
   const counts: LabelCounts = { seen: 0, exact: 0, merged: 0, created: 0 };
   const mentioned = new Set<string>([ROOT_ID]);
+  const created: string[] = [];
   for (const path of paths) {
     let parentId = ROOT_ID;
     for (const label of path) {
@@ -63,11 +67,26 @@ export async function canonicalizeFeatureSet(set: FeatureSet, config: Canonicali
       counts.seen += 1;
       counts[resolution.kind] += 1;
       mentioned.add(resolution.nodeId);
+      if (resolution.kind === 'created') created.push(resolution.nodeId);
       parentId = resolution.nodeId;
     }
   }
   for (const id of mentioned) target.tree.addFrequency(id, 1);
+  mergeAcrossParents(target.tree, created);
   return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts };
+}
+
+/**
+ * Nodes just created whose label already names a node under another parent of their category
+ * (below the first level) merge into the most frequent of those; ties go to the older node.
+ */
+function mergeAcrossParents(tree: TreeStore, created: readonly string[]): void {
+  for (const id of created) {
+    const node = tree.get(id);
+    if (!node || node.depth < 3) continue;
+    const [into] = tree.samePlacedElsewhere(id).filter((n) => !created.includes(n.id)).sort((a, b) => b.frequency - a.frequency || a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    if (into) tree.mergeInto(id, into.id);
+  }
 }
 
 /** The stage: one file at a time, in order, since it mutates the tree. */

@@ -17,10 +17,11 @@
 // worked against the runner, and coaching code around that is not debugging. Nor invalid or
 // unsupported samples, or sandbox errors, which are not the code's fault.
 import { availableParallelism } from 'node:os';
-import { from, map, mergeMap, pipe, type OperatorFunction } from 'rxjs';
+import { concatMap, from, mergeMap, pipe, type OperatorFunction } from 'rxjs';
 import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { orderedMergeMap } from '../lib/ordered-merge-map.js';
-import { decontaminateSample, type DecontaminateConfig } from '../quality/contamination.js';
+import { checkContamination, type DecontaminateConfig } from '../quality/contamination.js';
+import { dedupSample, type SampleDedupConfig } from '../quality/sample-dedup.js';
 import { DEFAULT_MIN_MUTATION_SCORE, DEFAULT_MUTATION, describeSurvivors, generateMutants, scoreMutants, type MutationResult } from '../quality/mutation.js';
 import type { ValidationTally } from '../quality/validation-tally.js';
 import { checkGenerateAnswer } from '../prompts/generate-sample.js';
@@ -218,20 +219,27 @@ export function validateSamples(config: ValidateConfig): OperatorFunction<Genera
   return mergeMap((sample) => from(validateSample(sample, config)), Math.max(1, config.concurrency));
 }
 
-/** The deployed validate stage's operator; undefined when there is nothing to check. */
+/**
+ * The deployed validate stage's operator; undefined when there is nothing to check. Samples that
+ * pass decontamination and validation are then checked against the accepted ones for
+ * near-duplicates, one at a time in input order (the verdict depends on what came before).
+ */
 export function validateStage(
   decontamination: DecontaminateConfig | undefined,
   validation: ValidateConfig | undefined,
   tally?: ValidationTally,
+  dedup?: SampleDedupConfig,
 ): OperatorFunction<GeneratedSample, Outcome<GeneratedSample>> | undefined {
-  if (!decontamination && !validation) return undefined;
+  const dedups = dedup !== undefined && dedup.radius > 0;
+  if (!decontamination && !validation && !dedups) return undefined;
   return pipe(
-    map((sample: GeneratedSample) => (decontamination ? decontaminateSample(sample, decontamination) : accept(sample))),
-    orderedMergeMap(async (o: Outcome<GeneratedSample>) => {
+    orderedMergeMap(async (sample: GeneratedSample) => {
+      const o = decontamination ? await checkContamination(sample, decontamination) : accept(sample);
       if (!o.ok || !validation) return o;
       const checked = await validateSample(o.value, validation);
       tally?.add(checked);
       return checked;
     }, validation?.concurrency ?? 1),
+    concatMap(async (o: Outcome<GeneratedSample>) => (o.ok && dedups ? dedupSample(o.value, dedup) : o)),
   );
 }

@@ -5,11 +5,20 @@
 // overlap by default. n-grams that occur in many benchmark items are boilerplate, not evidence,
 // and are ignored. Benchmark texts shorter than n tokens are matched whole (from a minimum
 // length), so a one-line MBPP question still counts.
+//
+// Beside it, by meaning (optional, `semantic`): a sample whose instruction embeds within cosine
+// `threshold` of a benchmark problem statement is contaminated too, as EpiCoder (0.9) and KodCode
+// (0.95) check. A paraphrase shares no 13 words in a row, so the n-gram check cannot see it.
+// Their thresholds are for their embedding models; with MiniLM a restated benchmark problem
+// scores 0.61-0.90 and a different task on the same topic up to 0.70
+// (tests/fixtures/sample-pairs.json), so 0.9 would catch none of those restatements:
+// DEFAULT_SEMANTIC_SIMILARITY = 0.75 catches 5 of 6 there and flags none of the 6 clean ones.
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { map, pipe, type OperatorFunction } from 'rxjs';
+import { concatMap, of, pipe, type OperatorFunction } from 'rxjs';
+import { cosine, type Embedder } from '../embeddings/embedder.js';
 import type { GeneratedSample } from '../schemas/contract.js';
 import { hash53, wordTokens } from './stats.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
@@ -17,6 +26,8 @@ import { accept, reject, type Outcome } from '../schemas/outcome.js';
 export const DECONTAMINATE_STAGE = 'decontaminate';
 export const CONTAMINATED_REASON = 'contaminated';
 export const DEFAULT_NGRAM = 13;
+/** Cosine at or above which an instruction means the same as a benchmark problem (MiniLM; see above). */
+export const DEFAULT_SEMANTIC_SIMILARITY = 0.75;
 
 /** Field names that hold a problem statement in common benchmark exports, in order of preference. */
 export const PROBLEM_FIELDS = ['prompt', 'question', 'text', 'problem', 'description', 'instruction', 'problem_description', 'docstring', 'nl'] as const;
@@ -51,6 +62,8 @@ export class BenchmarkIndex {
   readonly minTokens: number;
   readonly maxItemsPerNgram: number;
   readonly items: BenchmarkItem[] = [];
+  /** Each item's problem statement (its first), for matching by meaning; null when it has only solutions. */
+  readonly problems: Array<string | null> = [];
   /** Items that had no text field at all (not indexed), and bad lines. */
   skipped = 0;
   private readonly owner = new Map<number, number>();
@@ -72,9 +85,10 @@ export class BenchmarkIndex {
   }
 
   /** Indexes one benchmark item's texts (problem, solution, both joined). */
-  add(item: BenchmarkItem, texts: readonly string[]): void {
+  add(item: BenchmarkItem, texts: readonly string[], problem: string | null = null): void {
     const index = this.items.length;
     this.items.push(item);
+    this.problems.push(problem);
     const mine = new Set<number>();
     const shortTexts = new Set<string>();
     for (const text of texts) {
@@ -189,7 +203,7 @@ export async function loadBenchmarkIndex(files: readonly string[], options: Benc
         index.skipped += 1;
         return;
       }
-      index.add({ id: found.id ?? `${name}:${line}`, file: name, line }, found.texts);
+      index.add({ id: found.id ?? `${name}:${line}`, file: name, line }, found.texts, PROBLEM_FIELDS.flatMap((f) => strings((value as Record<string, unknown>)[f]))[0] ?? null);
     };
     if (/\.json$/i.test(file)) {
       let text = '';
@@ -216,8 +230,31 @@ export async function loadBenchmarkIndex(files: readonly string[], options: Benc
   return index;
 }
 
+/** The benchmark's problem statements as vectors, for matching instructions by meaning. */
+export interface SemanticBenchmark {
+  embedder: Embedder;
+  /** One per index item; null for items without a problem statement. */
+  vectors: Array<Float32Array | null>;
+  /** Cosine at or above which an instruction is contaminated. */
+  threshold: number;
+}
+
+/** Embeds the index's problem statements once (in chunks, so a remote embedder gets few requests). */
+export async function embedBenchmark(index: BenchmarkIndex, embedder: Embedder, threshold: number = DEFAULT_SEMANTIC_SIMILARITY): Promise<SemanticBenchmark> {
+  const vectors: Array<Float32Array | null> = index.problems.map(() => null);
+  const todo = index.problems.flatMap((p, i) => (p === null ? [] : [i]));
+  for (let start = 0; start < todo.length; start += 64) {
+    const chunk = todo.slice(start, start + 64);
+    const embedded = await embedder.embed(chunk.map((i) => index.problems[i]!));
+    chunk.forEach((i, k) => (vectors[i] = embedded[k]!));
+  }
+  return { embedder, vectors, threshold };
+}
+
 export interface DecontaminateConfig {
   index: BenchmarkIndex;
+  /** Matching by meaning beside the n-grams; absent, n-grams only. */
+  semantic?: SemanticBenchmark;
   /** Shared n-grams with one item needed to call a sample contaminated. Default 1. */
   minMatches?: number;
   /** And the share of that item's n-grams they must make up, 0..1. Default 0. */
@@ -278,9 +315,46 @@ export function decontaminateSample(sample: GeneratedSample, config: Decontamina
   });
 }
 
+export interface SemanticHit {
+  item: BenchmarkItem;
+  similarity: number;
+}
+
+/** The benchmark problem the instruction is closest to in meaning, when at or above the threshold. */
+export async function findSemanticContamination(sample: Pick<GeneratedSample, 'instruction'>, semantic: SemanticBenchmark, items: readonly BenchmarkItem[]): Promise<SemanticHit | null> {
+  const [vector] = await semantic.embedder.embed([sample.instruction]);
+  let best: SemanticHit | null = null;
+  semantic.vectors.forEach((v, i) => {
+    if (!v) return;
+    const similarity = cosine(vector!, v);
+    if (similarity >= semantic.threshold && (!best || similarity > best.similarity)) best = { item: items[i]!, similarity };
+  });
+  return best;
+}
+
+/**
+ * One sample against the n-grams, then (when configured) by meaning: passed on, or rejected as
+ * contaminated with a detail that says which check caught it.
+ */
+export async function checkContamination(sample: GeneratedSample, config: DecontaminateConfig): Promise<Outcome<GeneratedSample>> {
+  const byNgrams = decontaminateSample(sample, config);
+  if (!byNgrams.ok || !config.semantic) return byNgrams;
+  const hit = await findSemanticContamination(sample, config.semantic, config.index.items);
+  if (!hit) return byNgrams;
+  return reject({
+    stage: DECONTAMINATE_STAGE,
+    reason: CONTAMINATED_REASON,
+    detail: `instruction means the same as benchmark item ${hit.item.id} (${hit.item.file} line ${hit.item.line}): cosine ${hit.similarity.toFixed(3)} ≥ ${config.semantic.threshold} (${config.semantic.embedder.name}), with no shared ${config.index.n}-gram`,
+    recordId: sample.sampleId,
+    source: hit.item.file,
+    position: hit.item.line,
+    record: sample,
+  });
+}
+
 /** The stage operator: every sample in, one outcome out, in order. */
 export function decontaminate(config: DecontaminateConfig): OperatorFunction<GeneratedSample, Outcome<GeneratedSample>> {
-  return map((sample) => decontaminateSample(sample, config));
+  return concatMap((sample) => checkContamination(sample, config));
 }
 
 /**
@@ -289,5 +363,5 @@ export function decontaminate(config: DecontaminateConfig): OperatorFunction<Gen
  * pass through untouched.
  */
 export function thenDecontaminate<I>(stage: OperatorFunction<I, Outcome<GeneratedSample>>, config: DecontaminateConfig): OperatorFunction<I, Outcome<GeneratedSample>> {
-  return pipe(stage, map((o) => (o.ok ? decontaminateSample(o.value, config) : o)));
+  return pipe(stage, concatMap((o) => (o.ok ? checkContamination(o.value, config) : of(o))));
 }

@@ -46,7 +46,12 @@ export class FeatureTrees {
     const trees = new FeatureTrees(clock);
     for (const [key, list] of byKey) {
       const tree = TreeStore.restore(key, list, clock);
-      trees.trees.set(key, { tree, labels: await LabelIndex.rebuild(tree, embedder) });
+      const labels = await LabelIndex.rebuild(tree, embedder);
+      // A merged node's old place still names it: a label found there lands on the node it went into.
+      const moved = [...tree.merges()].filter(([, r]) => tree.has(r.parentId));
+      const vectors = moved.length > 0 ? await embedder.embed(moved.map(([, r]) => r.label)) : [];
+      moved.forEach(([id, r], i) => labels.add(r.parentId, id, r.label, vectors[i]!));
+      trees.trees.set(key, { tree, labels });
     }
     return trees;
   }
@@ -75,13 +80,15 @@ export function resolveLabel(
   threshold: number,
   spec: Omit<NewNode, 'parentId' | 'label'>,
 ): Resolution {
+  // The index keeps the ids it was given; a node merged across parents since stands for the node it went into.
   const exact = target.labels.exact(parentId, label);
-  if (exact) return { nodeId: exact, kind: 'exact', similarity: 1 };
+  if (exact) return { nodeId: target.tree.resolveId(exact), kind: 'exact', similarity: 1 };
   const near = target.labels.nearest(parentId, vector);
   if (near && near.similarity >= threshold) {
-    target.tree.addAlias(near.nodeId, label);
+    const nodeId = target.tree.resolveId(near.nodeId);
+    target.tree.addAlias(nodeId, label);
     target.labels.add(parentId, near.nodeId, label, vector);
-    return { nodeId: near.nodeId, kind: 'merged', similarity: near.similarity };
+    return { nodeId, kind: 'merged', similarity: near.similarity };
   }
   const node = target.tree.addNode({ ...spec, parentId, label });
   target.labels.add(parentId, node.id, label, vector);

@@ -62,6 +62,11 @@ export class GrowableHnsw {
     return label;
   }
 
+  /** The stored vector of `label` (as the index keeps it: normalised for cosine). */
+  vector(label: number): number[] {
+    return this.index.getPoint(label);
+  }
+
   /** Up to k nearest vectors, most similar first. */
   nearest(vector: Float32Array | readonly number[], k = 1): Neighbour[] {
     if (this.count === 0) return [];

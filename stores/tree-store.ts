@@ -1,6 +1,12 @@
 // The feature tree of one tree key: nodes with frequencies, aliases and origin. Every mutation
 // marks the node dirty; `flush` turns the dirty set into changelog records (one per node, the
 // latest state), so a compacted topic or file of those records rebuilds the same tree.
+//
+// Merging across parents: when the same feature was placed under two parents, `mergeInto` folds
+// one node (and its subtree, child by child) into the other. The merged node leaves the tree as
+// a DELETE record whose cause names the node it went into and where it was (mergeCause), and the
+// store keeps that redirect, in its snapshots too, so a label that names the old place later
+// (or after a restore) lands on the node it was merged into.
 import { createHash } from 'node:crypto';
 import type { NodeOrigin, TreeNode, TreeNodeChange } from '../schemas/contract.js';
 
@@ -29,6 +35,28 @@ export function nodeIdFor(parentId: string, label: string): string {
   return createHash('sha1').update(parentId).update('\u0000').update(label).digest('hex').slice(0, 16);
 }
 
+const MERGE_CAUSE_PREFIX = 'merged-into:';
+
+export interface MergeRecord {
+  /** The node the merged one went into. */
+  survivorId: string;
+  /** Where the merged node was: its parent and label. */
+  parentId: string;
+  label: string;
+}
+
+/** The cause of a merged node's DELETE record: `merged-into:<survivor>:<old parent>:<label>` (ids hold no colon). */
+export function mergeCause(record: MergeRecord): string {
+  return `${MERGE_CAUSE_PREFIX}${record.survivorId}:${record.parentId}:${record.label}`;
+}
+
+export function parseMergeCause(cause: string): MergeRecord | null {
+  if (!cause.startsWith(MERGE_CAUSE_PREFIX)) return null;
+  const [survivorId, parentId, ...label] = cause.slice(MERGE_CAUSE_PREFIX.length).split(':');
+  if (!survivorId || !parentId || label.length === 0) return null;
+  return { survivorId, parentId, label: label.join(':') };
+}
+
 /** Children by frequency, highest first; ties by label so order never depends on arrival. */
 export const byFrequency = (a: TreeNode, b: TreeNode): number =>
   b.frequency - a.frequency || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
@@ -37,6 +65,12 @@ export class TreeStore {
   private readonly nodes = new Map<string, TreeNode>();
   private readonly childIds = new Map<string, string[]>();
   private readonly dirty = new Set<string>();
+  /** Nodes merged into others: id → where it went and where it was. Kept for good (snapshots carry them). */
+  private readonly merged = new Map<string, MergeRecord>();
+  /** Merges not yet flushed as DELETE records. */
+  private readonly mergedSinceFlush: string[] = [];
+  /** Node ids by label, to find the same feature under another parent. */
+  private readonly byLabel = new Map<string, Set<string>>();
   private seqNo = 0;
 
   constructor(
@@ -107,6 +141,68 @@ export class TreeStore {
     return labels.reverse();
   }
 
+  /** The live node an id stands for: itself, or the node it was merged into (followed to the end). */
+  resolveId(id: string): string {
+    let current = id;
+    // A live node is itself, even when an earlier node with its id was merged away and it was re-created since.
+    for (let record = this.merged.get(current); record && !this.nodes.has(current); record = this.merged.get(current)) current = record.survivorId;
+    return current;
+  }
+
+  /** Merge records so far (id of the merged node → record), for rebuilding label indexes. */
+  merges(): ReadonlyMap<string, MergeRecord> {
+    return this.merged;
+  }
+
+  /** Other live nodes with this exact label in the same category (depth 1 ancestor), under a different parent. */
+  samePlacedElsewhere(id: string): TreeNode[] {
+    const node = this.require(id);
+    const category = this.categoryOf(node);
+    const found: TreeNode[] = [];
+    for (const other of this.byLabel.get(node.label) ?? []) {
+      if (other === id) continue;
+      const candidate = this.nodes.get(other)!;
+      if (candidate.parentId !== node.parentId && candidate.depth >= 2 && this.categoryOf(candidate) === category) found.push(candidate);
+    }
+    return found;
+  }
+
+  /**
+   * Folds node `fromId` into `intoId`, the same feature placed under another parent: frequencies
+   * add up (as the reference merges frequency counts; a file that placed it under both counts
+   * twice), spellings become aliases, and each child moves under `intoId`, merging into a child
+   * spelled the same. `fromId` and its subtree leave the tree as DELETE records at the next flush.
+   */
+  mergeInto(fromId: string, intoId: string): void {
+    const from = this.require(fromId);
+    const into = this.require(intoId);
+    if (from.parentId === null || into.parentId === null) throw new Error(`tree ${this.treeKey}: the root cannot be merged`);
+    for (let a: TreeNode | undefined = into; a; a = a.parentId === null ? undefined : this.nodes.get(a.parentId)) {
+      if (a.id === fromId) throw new Error(`tree ${this.treeKey}: cannot merge ${fromId} into its own descendant ${intoId}`);
+    }
+    for (let a: TreeNode | undefined = from; a; a = a.parentId === null ? undefined : this.nodes.get(a.parentId)) {
+      if (a.id === intoId) throw new Error(`tree ${this.treeKey}: cannot merge ${fromId} into its ancestor ${intoId}`);
+    }
+    into.frequency += from.frequency;
+    for (const alias of [from.label, ...from.aliases]) if (alias !== into.label && !into.aliases.includes(alias)) into.aliases.push(alias);
+    this.touch(into);
+    for (const child of this.children(fromId)) {
+      const same = this.children(intoId).find((c) => c.label === child.label || c.aliases.includes(child.label));
+      const target = same ?? this.addNode({ parentId: intoId, label: child.label, origin: child.origin === 'evolved' ? 'evolved' : 'extracted', frequency: 0, evolutionRound: child.evolutionRound });
+      this.mergeInto(child.id, target.id);
+    }
+    const now = this.clock();
+    for (let a = this.nodes.get(from.parentId); a; a = a.parentId === null ? undefined : this.nodes.get(a.parentId)) {
+      a.descendants -= 1;
+      a.updatedAt = now;
+      this.dirty.add(a.id);
+    }
+    this.merged.set(fromId, { survivorId: intoId, parentId: from.parentId, label: from.label });
+    this.mergedSinceFlush.push(fromId);
+    this.dirty.delete(fromId);
+    this.remove(fromId);
+  }
+
   *all(): IterableIterator<TreeNode> {
     yield* this.nodes.values();
   }
@@ -167,14 +263,20 @@ export class TreeStore {
 
   /** Changelog records for everything changed since the last flush, in a stable order. */
   flush(cause: string): TreeNodeChange[] {
-    if (this.dirty.size === 0) return [];
+    if (this.dirty.size === 0 && this.mergedSinceFlush.length === 0) return [];
     const ids = [...this.dirty].sort((a, b) => this.require(a).depth - this.require(b).depth || (a < b ? -1 : 1));
     this.dirty.clear();
-    return ids.map((id) => {
+    const upserts = ids.map((id): TreeNodeChange => {
       this.seqNo += 1;
       const node = this.require(id);
       return { treeKey: this.treeKey, seq: this.seqNo, op: 'UPSERT', nodeId: id, node: { ...node, aliases: [...node.aliases] }, cause };
     });
+    // After the upserts: a restore sees the node it is redirected to before the redirect.
+    const deletes = this.mergedSinceFlush.splice(0).map((id): TreeNodeChange => {
+      this.seqNo += 1;
+      return { treeKey: this.treeKey, seq: this.seqNo, op: 'DELETE', nodeId: id, node: null, cause: mergeCause(this.merged.get(id)!) };
+    });
+    return [...upserts, ...deletes];
   }
 
   /**
@@ -186,6 +288,7 @@ export class TreeStore {
     for (const node of nodes) {
       yield { treeKey: this.treeKey, seq: this.seqNo, op: 'UPSERT', nodeId: node.id, node: { ...node, aliases: [...node.aliases] }, cause: 'snapshot' };
     }
+    for (const [id, record] of this.merged) yield { treeKey: this.treeKey, seq: this.seqNo, op: 'DELETE', nodeId: id, node: null, cause: mergeCause(record) };
   }
 
   /** Applies a changelog record, e.g. while restoring. Parents may arrive after children. */
@@ -194,6 +297,8 @@ export class TreeStore {
     this.seqNo = Math.max(this.seqNo, change.seq);
     if (change.op === 'DELETE' || change.node === null) {
       this.remove(change.nodeId);
+      const record = parseMergeCause(change.cause);
+      if (record) this.merged.set(change.nodeId, record);
       return;
     }
     const incoming = { ...change.node, aliases: [...change.node.aliases] };
@@ -224,8 +329,19 @@ export class TreeStore {
     return nested;
   }
 
+  private categoryOf(node: TreeNode): string | null {
+    let current: TreeNode | undefined = node;
+    while (current && current.depth > 1) current = current.parentId === null ? undefined : this.nodes.get(current.parentId);
+    return current?.id ?? null;
+  }
+
   private insert(node: TreeNode): void {
+    // Re-created at the place it was merged away from: the place is its again.
+    this.merged.delete(node.id);
     this.nodes.set(node.id, node);
+    let same = this.byLabel.get(node.label);
+    if (!same) this.byLabel.set(node.label, (same = new Set()));
+    same.add(node.id);
     if (node.parentId !== null) {
       const siblings = this.childIds.get(node.parentId);
       if (siblings) siblings.push(node.id);
@@ -237,6 +353,7 @@ export class TreeStore {
     const node = this.nodes.get(id);
     if (!node) return;
     this.nodes.delete(id);
+    this.byLabel.get(node.label)?.delete(id);
     if (node.parentId !== null) {
       const siblings = this.childIds.get(node.parentId);
       if (siblings) this.childIds.set(node.parentId, siblings.filter((s) => s !== id));

@@ -46,7 +46,9 @@ describe('treesynth run with an LLM endpoint', () => {
     '--levels', 'function=0.5,multi_file=0.5', '--cache', join(dir, 'cache.jsonl'),
     // The scripted model's evolved labels differ in one word ("finer variant alpha" / "... beta"):
     // apart by spelling, one feature by meaning. These tests count them as separate nodes.
-    '--embeddings', 'lexical', ...extra,
+    '--embeddings', 'lexical',
+    // The scripted model writes the same code for every task: output dedup (its own test below) would keep one per level.
+    '--sample-duplicate-radius', '0', ...extra,
   ];
 
   beforeAll(async () => {
@@ -149,6 +151,24 @@ describe('treesynth run with an LLM endpoint', () => {
     );
   });
 
+  it('at the default radius drops generated samples that repeat an accepted one (the scripted model writes the same code for every task), each naming the one it repeats', async () => {
+    const out = join(dir, 'out-dedup');
+    const result = await treesynth(args(out, ['--sample-duplicate-radius', '0.15']));
+    expect(result.code).toBe(0);
+    const kept = readJsonl<GeneratedSample>(join(out, 'samples.jsonl'));
+    const dropped = readJsonl<Rejection>(join(out, 'rejected.jsonl')).filter((r) => r.reason === 'near-duplicate-sample');
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length + dropped.length).toBe(6);
+    expect(dropped.length).toBeGreaterThan(0);
+    const keptIds = new Set(kept.map((s) => s.sampleId));
+    for (const r of dropped) {
+      expect(r.stage).toBe('dedup-samples');
+      expect(keptIds.has(r.source!)).toBe(true);
+    }
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.rejectedByReason['near-duplicate-sample']).toBe(dropped.length);
+  });
+
   it('stops cleanly at the request budget: the run finishes and every file is accounted for', async () => {
     const out = join(dir, 'budget');
     const result = await treesynth(args(out, ['--no-cache', '--max-requests', '3']));
@@ -230,7 +250,7 @@ describe('treesynth run: generated samples are validated and decontaminated', ()
 
   it('a failing sample goes through a debugging turn and passes with the fixed code', async () => {
     const out = join(dir, 'out');
-    const result = await treesynth(['run', '--input', join(dir, 'corpus'), '--out', out, '--llm-base-url', server.url, '--model', 'fake-model', '--tasks', '2', '--levels', 'function=1', '--no-cache']);
+    const result = await treesynth(['run', '--input', join(dir, 'corpus'), '--out', out, '--llm-base-url', server.url, '--model', 'fake-model', '--tasks', '2', '--levels', 'function=1', '--no-cache', '--sample-duplicate-radius', '0']);
     expect(result.code).toBe(0);
     const samples = readJsonl<GeneratedSample>(join(out, 'samples.jsonl'));
     expect(samples).toHaveLength(2);

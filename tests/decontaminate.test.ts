@@ -151,7 +151,7 @@ describe('treesynth decontaminate', () => {
     writeFileSync(join(out, 'samples.jsonl'), [CLEAN, COPIED_TEXT, NEAR, COPIED_CODE].map((s) => JSON.stringify(s)).join('\n') + '\n');
     writeFileSync(join(out, 'rejected.jsonl'), `${JSON.stringify({ stage: 'filter', reason: 'binary', detail: 'x', recordId: 'f1', path: 'a.png', source: null, position: null, record: null, at: 1 })}\n`);
     const { stdout } = await run('node', [bin, 'decontaminate', join(out, 'samples.jsonl'), '--benchmark', bench, '--out', out]);
-    expect(stdout).toMatch(/^4 samples read: 2 kept, 2 contaminated \(3 benchmark problems, 13-grams\)/);
+    expect(stdout).toMatch(/^4 samples read: 2 kept, 2 contaminated \(3 benchmark problems, 13-grams, by meaning at cosine 0\.75\)/);
     const kept = readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as GeneratedSample).sampleId);
     expect(kept).toEqual(['clean', 'near']);
     const rejected = readFileSync(join(out, 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rejection);

@@ -310,9 +310,9 @@ describe('extractFeatures on realistic files', () => {
       'error handling: exception handling > try-except',
       'file operation: path manipulation',
       'file operation: read file',
-      'functionality: fetch > fetch all',
-      'functionality: parse > parse config file',
-      'functionality: walk > walk breadth first',
+      'functionality: data retrieval',
+      'functionality: parsing',
+      'functionality: traversal',
       'implementation logic: asynchronous programming > async functions',
       'implementation logic: asynchronous programming > await',
       'implementation logic: comprehensions > list comprehension',
@@ -344,8 +344,8 @@ describe('extractFeatures on realistic files', () => {
       'file operation: path manipulation',
       'file operation: read file',
       'file operation: write file',
-      'functionality: load > load users',
-      'functionality: save > save summary',
+      'functionality: data persistence',
+      'functionality: data retrieval',
       'implementation logic: asynchronous programming > async functions',
       'implementation logic: asynchronous programming > await',
       'implementation logic: loops > for-of loop',
@@ -372,8 +372,8 @@ describe('extractFeatures on realistic files', () => {
       'dependency relations: events',
       'dependency relations: local modules',
       'error handling: exception handling > throw exception',
-      'functionality: enqueue',
-      'functionality: sort > sort by area',
+      'functionality: ordering',
+      'functionality: queue operations',
       'implementation logic: event-driven programming',
       'implementation logic: generators',
       'implementation logic: loops > while loop',
@@ -425,9 +425,9 @@ describe('extractFeatures on realistic files', () => {
       'error handling: exception handling > try-with-resources',
       'file operation: path manipulation',
       'file operation: read file',
-      'functionality: count > count combinations',
-      'functionality: load > load items',
-      'functionality: parse > parse item',
+      'functionality: aggregation',
+      'functionality: data retrieval',
+      'functionality: parsing',
       'implementation logic: loops > for-each loop',
       'implementation logic: loops > while loop',
       'implementation logic: recursion',
@@ -457,7 +457,7 @@ describe('extractFeatures on realistic files', () => {
       'error handling: error values > error checking',
       'error handling: error values > error wrapping',
       'error handling: panic',
-      'functionality: fetch > fetch status',
+      'functionality: data retrieval',
       'implementation logic: deferred execution',
       'implementation logic: loops > range loop',
       'implementation logic: recursion',
@@ -504,9 +504,11 @@ describe('label rules', () => {
     ]);
   });
 
-  it('derives functionality from verb-led names and skips trivial ones', () => {
+  it('names the behaviour a verb-led name describes, never the identifier, and skips trivial names', () => {
     const py = [
       'def parseConfigFile(): pass',
+      'def parse_os_release(): pass',
+      'def dump_stats(): pass',
       'def main(): pass',
       'def __init__(self): pass',
       'def test_parse(): pass',
@@ -515,17 +517,18 @@ describe('label rules', () => {
       'def is_valid(x): pass',
       'def helper(): pass',
     ].join('\n');
-    expect(labels(codeFile('python', 'a.py', py)).filter((l) => l.startsWith('functionality'))).toEqual([
-      'functionality: check > is valid',
-      'functionality: parse > parse config file',
-    ]);
+    const found = labels(codeFile('python', 'a.py', py)).filter((l) => l.startsWith('functionality'));
+    // Two parsers are one behaviour; no label carries a word of an identifier that is not a behaviour.
+    expect(found).toEqual(['functionality: data persistence', 'functionality: parsing', 'functionality: validation']);
+    for (const word of ['config', 'os', 'release', 'stats', 'valid', 'name']) expect(found.join(' ')).not.toMatch(new RegExp(`\\b${word}\\b`));
   });
 
   it('caps each category at maxLabelsPerCategory', () => {
     const py = Array.from({ length: 20 }, (_, i) => `import pkg${i}\ndef compute_value_${i}(): pass`).join('\n');
     const features = accepted(extractFeatures(codeFile('python', 'a.py', py), { ...config, maxLabelsPerCategory: 5 })).features;
     expect(features.filter((f) => f.category === 'dependency relations')).toHaveLength(5);
-    expect(features.filter((f) => f.category === 'functionality')).toHaveLength(5);
+    // Twenty functions that compute are one behaviour.
+    expect(features.filter((f) => f.category === 'functionality').map((f) => f.labels)).toEqual([['computation']]);
     const byDefault = accepted(extractFeatures(codeFile('python', 'a.py', py), config)).features;
     expect(byDefault.filter((f) => f.category === 'dependency relations')).toHaveLength(12);
   });

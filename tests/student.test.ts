@@ -239,6 +239,8 @@ describe('treesynth run --student, end to end (fake teacher and student over HTT
     const { stderr } = await exec('node', [
       bin, 'run', '--input', join(dir, 'corpus'), '--out', out, '--llm-base-url', teacher.url, '--student', student.url, '--no-cache',
       '--tasks', '24', '--student-rounds', '2', '--levels', 'function=1', '--breadth-function', '1,1', '--evolve-rounds', '0', '--min-mutation-score', '0',
+      // The fake teacher writes the same `add` every time: keep its samples apart from output dedup.
+      '--sample-duplicate-radius', '0',
     ], { env: { ...process.env, CI: 'true', OPENAI_API_KEY: 'sk-test' }, timeout: 240_000 });
     expect(stderr).toMatch(/student model student at/);
     const samples = readJsonl<GeneratedSample>(join(out, 'samples.jsonl'));

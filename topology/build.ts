@@ -19,6 +19,7 @@ import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { FileIndex } from '../stores/file-index.js';
 import { StudentStore } from '../stores/student-store.js';
+import { SampleIndex } from '../stores/sample-index.js';
 import { evolutionSeed } from './evolution.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
 import type { Stages } from './treesynth.js';
@@ -35,12 +36,16 @@ export interface StageStores {
   index: FileIndex;
   /** The student's failures per feature (sample reads them from student.attempts). */
   student: StudentStore;
+  /** Near-duplicate index over accepted samples (instruction + solution), keyed by sample id. */
+  samples: SampleIndex;
 }
 
 /** What the stages use that is not a setting: embedders, models, the sandbox, a clock. */
 export interface StageResources {
   labelEmbedder: Embedder;
   codeEmbedder: Embedder;
+  /** Embeds generated samples for output dedup (and semantic decontamination); absent, the code embedder. */
+  sampleEmbedder?: Embedder;
   /** Tree-sitter grammars; null in a process that runs no extract stage (they load slowly). */
   grammars: Grammars | null;
   /** Models per LLM stage; a stage in `llmStages` without one records its prompts through `pending`. */
@@ -60,7 +65,7 @@ export interface StageResources {
 export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>, settings: Pick<PipelineSettings, 'student'> = {}): StageStores {
   return {
     trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension),
-    student: new StudentStore(settings.student?.maxFactor),
+    student: new StudentStore(settings.student?.maxFactor), samples: new SampleIndex(),
   };
 }
 
@@ -85,7 +90,9 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
     if (!resources.grammars) throw new Error('the extract stage needs the tree-sitter grammars (loadGrammars)');
     return resources.grammars;
   };
-  const validate = validateStage(resources.decontamination, resources.validation, resources.tally);
+  const validate = validateStage(resources.decontamination, resources.validation, resources.tally, {
+    store: stores.samples, embedder: resources.sampleEmbedder ?? resources.codeEmbedder, radius: settings.sampleDuplicateRadius,
+  });
   return {
     filter: filterStage({
       files: { maxBytes: settings.maxBytes, seen: stores.seen, treeKey: settings.treeKey === 'language' ? (language) => language : () => 'all' },

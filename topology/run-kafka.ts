@@ -14,6 +14,10 @@
 //   - sample: reads the tree. In the writer's process it shares the store; alone, it follows
 //     tree.nodes as the writer commits. Its coverage counts are rebuilt from the tasks topic.
 //     Transactional id `<prefix>sample`.
+//   - validate: its SampleIndex (accepted samples' vectors, for output dedup) is rebuilt from
+//     the samples topic on start. It has no single writer: validate scales out like a stateless
+//     stage, so each process drops duplicates of what was committed when it started and of what
+//     it accepted since, not of what another process accepted meanwhile.
 // Stateless stages (extract, generate) scale out: run as many processes as their input has
 // partitions; each input partition has its own transactional id.
 //
@@ -42,8 +46,9 @@ import {
   type BatchCommitted, type OutMessage, type StageConsumer, type TransactionLane,
 } from '../connectors/kafka/transactional.js';
 import type { CanonicalizedFile } from '../processors/canonicalize.js';
-import { SchemaViolation, type CodeFile, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskRequest, type TreeNodeChange } from '../schemas/contract.js';
+import { SchemaViolation, type CodeFile, type GeneratedSample, type RecordName, type Records, type Rejection, type SynthesisTask, type TaskRequest, type TreeNodeChange } from '../schemas/contract.js';
 import { rejection, type Outcome } from '../schemas/outcome.js';
+import { sampleVectors } from '../quality/sample-dedup.js';
 import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { replayCoverage } from '../stores/tree-sampling.js';
@@ -200,6 +205,26 @@ async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: 
     stores.seen.add(file.id, file.path);
     pending.push(file);
     if (pending.length >= 64) await flush();
+  });
+  await flush();
+  return n;
+}
+
+/** The validate stage's accepted-sample vectors from the samples it committed (chunks of 32 per embedding call). */
+async function restoreSamples(ctx: KafkaContext, config: KafkaRunConfig, stores: StageStores, log: (line: string) => void): Promise<number> {
+  if (config.settings.sampleDuplicateRadius <= 0) return 0;
+  const embedder = config.resources.sampleEmbedder ?? config.resources.codeEmbedder;
+  let pending: GeneratedSample[] = [];
+  const flush = async () => {
+    const samples = pending;
+    pending = [];
+    if (samples.length === 0) return;
+    const vectors = await sampleVectors(embedder, samples);
+    samples.forEach((s, i) => stores.samples.add(s.sampleId, vectors[i]!));
+  };
+  const n = await readRecords(ctx, TOPICS.samples, 'validate', log, async (sample) => {
+    pending.push(sample);
+    if (pending.length >= 32) await flush();
   });
   await flush();
   return n;
@@ -378,6 +403,9 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     } else if (unit.store === 'filter') {
       const n = await restoreFilter(ctx, config, stores, log);
       log(`treesynth: filter restored ${n} accepted files from ${ctx.topic(TOPICS.accepted)}`);
+    } else if (unit.name === 'validate') {
+      const n = await restoreSamples(ctx, config, stores, log);
+      if (n > 0) log(`treesynth: validate restored ${stores.samples.size} accepted samples from ${ctx.topic(TOPICS.samples)} for output dedup`);
     }
 
     // 3. The unit's stages over the restored store, one consumer group each.

@@ -40,6 +40,8 @@ export interface LocalRunConfig {
   window?: number;
   labelEmbedder: Embedder;
   codeEmbedder: Embedder;
+  /** Embeds generated samples for output dedup; absent, the code embedder. */
+  sampleEmbedder?: Embedder;
   /** The LLM stages' models; absent means no endpoint: their prompts go to pending.jsonl instead. */
   llm?: LocalLlmConfig;
   /** The sandbox stage for generated samples; absent, samples pass unvalidated (validation null). */
@@ -195,6 +197,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const student = settings.student && config.student ? { settings: settings.student, ledger: new StudentLedger(), sink: new JsonlSink<StudentAttempt>(join(config.out, 'student.jsonl'), { mode: 'overwrite' }) } : null;
   const stages = buildStages(settings, stores, {
     labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars: await loadGrammars(), models: llm?.models ?? {},
+    ...(config.sampleEmbedder ? { sampleEmbedder: config.sampleEmbedder } : {}),
     pending: (prompt) => {
       pendingPrompts += 1;
       return sinks.pending.write(prompt);

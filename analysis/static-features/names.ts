@@ -1,5 +1,5 @@
 // Labels from identifiers: split a name into words, read algorithm and data-structure hints off
-// them, and turn a name that starts with a verb into a functionality path.
+// them, and turn a name that starts with a verb into the behaviour it names (functionality).
 import type { FeaturePath } from '../../schemas/categories.js';
 import { FEATURES, type FeatureKey } from '../tree-sitter/categories.js';
 import type { Facts } from './facts.js';
@@ -102,10 +102,46 @@ const GENERIC_SINGLE = new Set([
   'build', 'render', 'load', 'show', 'list', 'log', 'print', 'write', 'read',
 ]);
 
-const PREDICATE_PREFIXES = new Set(['is', 'has', 'can', 'should']);
 const FILLER_PREFIXES = new Set(['do', 'perform', 'try', 'internal']);
 
-/** `parseConfigFile` → ["functionality", "parse", "parse config file"]; null unless it starts with a verb. */
+// What a verb-led name says the code does, as a behaviour shared across files: a function named
+// parse_os_release and one named parseHeader both parse. The identifier itself is not a feature
+// (it names one function of one file, and sibling functions would become sibling "features").
+const BEHAVIOURS: ReadonlyArray<[behaviour: string, verbs: string]> = [
+  ['parsing', 'parse tokenize decode deserialize unpack unwrap extract split'],
+  ['serialization', 'serialize encode pack quote escape'],
+  ['validation', 'validate verify check ensure require sanitize confirm lint'],
+  ['data retrieval', 'fetch download load read lookup query pull scrape crawl poll receive consume get list restore import'],
+  ['data persistence', 'save store persist write export backup archive upload dump upsert commit'],
+  ['transformation', 'convert transform normalize translate transpose invert flatten expand wrap format rewrite slugify minify pad trim strip truncate round scale resize crop rotate flip blur mask interpolate align cast reverse project clip slice partition paginate'],
+  ['aggregation', 'aggregate count sum summarize reduce group collect measure estimate merge combine join concat fold zip'],
+  ['searching', 'find search match scan detect filter select pick inspect visit index contain resolve determine'],
+  ['ordering', 'sort order rank reorder shuffle swap'],
+  ['traversal', 'walk traverse iterate enumerate navigate'],
+  ['computation', 'compute calculate evaluate solve simulate predict infer multiply divide subtract increment optimize train cluster classify sample analyze'],
+  ['generation', 'generate create build make compose render draw plot seed populate mock prepare preprocess compile bundle'],
+  ['modification', 'update modify patch edit replace rename set assign mark tag toggle reset repair reconcile refresh reload rebuild migrate upgrade apply add append insert fill copy clone move'],
+  ['removal', 'delete remove clean cleanup clear drop prune destroy deduplicate unregister skip'],
+  ['comparison', 'compare diff'],
+  ['communication', 'send publish broadcast emit notify post put request reply forward redirect route serve listen subscribe unsubscribe dispatch push ping connect stream sync submit'],
+  ['reporting', 'report print display show log warn highlight profile monitor track record watch capture'],
+  ['lifecycle management', 'initialize setup start stop restart shutdown launch open close install deploy mount register bind pause resume schedule wait await cancel run execute invoke call handle process complete finalize flush produce'],
+  ['concurrency control', 'lock unlock'],
+  ['queue operations', 'enqueue queue pop shift batch'],
+  ['security', 'encrypt decrypt hash sign authenticate authorize login logout'],
+  ['compression', 'compress decompress'],
+  ['caching', 'cache'],
+  ['configuration', 'configure enable disable inject'],
+  ['user input', 'prompt accept'],
+  ['resource management', 'allocate balance'],
+  ['retrying', 'retry'],
+];
+const BEHAVIOUR_OF: ReadonlyMap<string, string> = new Map(BEHAVIOURS.flatMap(([behaviour, verbs]) => verbs.split(' ').map((v) => [v, behaviour] as const)));
+
+/**
+ * `parseConfigFile` → ["functionality", "parsing"]; null unless it starts with a verb that names
+ * a behaviour. Names too generic to say anything (run, get_name) give nothing.
+ */
 export function functionality(allWords: readonly string[]): FeaturePath | null {
   // doSort / performLookup / trySend: the verb is the second word.
   const words = allWords.length > 1 && FILLER_PREFIXES.has(allWords[0]!) ? allWords.slice(1) : allWords;
@@ -113,12 +149,9 @@ export function functionality(allWords: readonly string[]): FeaturePath | null {
   if (first === undefined) return null;
   const verb = VERB_ALIASES.get(first) ?? first;
   if (!VERBS.has(verb)) return null;
-  if (words.length === 1) return GENERIC_SINGLE.has(verb) ? null : ['functionality', verb];
+  if (words.length === 1 && GENERIC_SINGLE.has(verb)) return null;
   // getName / set_value: plain accessors.
-  if ((verb === 'get' || verb === 'set') && words.length === 2) return null;
-  let phrase: string;
-  if (PREDICATE_PREFIXES.has(first)) phrase = words.slice(0, 4).join(' ');
-  else if (first === 'to') phrase = ['convert', ...words.slice(0, 4)].join(' ');
-  else phrase = [verb, ...words.slice(1, 4)].join(' ');
-  return ['functionality', verb, phrase];
+  if ((verb === 'get' || verb === 'set') && words.length <= 2) return null;
+  const behaviour = BEHAVIOUR_OF.get(verb);
+  return behaviour ? ['functionality', behaviour] : null;
 }

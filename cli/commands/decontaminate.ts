@@ -7,8 +7,9 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { JsonlSink } from '../../connectors/jsonl-sink.js';
 import {
-  BenchmarkIndex, DEFAULT_NGRAM, decontaminateSample, loadBenchmarkIndex, type BenchmarkIndexOptions, type DecontaminateConfig,
+  BenchmarkIndex, DEFAULT_NGRAM, DEFAULT_SEMANTIC_SIMILARITY, checkContamination, embedBenchmark, loadBenchmarkIndex, type BenchmarkIndexOptions, type DecontaminateConfig,
 } from '../../quality/contamination.js';
+import { MiniLmEmbedder } from '../../embeddings/minilm.js';
 import { readSample } from '../../quality/records.js';
 import type { GeneratedSample, Rejection } from '../../schemas/contract.js';
 import { UsageError } from '../errors.js';
@@ -25,7 +26,8 @@ export function addDecontaminationOptions(command: Command, required: boolean): 
     .option('--min-matches <n>', 'shared n-grams with one benchmark item that make a sample contaminated', integer(1), 1)
     .option('--min-share <x>', 'and the share of that item’s n-grams they must be (0 to 1)', decimal(0, 1), 0)
     .option('--max-items-per-ngram <n>', 'n-grams found in more benchmark items than this are boilerplate and ignored', integer(1), 10)
-    .option('--min-benchmark-tokens <n>', 'benchmark texts shorter than --ngram are matched whole from this many tokens', integer(1), 8);
+    .option('--min-benchmark-tokens <n>', 'benchmark texts shorter than --ngram are matched whole from this many tokens', integer(1), 8)
+    .option('--semantic-threshold <x>', 'cosine (MiniLM) at which an instruction means the same as a benchmark problem and is contaminated, beside the n-grams (0: n-grams only)', decimal(0, 1), DEFAULT_SEMANTIC_SIMILARITY);
 }
 
 export interface DecontaminationCliOptions {
@@ -35,6 +37,7 @@ export interface DecontaminationCliOptions {
   minShare: number;
   maxItemsPerNgram: number;
   minBenchmarkTokens: number;
+  semanticThreshold: number;
 }
 
 /** The stage config from those flags (null without --benchmark): the index is built here, once. */
@@ -52,7 +55,15 @@ export async function decontaminationConfig(options: DecontaminationCliOptions):
     throw new UsageError(`cannot read the benchmark: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   }
   if (index.items.length === 0) throw new UsageError(`no benchmark problems found in ${options.benchmark.join(', ')} (expected JSON objects with fields such as prompt/text/question and canonical_solution/code/solution)`);
-  return { index, minMatches: options.minMatches, minShare: options.minShare };
+  const config: DecontaminateConfig = { index, minMatches: options.minMatches, minShare: options.minShare };
+  if (options.semanticThreshold <= 0) return config;
+  let embedder: MiniLmEmbedder;
+  try {
+    embedder = await MiniLmEmbedder.open();
+  } catch (error) {
+    throw new UsageError(`matching by meaning: ${(error as Error).message.split('\n')[0]} (or pass --semantic-threshold 0 for n-grams only)`);
+  }
+  return { ...config, semantic: await embedBenchmark(index, embedder, options.semanticThreshold) };
 }
 
 export interface DecontaminateCounts {
@@ -91,7 +102,7 @@ export async function decontaminateFile(input: string, out: string, config: Deco
         warn(`${input}:${lineNo}: skipped: not a sample`);
         continue;
       }
-      const outcome = decontaminateSample(sample, config);
+      const outcome = await checkContamination(sample, config);
       if (outcome.ok) {
         await samples.write(outcome.value);
         counts.kept += 1;
@@ -120,7 +131,7 @@ export function registerDecontaminateCommand(program: Command): void {
     const config = (await decontaminationConfig(options))!;
     const counts = await decontaminateFile(input, options.out, config, (l) => process.stderr.write(`treesynth: ${l}\n`));
     process.stdout.write(
-      `${counts.read} samples read: ${counts.kept} kept, ${counts.contaminated} contaminated (${config.index.items.length} benchmark problems, ${config.index.n}-grams)` +
+      `${counts.read} samples read: ${counts.kept} kept, ${counts.contaminated} contaminated (${config.index.items.length} benchmark problems, ${config.index.n}-grams${config.semantic ? `, by meaning at cosine ${config.semantic.threshold}` : ''})` +
         (counts.invalid > 0 ? `, ${counts.invalid} not samples` : '') +
         `.\nWrote ${join(options.out, 'samples.jsonl')}; rejections appended to ${join(options.out, 'rejected.jsonl')}\n`,
     );

@@ -20,7 +20,8 @@ import type { DeployedStage } from '../../topology/treesynth.js';
 import { countInput } from '../count-input.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, brokersOf, registryOf, stagesOf, topicSettings } from '../kafka-options.js';
-import { endpointConfigured, openDecontamination, openEmbedders, openLlmClients, openStudent, openValidation } from '../llm-setup.js';
+import { DEFAULT_SEMANTIC_SIMILARITY } from '../../quality/contamination.js';
+import { endpointConfigured, openDecontamination, openEmbedders, openLlmClients, openStudent, openValidation, type OpenedEmbedders } from '../llm-setup.js';
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
 import { createProgress } from '../progress.js';
 import { renderTree } from '../render-tree.js';
@@ -94,7 +95,7 @@ function labelsFromModel(options: RunOptions): boolean {
 
 async function runStaged(options: RunOptions, input: string, isDirectory: boolean, out: string, signal: AbortSignal): Promise<RunSummary> {
 
-  const { labels, files, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
+  const { labels, files, samples, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
   const clients = await openLlmClients(options, options.llmStages);
   if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
     process.stderr.write(
@@ -102,7 +103,7 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
     );
   }
   const validation = await openValidation(options, clients);
-  const decontamination = await openDecontamination(options);
+  const decontamination = await openDecontamination(options, samples);
   const student = await openStudent(options, validation);
   const tty = Boolean(process.stderr.isTTY) && !process.env['CI'];
   const total = tty ? await countInput(input, isDirectory && !options.gitRef, options.maxFiles) : null;
@@ -111,7 +112,7 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
   try {
     summary = await runLocal({
       input, out, outputDirs: [options.out], signal, maxDecompressedBytes: options.maxDecompressed, gitRef: options.gitRef, settings: { ...settingsFrom(options), similarity }, tasks: options.tasks, maxFiles: options.maxFiles,
-      window: options.window ?? defaultWindow(options.concurrency), labelEmbedder: labels, codeEmbedder: files, onProgress: (p) => progress.update(p),
+      window: options.window ?? defaultWindow(options.concurrency), labelEmbedder: labels, codeEmbedder: files, sampleEmbedder: samples.embedder, onProgress: (p) => progress.update(p),
       llm: { models: clients.models, usage: clients.usage, ...(clients.endpoint ? { endpoint: clients.endpoint } : {}) },
       ...(validation ? { validation } : {}), ...(decontamination ? { decontamination } : {}), ...(student ? { student } : {}),
     });
@@ -128,7 +129,7 @@ async function runStaged(options: RunOptions, input: string, isDirectory: boolea
  * The LLM stages' clients, as local mode builds them (cli/llm-setup.ts); without an endpoint,
  * prompts go to `pendingPath`. Also the validate stage's checks, when this process runs it.
  */
-async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string): Promise<{ resources: Pick<StageResources, 'models' | 'pending' | 'validation' | 'decontamination' | 'student'>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
+async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], pendingPath: string, samples: OpenedEmbedders['samples']): Promise<{ resources: Pick<StageResources, 'models' | 'pending' | 'validation' | 'decontamination' | 'student'>; usage: () => Record<string, unknown>; close(): Promise<void> }> {
   const pending = new JsonlSink<PendingPrompt>(pendingPath, { mode: 'append' });
   let folder: Promise<unknown> | null = null;
   // Only the LLM stages this process runs need an endpoint; validate needs generate's model for its turns.
@@ -139,7 +140,7 @@ async function setupLlm(options: RunOptions, stages: readonly DeployedStage[], p
     process.stderr.write(`treesynth: no LLM endpoint configured: ${wanted.join(', ')} run without a model; the prompts they would send go to ${pendingPath}\n`);
   }
   const validation = runs('validate') || (runs('student') && options.student) ? await openValidation(options, clients) : undefined;
-  const decontamination = runs('validate') ? await openDecontamination(options) : undefined;
+  const decontamination = runs('validate') ? await openDecontamination(options, samples) : undefined;
   const student = runs('student') ? await openStudent(options, validation) : undefined;
   return {
     resources: {
@@ -235,9 +236,9 @@ async function runKafkaUntilStopped(options: RunOptions, signal: AbortSignal, on
   const registryUrl = registryOf(options.registry);
   const stages = stagesOf(options.stages);
   const { startKafkaRun } = await import('../../topology/run-kafka.js');
-  const { labels, files, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
+  const { labels, files, samples, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
   // Without an endpoint the LLM stages record their prompts, as in local mode: in --out if given.
-  const llm = await setupLlm(options, stages, join(options.out ?? join('.treesynth', 'kafka'), `${options.topicPrefix}pending.jsonl`));
+  const llm = await setupLlm(options, stages, join(options.out ?? join('.treesynth', 'kafka'), `${options.topicPrefix}pending.jsonl`), samples);
   const log = (line: string) => {
     if (!options.quiet) process.stderr.write(`${line}\n`);
   };
@@ -245,7 +246,7 @@ async function runKafkaUntilStopped(options: RunOptions, signal: AbortSignal, on
   try {
     const run = await startKafkaRun({
       brokers, registryUrl, prefix: options.topicPrefix, stages, topics: topicSettings(extra),
-      settings: { ...settingsFrom(options), similarity }, resources: { labelEmbedder: labels, codeEmbedder: files, ...llm.resources },
+      settings: { ...settingsFrom(options), similarity }, resources: { labelEmbedder: labels, codeEmbedder: files, sampleEmbedder: samples.embedder, ...llm.resources },
       ...(metrics ? { onCommitted: (stage: DeployedStage, info: BatchCommitted) => metrics.committed(stage, info) } : {}),
       ...(extra.batchRecords ? { maxRecordsPerTransaction: extra.batchRecords } : {}),
       ...(extra.sessionTimeout ? { sessionTimeoutMs: extra.sessionTimeout } : {}),
@@ -283,6 +284,7 @@ export function registerRunCommand(program: Command): void {
     .option('--max-bytes <size>', 'reject files larger than this', bytes, 1024 * 1024)
     .option('--similarity <x>', `cosine similarity at which a label merges into an existing sibling (default: ${MERGE_SIMILARITY.minilm} with minilm, ${MERGE_SIMILARITY.lexical} with lexical)`, decimal(0, 1, true))
     .option('--near-duplicate-radius <x>', 'cosine distance within which a file is a near-duplicate of an accepted one (0 turns the check off)', decimal(0, 1), 0.05)
+    .option('--sample-duplicate-radius <x>', 'cosine distance (instruction + solution) within which a generated sample duplicates an accepted one and is dropped (0 turns the check off)', decimal(0, 1), DEFAULT_SETTINGS.sampleDuplicateRadius)
     .option('--temperature <x>', 'sampling temperature T: p ∝ exp(log(f)/T); 1 follows the data, larger is more uniform; or one per depth, e.g. 3,1,1', temperatures, 1)
     .option('--top-n <n>', 'children of a node that sampling considers (the most frequent)', integer(1), 50)
     .option('--coverage-boost <x>', 'pull toward each node\'s exact expected draws (without replacement): a node one draw behind weighs e^x times more (0 turns it off)', decimal(0, 30), 1)
@@ -327,6 +329,7 @@ export function registerRunCommand(program: Command): void {
     .option('--student-model <name>', 'the student model (default: the one model its endpoint serves)')
     .option('--student-rounds <n>', 'local mode: tasks are sampled in this many rounds, each after the student answered the previous one', integer(1, 1000), DEFAULT_STUDENT.rounds)
     .option('--student-max-factor <x>', 'largest sampling up-weight of a feature the student fails on', decimal(1, 100), DEFAULT_STUDENT.maxFactor)
+    .option('--semantic-threshold <x>', 'cosine at which an instruction means the same as a benchmark problem and is contaminated, beside the n-grams (needs MiniLM or --embeddings openai; 0: n-grams only)', decimal(0, 1), DEFAULT_SEMANTIC_SIMILARITY)
     .option('-q, --quiet', 'no progress output', false)
     .option('--partitions <n>', 'Kafka mode: partitions of the topics treesynth creates (existing topics keep theirs)', integer(1, 10_000), DEFAULT_PARTITIONS)
     .option('--retention-hours <n>', 'Kafka mode: retention of the topics treesynth creates (-1: forever; tree.nodes is compacted and kept)', integer(-1), DEFAULT_RETENTION_HOURS)

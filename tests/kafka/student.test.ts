@@ -52,7 +52,7 @@ describeKafka('the student in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTR
 
   const args = () => [
     '--partitions', '1', '--llm-base-url', teacher.url, '--llm-stages', 'generate', '--student', student.url, '--no-cache',
-    '--levels', 'function=1', '--breadth-function', '1,1', '--min-mutation-score', '0',
+    '--levels', 'function=1', '--breadth-function', '1,1', '--min-mutation-score', '0', '--sample-duplicate-radius', '0',
   ];
 
   it('judges every validated sample once on student.attempts, and a restarted sampler replays them', async () => {
