@@ -2,6 +2,9 @@
 // the label joins an existing child when it is spelled the same or its embedding is at least
 // `threshold` similar (the new spelling is kept as an alias), and becomes a new node
 // otherwise. Every node a file mentions gets frequency +1 once, so frequency counts files.
+// Retracting a file (Kafka mode: it changed or was deleted) takes that +1 back from the same
+// nodes; a counted node whose frequency reaches zero is retired (stores/tree-store.ts): kept
+// with frequency 0 so its id and spellings stay stable, never sampled.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
@@ -36,6 +39,10 @@ export interface CanonicalizedFile {
   treeKey: string;
   changes: TreeNodeChange[];
   labels: LabelCounts;
+  /** Every node the file raised by one, root included: what a retraction takes back. */
+  nodeIds: string[];
+  /** True when this takes a file's contribution back instead of adding one. */
+  retracted: boolean;
 }
 
 /** A blank label ends a path: nothing below it can be placed. */
@@ -67,7 +74,21 @@ export async function canonicalizeFeatureSet(set: FeatureSet, config: Canonicali
     }
   }
   for (const id of mentioned) target.tree.addFrequency(id, 1);
-  return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts };
+  return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts, nodeIds: [...mentioned], retracted: false };
+}
+
+/** Takes back what a file added (its `nodeIds`, each -1): the tree changes with cause `retract:<fileId>`. */
+export function retractContribution(trees: FeatureTrees, contribution: { fileId: string; treeKey: string; nodeIds: readonly string[] }): CanonicalizedFile {
+  const { tree } = trees.get(contribution.treeKey);
+  for (const id of contribution.nodeIds) {
+    const node = tree.get(id);
+    // Never below zero: a count is of files, and a node can only lose what it was given.
+    if (node && node.frequency > 0) tree.addFrequency(id, -1);
+  }
+  return {
+    fileId: contribution.fileId, treeKey: contribution.treeKey, changes: tree.flush(`retract:${contribution.fileId}`),
+    labels: { seen: 0, exact: 0, merged: 0, created: 0 }, nodeIds: [...contribution.nodeIds], retracted: true,
+  };
 }
 
 /** The stage: one file at a time, in order, since it mutates the tree. */
