@@ -3,53 +3,16 @@
 // file mentions is retired (frequency 0, marked), the compacted topics keep one live record per
 // path, and after every round of changes the Kafka tree equals a local run over the corpus as
 // it is then. Three partitions, so a file's old and new versions travel different partitions.
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createLabelEmbedder } from '../../embeddings/index.js';
-import { FeatureTrees } from '../../stores/feature-trees.js';
 import type { NestedNode } from '../../stores/tree-store.js';
-import { TOPICS, TestCluster, drained, root, startStages, target, treesynth } from './harness.js';
+import { TOPICS, TestCluster, drained, startStages, target, treesynth } from './harness.js';
 import { describeKafka } from './stack-env.js';
+import { kafkaTree, live, localTree, sourceFiles, spelledAs } from './trees.js';
 
 const CHAIN: Array<[string, string]> = [['filter', 'code.files'], ['extract', 'code.accepted'], ['canonicalize', 'features']];
-
-/** Real JavaScript files, each with its own content. */
-export function sourceFiles(count: number): string[] {
-  const src = join(root, 'node_modules/kafkajs/src');
-  return (readdirSync(src, { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.js') && !f.includes('spec') && !f.includes('testHelpers') && statSync(join(src, f)).isFile())
-    .sort()
-    .slice(0, count)
-    .map((f) => join(src, f));
-}
-
-/** The live part of a tree, children by label: what a corpus's files add up to, spelled by node label. */
-export interface Live {
-  label: string;
-  frequency: number;
-  children: Live[];
-}
-export const live = (n: NestedNode): Live => ({
-  label: n.label,
-  frequency: n.frequency,
-  children: n.children.filter((c) => !c.retired).map(live).sort((a, b) => (a.label < b.label ? -1 : 1)),
-});
-
-/** The tree `run --input` writes for `corpus`, live nodes only (a local run has no others). */
-export async function localTree(corpus: string, out: string, cwd: string): Promise<NestedNode> {
-  const local = await treesynth(['run', '--input', corpus, '--out', out, '--tasks', '0', '--near-duplicate-radius', '0', '-q'], cwd);
-  expect(local.code, local.stderr).toBe(0);
-  return JSON.parse(readFileSync(join(out, 'tree.json'), 'utf8')) as NestedNode;
-}
-
-/** The Kafka tree as the compacted tree.nodes topic holds it. */
-export async function kafkaTree(cluster: TestCluster, prefix: string): Promise<NestedNode> {
-  const changes = await cluster.latest(prefix, TOPICS.treeChanges);
-  const trees = await FeatureTrees.restore(changes.values(), createLabelEmbedder({ kind: 'lexical' }));
-  return trees.get('all').tree.toNested();
-}
 
 function find(tree: NestedNode, path: string[]): NestedNode | undefined {
   let node: NestedNode | undefined = tree;
@@ -95,7 +58,7 @@ describeKafka('Kafka mode retracts what changed and deleted files added (needs K
     const compare = async (round: string) => {
       const want = await localTree(corpus, join(dir, `local-${round}`), dir);
       const got = await kafkaTree(cluster, prefix);
-      expect(live(got), `round ${round}`).toEqual(live(want));
+      expect(live(spelledAs(got, want)), `round ${round}`).toEqual(live(want));
       return got;
     };
 
