@@ -145,7 +145,7 @@ function planFor(tree: TreeStore, config: SubtreeSampling): Plan {
 function leafSum(tree: TreeStore, node: TreeNode, topN: number, memo: Map<string, number>): number {
   const known = memo.get(node.id);
   if (known !== undefined) return known;
-  const children = tree.topChildren(node.id, topN);
+  const children = tree.topChildren(node.id, topN).filter((c) => !isRetired(c));
   const sum = children.length === 0 ? (node.frequency > 0 ? node.frequency : 1) : children.reduce((a, c) => a + leafSum(tree, c, topN, memo), 0);
   memo.set(node.id, sum);
   return sum;

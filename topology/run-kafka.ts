@@ -298,8 +298,9 @@ function batchProcessor(
       await flush();
       out.push(...hooks.around.before(decoded.value));
       const [outcome] = await outcomesOf([decoded.value], signal);
-      if (outcome) emit(out, outcome);
+      // The store first: side outputs read it (the tree's intake numbers per-file requests).
       out.push(...hooks.around.after(decoded.value, outcome));
+      if (outcome) emit(out, outcome);
     }
     await flush();
     return out;
