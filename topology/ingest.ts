@@ -2,7 +2,9 @@
 // mode from outside. Ingest sends SourceFiles into code.files keyed by path, and remembers the content
 // hash it sent for each path under --state, per cluster (its id) and topic, so unchanged files
 // are not sent again (on a rerun or a --watch rescan) while a new, recreated or different
-// cluster, or a recreated topic, gets every file again. Source rejections (unreadable, too large, bad JSONL lines) go to the
+// cluster, or a recreated topic, gets every file again. A path sent before that the source no
+// longer has is a tombstone (null value) under its path: the stages retract its content
+// (topology/retraction.ts). Source rejections (unreadable, too large, bad JSONL lines) go to the
 // dead letters, once per path and reason.
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';

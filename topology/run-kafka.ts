@@ -5,11 +5,13 @@
 // State and the single-writer rule. Stateful stages keep their state in stores and rebuild it
 // from topics on start, after taking over their store's transactional id (which ends any open
 // transaction of a previous holder, so the rebuild sees everything it committed):
-//   - filter: ContentHashStore + FileIndex from code.accepted (only filter writes it);
-//     transactional id `<prefix>filter`.
+//   - filter: ContentHashStore + FileIndex from code.accepted (only filter writes it; a
+//     tombstone there retracted a content), PathStore from filter.paths; transactional id
+//     `<prefix>filter`.
 //   - canonicalize and evolve: both write the feature tree, so they share one store and one
 //     transactional id `<prefix>tree`, and their batches take turns. The tree is rebuilt from
-//     the compacted tree.nodes topic. Run them in ONE process: a second process running either
+//     the compacted tree.nodes topic, what each file added from tree.contributions (see
+//     topology/retraction.ts for tombstones). Run them in ONE process: a second process running either
 //     fences the first (which then stops with a clear error) instead of two writers diverging.
 //   - sample: reads the tree. In the writer's process it shares the store; alone, it follows
 //     tree.nodes as the writer commits. Its coverage counts are rebuilt from the tasks topic.
@@ -168,7 +170,7 @@ interface Shared {
 /** Reads a whole topic (to the end offsets at start) as decoded records; undecodable ones are reported and skipped. */
 async function readRecords<N extends RecordName>(
   ctx: KafkaContext, spec: TopicSpec<N>, what: string, log: (line: string) => void, each: (record: Records[N], key: string) => void | Promise<void>,
-  tombstone: (key: string) => void = () => {},
+  tombstone: (key: string) => void | Promise<void> = () => {},
 ): Promise<number> {
   const topic = ctx.topic(spec);
   let n = 0;
@@ -178,7 +180,7 @@ async function readRecords<N extends RecordName>(
     onRecord: async (raw) => {
       const key = raw.key?.toString('utf8') ?? '';
       if (raw.value === null) {
-        tombstone(key);
+        await tombstone(key);
         return;
       }
       const decoded = await ctx.serde.decode(topic, spec.record, raw.value);
@@ -194,22 +196,35 @@ async function readRecords<N extends RecordName>(
   return n;
 }
 
-/** The filter's stores: the live accepted contents (a tombstone retracted one) and which content each live path holds. */
+/** The filter's stores: the accepted contents (a tombstone retracted one), and which content each live path holds. */
 async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: StageStores, paths: PathStore, log: (line: string) => void): Promise<number> {
-  const live = new Map<string, CodeFile>();
-  await readRecords(ctx, TOPICS.accepted, 'filter', log, (file) => void live.set(file.id, file), (id) => void live.delete(id));
-  await readRecords(ctx, TOPICS.paths, 'filter.paths', log, (entry) => paths.set(entry), (path) => void paths.delete(path));
   // Embed in chunks: one request per file would dominate the restore with a remote embedder.
-  const files = [...live.values()];
-  for (const file of files) stores.seen.add(file.id, paths.get(file.path)?.fileId === file.id ? file.path : (paths.holders(file.id)[0] ?? file.path));
-  if (config.settings.nearDuplicateRadius > 0) {
-    for (let i = 0; i < files.length; i += 64) {
-      const chunk = files.slice(i, i + 64);
-      const vectors = await config.resources.codeEmbedder.embed(chunk.map((f) => f.content));
-      chunk.forEach((f, j) => stores.index.add({ fileId: f.id, path: f.path }, vectors[j]!));
-    }
-  }
-  return files.length;
+  let pending: CodeFile[] = [];
+  const flush = async () => {
+    const files = pending;
+    pending = [];
+    if (config.settings.nearDuplicateRadius <= 0 || files.length === 0) return;
+    const vectors = await config.resources.codeEmbedder.embed(files.map((f) => f.content));
+    files.forEach((f, i) => stores.index.add({ fileId: f.id, path: f.path }, vectors[i]!));
+  };
+  await readRecords(
+    ctx, TOPICS.accepted, 'filter', log,
+    async (file) => {
+      stores.seen.add(file.id, file.path);
+      pending.push(file);
+      if (pending.length >= 64) await flush();
+    },
+    async (id) => {
+      await flush(); // in order: a content may be retracted and accepted again
+      stores.seen.delete(id);
+      stores.index.remove(id);
+    },
+  );
+  await flush();
+  await readRecords(ctx, TOPICS.paths, 'filter.paths', log, (entry) => paths.set(entry), (path) => void paths.delete(path));
+  // Dedup names a live path holding the content (the first one may have gone).
+  for (const [id, path] of [...stores.seen.entries()]) if (paths.get(path)?.fileId !== id) stores.seen.repoint(id, paths.holders(id)[0] ?? path);
+  return stores.seen.size;
 }
 
 /** Coverage from the tasks written so far: their draws, and what the formula expected of them. */
@@ -406,7 +421,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       await restoreCoverage(ctx, config.settings, stores, log);
     } else if (unit.store === 'filter') {
       const n = await restoreFilter(ctx, config, stores, paths, log);
-      log(`treesynth: filter restored ${n} accepted files from ${ctx.topic(TOPICS.accepted)}, ${paths.size} live paths from ${ctx.topic(TOPICS.paths)}`);
+      log(`treesynth: filter restored ${n} live accepted files from ${ctx.topic(TOPICS.accepted)}, ${paths.size} live paths from ${ctx.topic(TOPICS.paths)}`);
     }
 
     // 3. The unit's stages over the restored store, one consumer group each.

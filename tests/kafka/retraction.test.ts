@@ -3,12 +3,13 @@
 // file mentions is retired (frequency 0, marked), the compacted topics keep one live record per
 // path, and after every round of changes the Kafka tree equals a local run over the corpus as
 // it is then. Three partitions, so a file's old and new versions travel different partitions.
+import { spawn } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { NestedNode } from '../../stores/tree-store.js';
-import { TOPICS, TestCluster, drained, startStages, target, treesynth } from './harness.js';
+import { TOPICS, TestCluster, bin, cliEnv, drained, startStages, target, treesynth } from './harness.js';
 import { describeKafka } from './stack-env.js';
 import { kafkaTree, live, localTree, sourceFiles, spelledAs } from './trees.js';
 
@@ -109,4 +110,41 @@ describeKafka('Kafka mode retracts what changed and deleted files added (needs K
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
   }, 400_000);
+
+  it('--watch follows file-system events: changes, deletions and new directories arrive without waiting for a rescan', async () => {
+    const prefix = cluster.prefix('rw');
+    const corpus = join(dir, 'corpus-watch');
+    const files = sourceFiles(12);
+    const rel = (f: string) => join('js', f.split('/kafkajs/src/')[1]!);
+    for (const f of files.slice(0, 8)) {
+      mkdirSync(dirname(join(corpus, rel(f))), { recursive: true });
+      copyFileSync(f, join(corpus, rel(f)));
+    }
+    const run = startStages(['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize', '--near-duplicate-radius', '0'], dir);
+    cluster.children.push(run.child);
+    // A rescan only every ten minutes: whatever arrives within the test came through events.
+    const watcher = spawn('node', [bin, 'ingest', corpus, ...target(prefix), '--state', join(dir, 'state-watch'), '--watch', '--interval', '600000'], { cwd: dir, env: cliEnv() });
+    cluster.children.push(watcher);
+    let out = '';
+    watcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => watcher.on('close', (code) => resolve(code)));
+    await expect.poll(() => out, { timeout: 30_000 }).toContain('watching');
+    await run.ready;
+
+    appendFileSync(join(corpus, rel(files[0]!)), '\nexport const edited = () => [1, 2, 3].map((x) => x * 2)\n');
+    rmSync(join(corpus, rel(files[1]!)));
+    mkdirSync(join(corpus, 'later', 'deeper'), { recursive: true });
+    copyFileSync(files[9]!, join(corpus, 'later', 'deeper', 'arrived.js'));
+    const onDisk = () => (readdirSync(corpus, { recursive: true }) as string[]).filter((f) => statSync(join(corpus, f)).isFile()).sort();
+    await expect.poll(async () => [...(await cluster.latest(prefix, TOPICS.files)).keys()].sort(), { timeout: 30_000, interval: 1_000 }).toEqual(onDisk());
+    expect(out).toMatch(/1 deleted \(tombstones\)/);
+
+    watcher.kill('SIGTERM');
+    expect(await exited, out).toBe(0);
+    await drained(cluster.admin, prefix, CHAIN, 90_000);
+    const want = await localTree(corpus, join(dir, 'local-watch'), dir);
+    expect(live(spelledAs(await kafkaTree(cluster, prefix), want))).toEqual(live(want));
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+  }, 240_000);
 });
