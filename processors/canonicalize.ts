@@ -43,6 +43,12 @@ export interface CanonicalizedFile {
   nodeIds: string[];
   /** True when this takes a file's contribution back instead of adding one. */
   retracted: boolean;
+  /**
+   * Files the tree has taken in with this one, every version counted: it never goes down, so
+   * rounds and requests numbered by it never repeat. Kafka mode sets it from its contribution
+   * store; absent, the root's frequency counts (local mode, where nothing is retracted).
+   */
+  intake?: number;
 }
 
 /** A blank label ends a path: nothing below it can be placed. */

@@ -101,6 +101,8 @@ export function canonicalizeRetraction(ctx: KafkaContext, trees: FeatureTrees, c
         if (!outcome?.ok) return [];
         const file = outcome.value as CanonicalizedFile;
         const added = contributions.add(file.treeKey, file.fileId, file.nodeIds);
+        // Side outputs (evolution rounds, per-file task requests) number by the intake.
+        file.intake = added.intake;
         return [ctx.message(TOPICS.contributions, added), ctx.message(TOPICS.contributions, contributions.intakeRecord(file.treeKey))];
       },
     },

@@ -236,14 +236,14 @@ async function restoreCoverage(ctx: KafkaContext, settings: PipelineSettings, st
 }
 
 /** Requests canonicalize makes as a tree takes in files: floor(files × perFile) in all, numbered after PER_FILE_INDEX_BASE. */
-function taskFlow(perFile: number, contributions: ContributionStore, clock: () => number): SideOutput<CanonicalizedFile> {
+function taskFlow(perFile: number, clock: () => number): SideOutput<CanonicalizedFile> {
   const upTo = (files: number) => Math.floor(files * perFile + 1e-9);
   return {
     topic: TOPICS.taskRequests as unknown as TopicSpec<RecordName>,
     records: (c: CanonicalizedFile): TaskRequest[] => {
       // The tree's intake counts every file it took in and never goes down (a retraction does
       // not lower it); it is restored with the tree: a restart or a change repeats no request.
-      const files = c.retracted ? 0 : contributions.intake(c.treeKey);
+      const files = c.retracted ? 0 : (c.intake ?? 0);
       if (files <= 0) return [];
       const requests: TaskRequest[] = [];
       for (let k = upTo(files - 1); k < upTo(files); k++) requests.push({ treeKey: c.treeKey, index: PER_FILE_INDEX_BASE + k, level: null, requestedAt: clock() });
@@ -433,7 +433,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     const perFile = config.tasksPerFile ?? 0;
     const specs = topology(stages, config.settings, clock)
       .filter((s) => unit.stages.includes(s.name))
-      .map((s) => (s.name === 'canonicalize' && perFile > 0 ? { ...s, sideOutputs: [...s.sideOutputs, taskFlow(perFile, contributions, clock) as SideOutput] } : s));
+      .map((s) => (s.name === 'canonicalize' && perFile > 0 ? { ...s, sideOutputs: [...s.sideOutputs, taskFlow(perFile, clock) as SideOutput] } : s));
     const hooksOf = (name: DeployedStage) => (encode: (change: TreeNodeChange) => OutMessage): RetractionHooks | null =>
       name === 'filter' ? filterRetraction(ctx, { paths, seen: stores.seen, index: stores.index })
         : name === 'extract' ? extractRetraction(ctx)

@@ -1,13 +1,15 @@
 // A soak bounded in time: `ingest --watch` follows a corpus that a script keeps changing (files
 // change, arrive, go, and share content), tasks are requested now and then, and the stages are
 // SIGKILLed at random moments (the watcher too, once). At the end the Kafka tree equals a local
-// run over the final corpus, and every requested task exists exactly once.
+// run over the final corpus, and every requested task exists exactly once: those request-tasks
+// asked for and those the stages asked for as files came in (--tasks-per-files).
 import { spawn } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seededRandom } from '../../lib/random.js';
+import { PER_FILE_INDEX_BASE } from '../../topology/run-kafka.js';
 import { TOPICS, TestCluster, bin, cliEnv, drained, sleep, startStages, target, treesynth, type Stages } from './harness.js';
 import { describeKafka } from './stack-env.js';
 import { kafkaTree, live, localTree, sourceFiles, spelledAs } from './trees.js';
@@ -54,7 +56,7 @@ describeKafka('soak: a changing corpus, --watch and random SIGKILLs (needs KAFKA
       return { child, exited, output: () => out };
     };
     const stages = (): Stages => {
-      const s = startStages(['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize,sample', '--near-duplicate-radius', '0'], dir);
+      const s = startStages(['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize,sample', '--near-duplicate-radius', '0', '--tasks-per-files', '0.25'], dir);
       cluster.children.push(s.child);
       return s;
     };
@@ -63,6 +65,7 @@ describeKafka('soak: a changing corpus, --watch and random SIGKILLs (needs KAFKA
     let run = stages();
     await run.ready;
     let requested = 0;
+    const indexes: number[] = [];
     const log: string[] = [];
     let kills = 0;
     let nextKill = Date.now() + 4_000 + random() * 8_000;
@@ -91,7 +94,11 @@ describeKafka('soak: a changing corpus, --watch and random SIGKILLs (needs KAFKA
         log.push(`copy ${f}`);
       } else {
         const count = 1 + Math.floor(random() * 4);
-        expect((await treesynth(['request-tasks', '--count', String(count), ...target(prefix)], dir)).code).toBe(0);
+        const asked = await treesynth(['request-tasks', '--count', String(count), ...target(prefix)], dir);
+        expect(asked.code, asked.stderr).toBe(0);
+        // Indexes continue after the records already in the topic (the stages' own requests too).
+        const [, from, to] = /indexes (\d+)\.\.(\d+)/.exec(asked.stdout)!;
+        for (let i = Number(from); i <= Number(to); i++) indexes.push(i);
         requested += count;
         log.push(`request ${count}`);
       }
@@ -127,9 +134,17 @@ describeKafka('soak: a changing corpus, --watch and random SIGKILLs (needs KAFKA
     const got = await kafkaTree(cluster, prefix);
     expect(live(spelledAs(got, want)), context).toEqual(live(want));
 
+    // Requested by request-tasks, and by the stages as the tree took files in (a quarter per
+    // file, every version counted, however often files changed or went): each exactly once.
     const tasks = (await cluster.records(prefix, TOPICS.tasks)).map((r) => r.value);
-    expect(tasks.map((t) => t.index).sort((a, b) => a - b), context).toEqual(Array.from({ length: requested }, (_, i) => i));
-    expect(new Set(tasks.map((t) => t.taskId)).size, context).toBe(requested);
+    const intake = (await cluster.latest(prefix, TOPICS.contributions)).get('all/#intake')!.intake;
+    const perFile = Math.floor(intake * 0.25);
+    expect(perFile, context).toBeGreaterThan(10);
+    expect(tasks.map((t) => t.index).sort((a, b) => a - b), context).toEqual([
+      ...indexes.sort((a, b) => a - b),
+      ...Array.from({ length: perFile }, (_, i) => PER_FILE_INDEX_BASE + i),
+    ]);
+    expect(new Set(tasks.map((t) => t.taskId)).size, context).toBe(tasks.length);
     const dead = (await cluster.records(prefix, TOPICS.deadLetters)).map((r) => r.value);
     expect(dead.filter((d) => d.reason !== 'duplicate'), context).toEqual([]);
 
