@@ -143,6 +143,11 @@ const describeHint = (file: SourceFile): string => {
   return `hint ${file.languageHint === null ? '(none)' : JSON.stringify(file.languageHint)}, extension ${extension}`;
 };
 
+const withoutBom = (raw: Uint8Array): Uint8Array => (raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw);
+
+/** The id checkFile gives a file's content (its CodeFile.id when accepted), without running the checks. */
+export const contentIdOf = (raw: Uint8Array): string => sha256Hex(withoutBom(raw));
+
 /**
  * Decides whether one file becomes a CodeFile, without dedup. Pure: same input, same outcome
  * (apart from the rejection timestamp). The id is the sha256 of the content after BOM removal,
@@ -167,8 +172,7 @@ export function checkFile(file: SourceFile, options: FilterOptions = {}): Outcom
   if (raw.length === 0) return bad('empty', 'file is empty (0 bytes)');
   if (raw.length > maxBytes) return bad('too-large', `${raw.length} bytes is over the ${maxBytes}-byte limit`);
 
-  const hasBom = raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
-  const bytes = hasBom ? raw.subarray(3) : raw;
+  const bytes = withoutBom(raw);
   const id = sha256Hex(bytes);
   const binary = binaryReason(bytes);
   if (binary !== null) return bad('binary', `binary content: ${binary}`, id);

@@ -49,6 +49,8 @@ export interface DirectorySourceOptions extends SourceRules {
   gitRef?: string;
   /** Directories (absolute paths) never entered, e.g. a run's own output folders inside its input. */
   excludeDir?: (absPath: string) => boolean;
+  /** Only the files (relative paths) this accepts are read and yielded, under the same rules: what a file-system event named. */
+  only?: (relPath: string) => boolean;
 }
 
 /** Language named by the extension, else by a `#!` line; null when neither says anything. */
@@ -310,6 +312,7 @@ async function* readWorkTree(root: string, options: DirectorySourceOptions): Asy
   let position = 0;
   for await (const item of walk(root, options)) {
     position += 1;
+    if (options.only && !options.only(item.rel)) continue;
     if (item.kind === 'unreadable-dir') {
       yield reject({
         stage: SOURCE_STAGE,

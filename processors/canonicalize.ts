@@ -5,6 +5,9 @@
 // A node a file creates below a category's first level whose label already names a node under
 // another parent of the same category is the same feature placed twice: it is merged into the
 // most frequent of those (TreeStore.mergeInto), and the changelog records the merge.
+// Retracting a file (Kafka mode: it changed or was deleted) takes that +1 back from the same
+// nodes; a counted node whose frequency reaches zero is retired (stores/tree-store.ts): kept
+// with frequency 0 so its id and spellings stay stable, never sampled.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
@@ -39,6 +42,16 @@ export interface CanonicalizedFile {
   treeKey: string;
   changes: TreeNodeChange[];
   labels: LabelCounts;
+  /** Every node the file raised by one, root included: what a retraction takes back. */
+  nodeIds: string[];
+  /** True when this takes a file's contribution back instead of adding one. */
+  retracted: boolean;
+  /**
+   * Files the tree has taken in with this one, every version counted: it never goes down, so
+   * rounds and requests numbered by it never repeat. Kafka mode sets it from its contribution
+   * store; absent, the root's frequency counts (local mode, where nothing is retracted).
+   */
+  intake?: number;
 }
 
 /** A blank label ends a path: nothing below it can be placed. */
@@ -73,7 +86,22 @@ export async function canonicalizeFeatureSet(set: FeatureSet, config: Canonicali
   }
   for (const id of mentioned) target.tree.addFrequency(id, 1);
   mergeAcrossParents(target.tree, created);
-  return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts };
+  return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts, nodeIds: [...mentioned], retracted: false };
+}
+
+/** Takes back what a file added (its `nodeIds`, each -1): the tree changes with cause `retract:<fileId>`. */
+export function retractContribution(trees: FeatureTrees, contribution: { fileId: string; treeKey: string; nodeIds: readonly string[] }): CanonicalizedFile {
+  const { tree } = trees.get(contribution.treeKey);
+  // A node merged into another since (same feature, other parent) took its counts along: follow it.
+  for (const id of contribution.nodeIds.map((n) => tree.resolveId(n))) {
+    const node = tree.get(id);
+    // Never below zero: a count is of files, and a node can only lose what it was given.
+    if (node && node.frequency > 0) tree.addFrequency(id, -1);
+  }
+  return {
+    fileId: contribution.fileId, treeKey: contribution.treeKey, changes: tree.flush(`retract:${contribution.fileId}`),
+    labels: { seen: 0, exact: 0, merged: 0, created: 0 }, nodeIds: [...contribution.nodeIds], retracted: true,
+  };
 }
 
 /**

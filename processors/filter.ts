@@ -11,6 +11,7 @@ import type { CodeFile, SourceFile } from '../schemas/contract.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import type { ContentHashStore } from '../stores/content-hash-store.js';
 import type { FileIndex } from '../stores/file-index.js';
+import type { PathStore } from '../stores/path-store.js';
 
 export interface FilterConfig extends FilterOptions {
   /** Exact-dedup state: content hash -> first path. Mutated by filterFile. */
@@ -95,4 +96,30 @@ export function filterStage(config: { files: FilterConfig; nearDuplicates: NearD
     filterFiles(config.files),
     concatMap((o: Outcome<CodeFile>) => (o.ok ? of(o.value).pipe(nearDuplicates) : of(o))),
   );
+}
+
+/** The filter's state over a changing corpus (Kafka mode): live paths, dedup, the near-duplicate index. */
+export interface LiveCorpus {
+  paths: PathStore;
+  seen: ContentHashStore;
+  index: FileIndex;
+}
+
+/**
+ * `path` stops holding its content (it changed, was deleted, or its new version does not
+ * pass). The content leaves dedup and the near-duplicate index when no other live path holds
+ * it, and the result says so: the caller retracts it downstream. While another path holds the
+ * same content, nothing is retracted (the tree counts contents, once each).
+ */
+export function releasePath(path: string, corpus: LiveCorpus): { fileId: string; retract: boolean } | null {
+  const entry = corpus.paths.delete(path);
+  if (!entry) return null;
+  const [other] = corpus.paths.holders(entry.fileId);
+  if (other !== undefined) {
+    corpus.seen.repoint(entry.fileId, other);
+    return { fileId: entry.fileId, retract: false };
+  }
+  corpus.seen.delete(entry.fileId);
+  corpus.index.remove(entry.fileId);
+  return { fileId: entry.fileId, retract: true };
 }

@@ -14,6 +14,16 @@ export interface CodeFile {
   /** Which feature tree this file feeds; the partition key of the stateful stages. */
   treeKey: string;
 }
+/** What one file's content added to its feature tree: the nodes whose frequency it raised by one. The tree writer's changelog, keyed by treeKey/fileId on a compacted topic, so a retraction subtracts exactly what was added; a retracted file is a tombstone. The key treeKey/#intake carries the tree's intake counter instead (nodeIds empty). */
+export interface Contribution {
+  /** Content hash of the file, or #intake for the tree's counter record. */
+  fileId: string;
+  treeKey: string;
+  /** Every node the file mentioned, root included, each once. */
+  nodeIds: Array<string>;
+  /** Files the tree had taken in when this one came (1 for the first), counting every version; never goes down, so per-file task requests never repeat an index. */
+  intake: number;
+}
 /** A request to evolve a feature tree once: sample a subtree and ask the model to expand it in depth and breadth. */
 export interface EvolutionRequest {
   treeKey: string;
@@ -179,6 +189,13 @@ export interface GeneratedSample {
   /** Where the sample came from beyond its features (whose tree node ids and paths are in features): the tree version and sampler draw of its task, and the model and prompt version of every generation step (null: generated before lineage was recorded). */
   lineage?: null | SampleLineage;
 }
+/** The filter stage's changelog: which content a live path holds. Keyed by path on a compacted topic; a deleted path (or one whose content stopped passing) is a tombstone, so the topic keeps one record per live path. */
+export interface PathEntry {
+  path: string;
+  /** sha256 of the content the path holds (CodeFile.id): accepted, or a duplicate of another live path's content. */
+  fileId: string;
+  treeKey: string;
+}
 /** A dead letter: a record a stage could not or would not pass on, with the reason, so every input is accounted for. */
 export interface Rejection {
   /** The stage that rejected it, e.g. filter, extract-static. */
@@ -290,9 +307,11 @@ export interface TreeNodeChange {
 /** Every record that crosses a stage, by name. */
 export interface Records {
   CodeFile: CodeFile;
+  Contribution: Contribution;
   EvolutionRequest: EvolutionRequest;
   FeatureSet: FeatureSet;
   GeneratedSample: GeneratedSample;
+  PathEntry: PathEntry;
   Rejection: Rejection;
   SourceFile: SourceFile;
   StudentAttempt: StudentAttempt;
@@ -344,6 +363,36 @@ export const avroSchemas: Record<RecordName, object> = {
         "name": "treeKey",
         "type": "string",
         "doc": "Which feature tree this file feeds; the partition key of the stateful stages."
+      }
+    ]
+  },
+  "Contribution": {
+    "type": "record",
+    "name": "Contribution",
+    "namespace": "treesynth",
+    "doc": "What one file's content added to its feature tree: the nodes whose frequency it raised by one. The tree writer's changelog, keyed by treeKey/fileId on a compacted topic, so a retraction subtracts exactly what was added; a retracted file is a tombstone. The key treeKey/#intake carries the tree's intake counter instead (nodeIds empty).",
+    "fields": [
+      {
+        "name": "fileId",
+        "type": "string",
+        "doc": "Content hash of the file, or #intake for the tree's counter record."
+      },
+      {
+        "name": "treeKey",
+        "type": "string"
+      },
+      {
+        "name": "nodeIds",
+        "type": {
+          "type": "array",
+          "items": "string"
+        },
+        "doc": "Every node the file mentioned, root included, each once."
+      },
+      {
+        "name": "intake",
+        "type": "long",
+        "doc": "Files the tree had taken in when this one came (1 for the first), counting every version; never goes down, so per-file task requests never repeat an index."
       }
     ]
   },
@@ -921,6 +970,27 @@ export const avroSchemas: Record<RecordName, object> = {
             ]
           }
         ]
+      }
+    ]
+  },
+  "PathEntry": {
+    "type": "record",
+    "name": "PathEntry",
+    "namespace": "treesynth",
+    "doc": "The filter stage's changelog: which content a live path holds. Keyed by path on a compacted topic; a deleted path (or one whose content stopped passing) is a tombstone, so the topic keeps one record per live path.",
+    "fields": [
+      {
+        "name": "path",
+        "type": "string"
+      },
+      {
+        "name": "fileId",
+        "type": "string",
+        "doc": "sha256 of the content the path holds (CodeFile.id): accepted, or a duplicate of another live path's content."
+      },
+      {
+        "name": "treeKey",
+        "type": "string"
       }
     ]
   },

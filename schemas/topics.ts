@@ -14,13 +14,21 @@ export interface TopicSpec<N extends RecordName> {
 const topic = <N extends RecordName>(spec: TopicSpec<N>): TopicSpec<N> => spec;
 
 export const TOPICS = {
-  /** Raw files from sources; keyed by path so a file's versions stay in order. */
-  files: topic({ name: 'code.files', record: 'SourceFile', key: (r) => r.path, cleanupPolicy: 'delete' }),
-  /** Files past filter, dedup and seed diversity; keyed by content hash. */
+  /**
+   * Raw files from sources; keyed by path so a file's versions stay in order. Compacted: one
+   * live record per path, a deleted file is a tombstone (null value) under its path.
+   */
+  files: topic({ name: 'code.files', record: 'SourceFile', key: (r) => r.path, cleanupPolicy: 'compact' }),
+  /** The filter's changelog: the content each live path holds; a tombstone when a path goes. */
+  paths: topic({ name: 'filter.paths', record: 'PathEntry', key: (r) => r.path, cleanupPolicy: 'compact' }),
+  /** Files past filter, dedup and seed diversity; keyed by content hash. A tombstone retracts content no live path holds any more. */
   accepted: topic({ name: 'code.accepted', record: 'CodeFile', key: (r) => r.id, cleanupPolicy: 'delete' }),
+  /** Keyed by content hash, as code.accepted: a tombstone there becomes one here, in order. */
   features: topic({ name: 'features', record: 'FeatureSet', key: (r) => r.fileId, cleanupPolicy: 'delete' }),
   /** The tree changelog: compacted, so the latest state of every node survives. */
   treeChanges: topic({ name: 'tree.nodes', record: 'TreeNodeChange', key: (r) => `${r.treeKey}/${r.nodeId}`, cleanupPolicy: 'compact' }),
+  /** The tree writer's record of what each file added, so retracting it subtracts exactly that. */
+  contributions: topic({ name: 'tree.contributions', record: 'Contribution', key: (r) => `${r.treeKey}/${r.fileId}`, cleanupPolicy: 'compact' }),
   evolutionRequests: topic({ name: 'tree.evolve', record: 'EvolutionRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   taskRequests: topic({ name: 'tasks.requests', record: 'TaskRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   tasks: topic({ name: 'tasks', record: 'SynthesisTask', key: (r) => r.taskId, cleanupPolicy: 'delete' }),

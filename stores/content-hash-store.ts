@@ -17,6 +17,15 @@ export class ContentHashStore {
     if (!this.#firstPath.has(hash)) this.#firstPath.set(hash, path);
   }
 
+  /** Forgets a hash (no live path holds its content any more), or points it at another path. */
+  delete(hash: string): void {
+    this.#firstPath.delete(hash);
+  }
+
+  repoint(hash: string, path: string): void {
+    if (this.#firstPath.has(hash)) this.#firstPath.set(hash, path);
+  }
+
   get size(): number {
     return this.#firstPath.size;
   }

@@ -13,14 +13,16 @@ export interface NearestFile extends AcceptedFile {
 
 export class FileIndex {
   private readonly hnsw: GrowableHnsw;
-  private readonly files: AcceptedFile[] = [];
+  private readonly files: Array<AcceptedFile | null> = [];
+  /** Label of each indexed file id: a retracted file leaves the index. */
+  private readonly labels = new Map<string, number>();
 
   constructor(dimension: number, options: HnswOptions = { initialCapacity: 1024, m: 12, efConstruction: 100, ef: 32 }) {
     this.hnsw = new GrowableHnsw(dimension, options);
   }
 
   get size(): number {
-    return this.files.length;
+    return this.labels.size;
   }
 
   nearest(vector: Float32Array): NearestFile | null {
@@ -29,7 +31,16 @@ export class FileIndex {
   }
 
   add(file: AcceptedFile, vector: Float32Array): void {
-    this.hnsw.add(vector);
+    this.labels.set(file.fileId, this.hnsw.add(vector));
     this.files.push(file);
+  }
+
+  /** Takes a file out (its content left the corpus): no later file is its near-duplicate. */
+  remove(fileId: string): void {
+    const label = this.labels.get(fileId);
+    if (label === undefined) return;
+    this.hnsw.remove(label);
+    this.files[label] = null;
+    this.labels.delete(fileId);
   }
 }

@@ -25,6 +25,7 @@ export interface Neighbour {
 export class GrowableHnsw {
   private readonly index: InstanceType<typeof HierarchicalNSW>;
   private count = 0;
+  private removed = 0;
   private capacity: number;
   private readonly ef: number;
 
@@ -39,8 +40,9 @@ export class GrowableHnsw {
     this.index.setEf(this.ef);
   }
 
+  /** Vectors added and not removed. */
   get size(): number {
-    return this.count;
+    return this.count - this.removed;
   }
 
   get maxElements(): number {
@@ -67,10 +69,16 @@ export class GrowableHnsw {
     return this.index.getPoint(label);
   }
 
+  /** Leaves a vector out of every later search (its label is not reused). */
+  remove(label: number): void {
+    this.index.markDelete(label);
+    this.removed += 1;
+  }
+
   /** Up to k nearest vectors, most similar first. */
   nearest(vector: Float32Array | readonly number[], k = 1): Neighbour[] {
-    if (this.count === 0) return [];
-    const n = Math.min(k, this.count);
+    if (this.size === 0) return [];
+    const n = Math.min(k, this.size);
     if (n > this.ef) this.index.setEf(n);
     const result = this.index.searchKnn(Array.from(vector), n);
     if (n > this.ef) this.index.setEf(this.ef);

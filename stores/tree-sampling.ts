@@ -17,7 +17,7 @@
 import { weightedIndex } from '../lib/random.js';
 import type { TreeNode } from '../schemas/contract.js';
 import type { CoverageStore } from './coverage-store.js';
-import { ROOT_ID, type TreeStore } from './tree-store.js';
+import { ROOT_ID, isRetired, type TreeStore } from './tree-store.js';
 
 export interface LevelShape {
   /** k_d: children drawn under every node reached at depth d (d = 0 is the root). */
@@ -148,7 +148,7 @@ function planFor(tree: TreeStore, config: SubtreeSampling): Plan {
 function leafSum(tree: TreeStore, node: TreeNode, topN: number, memo: Map<string, number>): number {
   const known = memo.get(node.id);
   if (known !== undefined) return known;
-  const children = tree.topChildren(node.id, topN);
+  const children = tree.topChildren(node.id, topN).filter((c) => !isRetired(c));
   const sum = children.length === 0 ? (node.frequency > 0 ? node.frequency : 1) : children.reduce((a, c) => a + leafSum(tree, c, topN, memo), 0);
   memo.set(node.id, sum);
   return sum;
@@ -162,7 +162,8 @@ function visitAt(tree: TreeStore, parent: TreeNode, depth: number, breadth: read
   const forced = plan.forced.get(parent.id) ?? [];
   const k = breadth[depth] ?? 0;
   const draws = Math.max(0, k - forced.length);
-  let free = draws === 0 ? [] : tree.topChildren(parent.id, config.topN);
+  // Retired nodes (no live file mentions them) are never drawn.
+  let free = draws === 0 ? [] : tree.topChildren(parent.id, config.topN).filter((c) => !isRetired(c));
   if (forced.length > 0) free = free.filter((c) => !forced.some((f) => f.id === c.id));
   if (parent.id === ROOT_ID && plan.excluded.size > 0) free = free.filter((c) => !plan.excluded.has(c.label));
   if (asOf !== undefined) free = free.filter((c) => c.createdAt <= asOf);

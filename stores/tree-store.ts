@@ -19,6 +19,8 @@ export interface NestedNode {
   origin: NodeOrigin;
   aliases: string[];
   evolutionRound?: number;
+  /** Present (true) on a retired node: see isRetired. */
+  retired?: true;
   children: NestedNode[];
 }
 
@@ -29,6 +31,12 @@ export interface NewNode {
   frequency?: number;
   evolutionRound?: number | null;
 }
+
+/**
+ * A counted node no file mentions any more (every file that did changed or was deleted): kept,
+ * at frequency 0, so its id and spellings stay, but never sampled and shown as retired.
+ */
+export const isRetired = (node: TreeNode): boolean => node.origin === 'extracted' && node.frequency <= 0;
 
 /** Ids are derived from the path, so the same feature gets the same id on every run and machine. */
 export function nodeIdFor(parentId: string, label: string): string {
@@ -326,6 +334,7 @@ export class TreeStore {
       children: this.topChildren(from, topN).map((c) => this.toNested(topN, c.id)),
     };
     if (node.evolutionRound !== null) nested.evolutionRound = node.evolutionRound;
+    if (isRetired(node)) nested.retired = true;
     return nested;
   }
 

@@ -8,9 +8,9 @@ describe('schemas', () => {
     expect(readFileSync(new URL('../schemas/generated.ts', import.meta.url), 'utf8')).toBe(generate());
   });
 
-  it('has a contract for every record that crosses a stage', () => {
+  it('has a contract for every record that crosses a stage or makes up a store changelog', () => {
     expect(Object.keys(loadContracts()).sort()).toEqual(
-      ['CodeFile', 'EvolutionRequest', 'FeatureSet', 'GeneratedSample', 'Rejection', 'SourceFile', 'StudentAttempt', 'SynthesisTask', 'TaskRequest', 'TreeNodeChange'].sort(),
+      ['CodeFile', 'Contribution', 'EvolutionRequest', 'FeatureSet', 'GeneratedSample', 'PathEntry', 'Rejection', 'SourceFile', 'StudentAttempt', 'SynthesisTask', 'TaskRequest', 'TreeNodeChange'].sort(),
     );
   });
 

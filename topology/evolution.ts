@@ -1,8 +1,9 @@
 // Evolution control, the same in both runners: when a round is due, how it is numbered and how
 // it is seeded. Rounds are numbered per tree, 1, 2, 3 ...:
 //   - while files arrive, round k is due when the tree has taken in k·N files (N = evolve every),
-//     counted by the root's frequency, which is restored with the tree: a restart neither
-//     repeats nor skips a round;
+//     counted by the tree's intake in Kafka mode (every version of a file, never going down
+//     when files change or go; restored with the tree) and by the root's frequency in local
+//     mode (the same there): a restart neither repeats nor skips a round;
 //   - rounds asked for after that (end of corpus in local mode, `request-evolution` in Kafka
 //     mode) continue after the highest round already requested for the tree.
 // A round's subtree is drawn with a seed made of the run's seed and the round number only,

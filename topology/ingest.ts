@@ -2,12 +2,14 @@
 // mode from outside. Ingest sends SourceFiles into code.files keyed by path, and remembers the content
 // hash it sent for each path under --state, per cluster (its id) and topic, so unchanged files
 // are not sent again (on a rerun or a --watch rescan) while a new, recreated or different
-// cluster, or a recreated topic, gets every file again. Source rejections (unreadable, too large, bad JSONL lines) go to the
+// cluster, or a recreated topic, gets every file again. A path sent before that the source no
+// longer has is a tombstone (null value) under its path: the stages retract its content
+// (topology/retraction.ts). Source rejections (unreadable, too large, bad JSONL lines) go to the
 // dead letters, once per path and reason.
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { readDirectory } from '../connectors/directory-source.js';
 import { readGitTree } from '../connectors/git-tree-source.js';
@@ -47,8 +49,17 @@ export interface IngestCounts {
   sent: number;
   unchanged: number;
   rejected: number;
+  /** Paths sent before and gone now: each a tombstone on code.files. */
+  deleted: number;
   bytes: number;
 }
+
+/** Within `scope` (paths a file-system event named, each with what lies under it), or everything when null. */
+const inScope = (scope: ReadonlySet<string> | null, path: string): boolean => {
+  if (scope === null || scope.has(path)) return true;
+  for (const p of scope) if (path.startsWith(`${p}/`)) return true;
+  return false;
+};
 
 const isJsonl = (path: string) => /\.(jsonl|ndjson)(\.gz)?$/i.test(path);
 
@@ -119,6 +130,14 @@ class IngestState {
     this.sent.set(path, value);
   }
 
+  delete(path: string): void {
+    this.sent.delete(path);
+  }
+
+  paths(): string[] {
+    return [...this.sent.keys()];
+  }
+
   wrote(written: WrittenUpTo): void {
     for (const [topic, partitions] of written) {
       const byPartition = this.marks.get(topic) ?? new Map<number, number>();
@@ -133,45 +152,62 @@ class IngestState {
   }
 }
 
-function openSource(input: string, options: IngestOptions): AsyncIterable<Outcome<SourceFile>> {
+function openSource(input: string, options: IngestOptions, scope: ReadonlySet<string> | null): AsyncIterable<Outcome<SourceFile>> {
   if (options.gitRef) return readGitTree(input, options.gitRef, { maxReadBytes: options.maxReadBytes });
   if (isJsonl(input)) return readJsonl(input);
-  return readDirectory(input, { maxReadBytes: options.maxReadBytes });
+  return readDirectory(input, { maxReadBytes: options.maxReadBytes, ...(scope ? { only: (rel: string) => inScope(scope, rel) } : {}) });
 }
 
-/** Sends one pass over the source: changed and new files, new rejections. */
-async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<WrittenUpTo>, state: IngestState, input: string, options: IngestOptions): Promise<IngestCounts> {
-  const counts: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, bytes: 0 };
+/**
+ * Sends one pass over the source (or over the paths in `scope` only): changed and new files,
+ * new rejections, and a tombstone for every path sent before that the source no longer has.
+ */
+async function pass(
+  context: KafkaContext, send: (m: OutMessage[]) => Promise<WrittenUpTo>, state: IngestState, input: string, options: IngestOptions, scope: ReadonlySet<string> | null = null,
+): Promise<IngestCounts> {
+  const counts: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, deleted: 0, bytes: 0 };
+  const present = new Set<string>();
   let batch: OutMessage[] = [];
   let batchBytes = 0;
-  let updates: Array<[string, string]> = [];
+  let updates: Array<[string, string | null]> = [];
   // The state is written only after the broker acknowledged the batch: a crash in between
   // resends a few files (the filter stage drops them as duplicates), it never skips one.
   const flush = async () => {
-    if (batch.length === 0) return;
+    if (batch.length === 0 && updates.length === 0) return;
     state.wrote(await send(batch));
-    for (const [path, value] of updates) state.set(path, value);
+    for (const [path, value] of updates) {
+      if (value === null) state.delete(path);
+      else state.set(path, value);
+    }
     await state.save();
     batch = [];
     updates = [];
     batchBytes = 0;
   };
-  for await (const outcome of openSource(input, options)) {
+  for await (const outcome of openSource(input, options, scope)) {
     counts.read += 1;
     if (!outcome.ok) {
       const r = outcome.rejection;
       const key = r.path ?? `${r.source}:${r.position}`;
+      present.add(key);
       const seen = `rejected:${r.reason}:${r.detail}`;
       if (!options.resend && state.get(key) === seen) {
         counts.unchanged += 1;
         continue;
       }
       counts.rejected += 1;
+      // A path whose earlier version was sent and now cannot be: that version leaves the corpus.
+      const earlier = state.get(key);
+      if (r.path !== null && earlier !== undefined && !earlier.startsWith('rejected:')) {
+        batch.push(context.tombstone(TOPICS.files, r.path));
+        counts.deleted += 1;
+      }
       batch.push(context.message(TOPICS.deadLetters, r));
       updates.push([key, seen]);
       continue;
     }
     const file = outcome.value;
+    present.add(file.path);
     const hash = sha256Hex(file.content);
     if (!options.resend && state.get(file.path) === hash) {
       counts.unchanged += 1;
@@ -179,25 +215,48 @@ async function pass(context: KafkaContext, send: (m: OutMessage[]) => Promise<Wr
     }
     const message = context.message(TOPICS.files, file);
     batch.push(message);
-    batchBytes += message.value.length;
+    batchBytes += message.value?.length ?? 0;
     updates.push([file.path, hash]);
     counts.sent += 1;
     counts.bytes += file.content.length;
     if (batch.length >= 500 || batchBytes >= 4 * 1024 * 1024) await flush();
   }
+  // What was sent and is gone: a tombstone under its path (the stages retract its content). A
+  // path only ever rejected had nothing sent to code.files: the state just forgets it.
+  for (const path of state.paths()) {
+    if (present.has(path) || !inScope(scope, path)) continue;
+    if (!state.get(path)!.startsWith('rejected:')) {
+      batch.push(context.tombstone(TOPICS.files, path));
+      counts.deleted += 1;
+    }
+    updates.push([path, null]);
+    if (batch.length >= 500) await flush();
+  }
   await flush();
   return counts;
 }
 
-/** `wait(ms)` resolves on the next change under `input` (debounced), after `ms`, or when stopped. */
+/**
+ * Follows file-system events under `input`: `next(ms)` resolves, after a short debounce, with
+ * the paths (relative to `input`) the events named since the last call, or with null when `ms`
+ * passed without an event (the periodic rescan, the safety net for missed events), an event
+ * named no path, or recursive watching is not available here.
+ */
 function changeWatcher(input: string, isDirectory: boolean, signal: AbortSignal) {
   let fsWatcher: FSWatcher | null = null;
+  let changed = new Set<string>();
+  let unnamed = false;
   let wake: (() => void) | null = null;
-  let dirty = false;
-  const poke = () => {
-    dirty = true;
-    // Debounce: editors write files in several steps.
-    setTimeout(() => wake?.(), 300);
+  let debounce: NodeJS.Timeout | null = null;
+  const poke = (_event: string, filename: string | Buffer | null) => {
+    if (filename === null) unnamed = true;
+    else changed.add(filename.toString().split(sep).join('/'));
+    // Debounce: editors write files in several steps, scripts touch many files at once.
+    if (debounce) clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      debounce = null;
+      wake?.();
+    }, 300);
   };
   try {
     fsWatcher = watch(input, { recursive: isDirectory, persistent: true }, poke);
@@ -205,29 +264,37 @@ function changeWatcher(input: string, isDirectory: boolean, signal: AbortSignal)
   } catch {
     fsWatcher = null; // no recursive watch here: the periodic rescan alone finds changes
   }
+  const take = (): Set<string> | null => {
+    const paths = unnamed || !isDirectory || changed.size === 0 ? null : changed;
+    changed = new Set();
+    unnamed = false;
+    return paths;
+  };
   signal.addEventListener('abort', () => wake?.(), { once: true });
   return {
-    wait: (ms: number) =>
-      new Promise<void>((resolve) => {
-        if (signal.aborted || dirty) {
-          dirty = false;
-          return resolve();
-        }
+    next: (ms: number) =>
+      new Promise<Set<string> | null>((resolve) => {
+        if (signal.aborted) return resolve(null);
+        if ((changed.size > 0 || unnamed) && debounce === null) return resolve(take());
         const timer = setTimeout(() => done(), ms);
         const done = () => {
           clearTimeout(timer);
+          if (debounce) clearTimeout(debounce);
           wake = null;
-          dirty = false;
-          resolve();
+          debounce = null;
+          resolve(take());
         };
         wake = done;
       }),
-    close: () => fsWatcher?.close(),
+    close: () => {
+      if (debounce) clearTimeout(debounce);
+      fsWatcher?.close();
+    },
   };
 }
 
 const summary = (c: IngestCounts, topic: string) =>
-  `${c.read} files read: ${c.sent} sent to ${topic} (${(c.bytes / 1024 / 1024).toFixed(2)} MiB), ${c.unchanged} unchanged, ${c.rejected} rejected to dead letters`;
+  `${c.read} files read: ${c.sent} sent to ${topic} (${(c.bytes / 1024 / 1024).toFixed(2)} MiB), ${c.unchanged} unchanged, ${c.rejected} rejected to dead letters, ${c.deleted} deleted (tombstones)`;
 
 export async function ingest(inputArg: string, options: IngestOptions): Promise<IngestCounts> {
   const input = resolve(inputArg);
@@ -241,7 +308,7 @@ export async function ingest(inputArg: string, options: IngestOptions): Promise<
   const say = (line: string) => {
     if (!options.quiet) process.stdout.write(`${line}\n`);
   };
-  const total: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, bytes: 0 };
+  const total: IngestCounts = { read: 0, sent: 0, unchanged: 0, rejected: 0, deleted: 0, bytes: 0 };
   const add = (c: IngestCounts) => {
     for (const k of Object.keys(total) as Array<keyof IngestCounts>) total[k] += c[k];
   };
@@ -264,30 +331,36 @@ export async function ingest(inputArg: string, options: IngestOptions): Promise<
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const watcher = changeWatcher(input, info.isDirectory() && !options.gitRef, stop.signal);
-    say(`watching ${inputArg} for new and changed files (^C to stop)`);
+    say(`watching ${inputArg} for new, changed and deleted files (^C to stop)`);
     try {
       // Later passes send only what changed; what was already sent is in the state.
       const rescan = { ...options, resend: false };
       // A pass that a broker out of reach holds up is given up on a signal: the state has what
       // it sent, and the rest goes on the next run.
       const stopped = new Promise<null>((resolve) => stop.signal.addEventListener('abort', () => resolve(null), { once: true }));
+      let rescanned = Date.now();
       while (!stop.signal.aborted) {
-        await watcher.wait(options.interval);
+        // The paths events named, read alone; and at least every --interval, a rescan of
+        // everything, even while events keep coming.
+        const named = await watcher.next(Math.max(0, rescanned + options.interval - Date.now()));
         if (stop.signal.aborted) break;
-        const counts = await Promise.race([pass(context, producer.send, state, input, rescan), stopped]);
+        const scope = Date.now() - rescanned >= options.interval ? null : named;
+        if (scope === null) rescanned = Date.now();
+        const counts = await Promise.race([pass(context, producer.send, state, input, rescan, scope), stopped]);
         if (counts === null) break;
-        total.read = Math.max(total.read, counts.read);
+        if (scope === null) total.read = Math.max(total.read, counts.read);
         total.sent += counts.sent;
         total.rejected += counts.rejected;
+        total.deleted += counts.deleted;
         total.bytes += counts.bytes;
-        if (counts.sent + counts.rejected > 0) say(`${counts.sent} new or changed files sent, ${counts.rejected} rejected`);
+        if (counts.sent + counts.rejected + counts.deleted > 0) say(`${counts.sent} new or changed files sent, ${counts.deleted} deleted (tombstones), ${counts.rejected} rejected`);
       }
     } finally {
       watcher.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
-    say(`stopped: ${total.sent} files sent in all, ${total.rejected} rejected`);
+    say(`stopped: ${total.sent} files sent in all, ${total.deleted} deleted, ${total.rejected} rejected`);
     return total;
   } finally {
     // Bounded: a broker that does not answer must not hold the exit.

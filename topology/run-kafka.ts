@@ -5,11 +5,13 @@
 // State and the single-writer rule. Stateful stages keep their state in stores and rebuild it
 // from topics on start, after taking over their store's transactional id (which ends any open
 // transaction of a previous holder, so the rebuild sees everything it committed):
-//   - filter: ContentHashStore + FileIndex from code.accepted (only filter writes it);
-//     transactional id `<prefix>filter`.
+//   - filter: ContentHashStore + FileIndex from code.accepted (only filter writes it; a
+//     tombstone there retracted a content), PathStore from filter.paths; transactional id
+//     `<prefix>filter`.
 //   - canonicalize and evolve: both write the feature tree, so they share one store and one
 //     transactional id `<prefix>tree`, and their batches take turns. The tree is rebuilt from
-//     the compacted tree.nodes topic. Run them in ONE process: a second process running either
+//     the compacted tree.nodes topic, what each file added from tree.contributions (see
+//     topology/retraction.ts for tombstones). Run them in ONE process: a second process running either
 //     fences the first (which then stops with a clear error) instead of two writers diverging.
 //   - sample: reads the tree. In the writer's process it shares the store; alone, it follows
 //     tree.nodes as the writer commits. Its coverage counts are rebuilt from the tasks topic.
@@ -52,7 +54,9 @@ import { sampleVectors } from '../quality/sample-dedup.js';
 import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { replayCoverage } from '../stores/tree-sampling.js';
-import { ROOT_ID } from '../stores/tree-store.js';
+import { ContributionStore } from '../stores/contribution-store.js';
+import { PathStore } from '../stores/path-store.js';
+import { canonicalizeRetraction, extractRetraction, filterRetraction, type RetractionHooks } from './retraction.js';
 import { buildStages, createStores, samplerConfig, type StageResources, type StageStores } from './build.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
 import { DEPLOYED_STAGES, topology, type DeployedStage, type SideOutput, type StageSpec } from './treesynth.js';
@@ -170,7 +174,8 @@ interface Shared {
 
 /** Reads a whole topic (to the end offsets at start) as decoded records; undecodable ones are reported and skipped. */
 async function readRecords<N extends RecordName>(
-  ctx: KafkaContext, spec: TopicSpec<N>, what: string, log: (line: string) => void, each: (record: Records[N]) => void | Promise<void>,
+  ctx: KafkaContext, spec: TopicSpec<N>, what: string, log: (line: string) => void, each: (record: Records[N], key: string) => void | Promise<void>,
+  tombstone: (key: string) => void | Promise<void> = () => {},
 ): Promise<number> {
   const topic = ctx.topic(spec);
   let n = 0;
@@ -178,20 +183,26 @@ async function readRecords<N extends RecordName>(
   await readTopic(ctx.kafka, ctx.admin, topic, {
     groupPrefix: `${ctx.prefix}restore.${what}`,
     onRecord: async (raw) => {
+      const key = raw.key?.toString('utf8') ?? '';
+      if (raw.value === null) {
+        await tombstone(key);
+        return;
+      }
       const decoded = await ctx.serde.decode(topic, spec.record, raw.value);
       if (!decoded.ok) {
         bad += 1;
         return;
       }
       n += 1;
-      await each(decoded.value);
+      await each(decoded.value, key);
     },
   });
   if (bad > 0) log(`treesynth: ${what}: skipped ${bad} undecodable records of ${topic} while restoring`);
   return n;
 }
 
-async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: StageStores, log: (line: string) => void): Promise<number> {
+/** The filter's stores: the accepted contents (a tombstone retracted one), and which content each live path holds. */
+async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: StageStores, paths: PathStore, log: (line: string) => void): Promise<number> {
   // Embed in chunks: one request per file would dominate the restore with a remote embedder.
   let pending: CodeFile[] = [];
   const flush = async () => {
@@ -201,13 +212,24 @@ async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: 
     const vectors = await config.resources.codeEmbedder.embed(files.map((f) => f.content));
     files.forEach((f, i) => stores.index.add({ fileId: f.id, path: f.path }, vectors[i]!));
   };
-  const n = await readRecords(ctx, TOPICS.accepted, 'filter', log, async (file) => {
-    stores.seen.add(file.id, file.path);
-    pending.push(file);
-    if (pending.length >= 64) await flush();
-  });
+  await readRecords(
+    ctx, TOPICS.accepted, 'filter', log,
+    async (file) => {
+      stores.seen.add(file.id, file.path);
+      pending.push(file);
+      if (pending.length >= 64) await flush();
+    },
+    async (id) => {
+      await flush(); // in order: a content may be retracted and accepted again
+      stores.seen.delete(id);
+      stores.index.remove(id);
+    },
+  );
   await flush();
-  return n;
+  await readRecords(ctx, TOPICS.paths, 'filter.paths', log, (entry) => paths.set(entry), (path) => void paths.delete(path));
+  // Dedup names a live path holding the content (the first one may have gone).
+  for (const [id, path] of [...stores.seen.entries()]) if (paths.get(path)?.fileId !== id) stores.seen.repoint(id, paths.holders(id)[0] ?? path);
+  return stores.seen.size;
 }
 
 /** The validate stage's accepted-sample vectors from the samples it committed (chunks of 32 per embedding call). */
@@ -244,8 +266,9 @@ function taskFlow(perFile: number, clock: () => number): SideOutput<Canonicalize
   return {
     topic: TOPICS.taskRequests as unknown as TopicSpec<RecordName>,
     records: (c: CanonicalizedFile): TaskRequest[] => {
-      // The root counts the tree's files, and is restored with it: a restart repeats no request.
-      const files = c.changes.find((change) => change.nodeId === ROOT_ID)?.node?.frequency ?? 0;
+      // The tree's intake counts every file it took in and never goes down (a retraction does
+      // not lower it); it is restored with the tree: a restart or a change repeats no request.
+      const files = c.retracted ? 0 : (c.intake ?? 0);
       if (files <= 0) return [];
       const requests: TaskRequest[] = [];
       for (let k = upTo(files - 1); k < upTo(files); k++) requests.push({ treeKey: c.treeKey, index: PER_FILE_INDEX_BASE + k, level: null, requestedAt: clock() });
@@ -255,7 +278,9 @@ function taskFlow(perFile: number, clock: () => number): SideOutput<Canonicalize
 }
 
 /** The messages one batch of a stage writes: outputs, extra requests and dead letters. */
-function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConfig, log: (line: string) => void): (records: RawRecord[], signal: AbortSignal) => Promise<OutMessage[]> {
+function batchProcessor(
+  ctx: KafkaContext, spec: StageSpec, config: KafkaRunConfig, log: (line: string) => void, hooksOf: (encode: (change: TreeNodeChange) => OutMessage) => RetractionHooks | null,
+): (records: RawRecord[], signal: AbortSignal) => Promise<OutMessage[]> {
   const clock = config.resources.clock ?? Date.now;
   const inputTopic = ctx.topic(spec.input);
   const deadLetter = (r: Rejection): OutMessage => ctx.message(TOPICS.deadLetters, r);
@@ -273,22 +298,51 @@ function batchProcessor(ctx: KafkaContext, spec: StageSpec, config: KafkaRunConf
   const run = async (inputs: unknown[]): Promise<Array<Outcome<unknown>>> =>
     inputs.length === 0 ? [] : lastValueFrom(from(inputs as Array<Records[RecordName]>).pipe(spec.operator as OperatorFunction<unknown, Outcome<unknown>>, toArray()));
   const outcomesOf = spec.name === 'sample' ? whenServable(run, config, log) : (inputs: unknown[]) => run(inputs);
+  const hooks = hooksOf((change) => encode(TOPICS.treeChanges, change));
+  const emit = (out: OutMessage[], outcome: Outcome<unknown>) => {
+    if (!outcome.ok) {
+      out.push(deadLetter(outcome.rejection));
+      return;
+    }
+    for (const record of spec.records(outcome.value)) out.push(encode(spec.output, record));
+    for (const side of spec.sideOutputs) for (const record of side.records(outcome.value)) out.push(encode(side.topic, record as Records[RecordName]));
+  };
   return async (raws, signal) => {
     const out: OutMessage[] = [];
-    const inputs: unknown[] = [];
+    // Records between tombstones go through the operator together; a tombstone's messages come
+    // after those of the records before it, so one key's records stay in order downstream.
+    let segment: unknown[] = [];
+    const flush = async () => {
+      if (segment.length === 0) return;
+      const inputs = segment;
+      segment = [];
+      for (const outcome of await outcomesOf(inputs, signal)) emit(out, outcome);
+    };
     for (const raw of raws) {
-      const decoded = await ctx.serde.decode(inputTopic, spec.input.record, raw.value);
-      if (decoded.ok) inputs.push(decoded.value);
-      else out.push(deadLetter(undecodable(spec.name, raw, decoded.reason, decoded.detail, clock())));
-    }
-    for (const outcome of await outcomesOf(inputs, signal)) {
-      if (!outcome.ok) {
-        out.push(deadLetter(outcome.rejection));
+      if (raw.value === null) {
+        // A tombstone is a retraction, never a dead letter; topics that carry none ignore it.
+        await flush();
+        if (hooks && raw.key !== null) out.push(...hooks.tombstone(raw.key.toString('utf8')));
         continue;
       }
-      for (const record of spec.records(outcome.value)) out.push(encode(spec.output, record));
-      for (const side of spec.sideOutputs) for (const record of side.records(outcome.value)) out.push(encode(side.topic, record as Records[RecordName]));
+      const decoded = await ctx.serde.decode(inputTopic, spec.input.record, raw.value);
+      if (!decoded.ok) {
+        out.push(deadLetter(undecodable(spec.name, raw, decoded.reason, decoded.detail, clock())));
+        continue;
+      }
+      if (!hooks?.around) {
+        segment.push(decoded.value);
+        continue;
+      }
+      // The stage's store follows each record's outcome: one record at a time.
+      await flush();
+      out.push(...hooks.around.before(decoded.value));
+      const [outcome] = await outcomesOf([decoded.value], signal);
+      // The store first: side outputs read it (the tree's intake numbers per-file requests).
+      out.push(...hooks.around.after(decoded.value, outcome));
+      if (outcome) emit(out, outcome);
     }
+    await flush();
     return out;
   };
 }
@@ -339,6 +393,8 @@ function whenServable(run: (inputs: unknown[]) => Promise<Array<Outcome<unknown>
 async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSpec, shared: Shared, log: (line: string) => void): Promise<RunningUnit> {
   const clock = config.resources.clock ?? Date.now;
   const stores = createStores(config.resources, config.settings);
+  const paths = new PathStore();
+  const contributions = new ContributionStore();
   const lanes: TransactionLane[] = [];
   const consumers: StageConsumer[] = [];
   const followers: TopicReader[] = [];
@@ -365,7 +421,11 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       const n = await readRecords(ctx, TOPICS.treeChanges, 'tree', log, (c) => void changes.push(c));
       stores.trees = await FeatureTrees.restore(changes, config.resources.labelEmbedder, config.resources.clock);
       shared.trees = stores.trees;
-      log(`treesynth: tree restored from ${n} changes of ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes in ${stores.trees.keys().length} trees (${Date.now() - started} ms)`);
+      await readRecords(ctx, TOPICS.contributions, 'tree.contributions', log, (c, key) => contributions.apply(key, c), (key) => contributions.apply(key, null));
+      log(
+        `treesynth: tree restored from ${n} changes of ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes in ${stores.trees.keys().length} trees, ` +
+          `${contributions.size} files' contributions (${Date.now() - started} ms)`,
+      );
     } else if (unit.store === 'sample') {
       if (unit.after === 'tree') {
         if (!shared.trees) throw new Error('the sample stage started before the tree it reads');
@@ -401,8 +461,8 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       }
       await restoreCoverage(ctx, config.settings, stores, log);
     } else if (unit.store === 'filter') {
-      const n = await restoreFilter(ctx, config, stores, log);
-      log(`treesynth: filter restored ${n} accepted files from ${ctx.topic(TOPICS.accepted)}`);
+      const n = await restoreFilter(ctx, config, stores, paths, log);
+      log(`treesynth: filter restored ${n} live accepted files from ${ctx.topic(TOPICS.accepted)}, ${paths.size} live paths from ${ctx.topic(TOPICS.paths)}`);
     } else if (unit.name === 'validate') {
       const n = await restoreSamples(ctx, config, stores, log);
       if (n > 0) log(`treesynth: validate restored ${stores.samples.size} accepted samples from ${ctx.topic(TOPICS.samples)} for output dedup`);
@@ -418,6 +478,11 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     const specs = topology(stages, config.settings, clock)
       .filter((s) => unit.stages.includes(s.name))
       .map((s) => (s.name === 'canonicalize' && perFile > 0 ? { ...s, sideOutputs: [...s.sideOutputs, taskFlow(perFile, clock) as SideOutput] } : s));
+    const hooksOf = (name: DeployedStage) => (encode: (change: TreeNodeChange) => OutMessage): RetractionHooks | null =>
+      name === 'filter' ? filterRetraction(ctx, { paths, seen: stores.seen, index: stores.index })
+        : name === 'extract' ? extractRetraction(ctx)
+          : name === 'canonicalize' ? canonicalizeRetraction(ctx, stores.trees, contributions, encode)
+            : null;
     for (const spec of specs) {
       const inputTopic = ctx.topic(spec.input);
       const lane = storeLane ?? new PartitionLanes(ctx.kafka, (p) => `${ctx.prefix}${spec.name}-${inputTopic}-${p}`);
@@ -427,7 +492,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
         await startStageConsumer({
           kafka: ctx.kafka, admin: ctx.admin, groupId: `${ctx.prefix}${spec.name}`, topic: inputTopic, lane,
           maxRecordsPerTransaction: config.maxRecordsPerTransaction ?? (llmStage && (config.resources.models[spec.name as LlmStage] || (spec.name === 'student' && config.resources.student)) ? Math.max(4, config.settings.concurrency * 4) : 500),
-          process: batchProcessor(ctx, spec, config, log),
+          process: batchProcessor(ctx, spec, config, log, hooksOf(spec.name)),
           onCommitted: (info) => config.onCommitted?.(spec.name, info),
           onFailure: (error) => reportFailure({ stage: spec.name, error, lane }),
           ...(config.sessionTimeoutMs ? { sessionTimeoutMs: config.sessionTimeoutMs } : {}),

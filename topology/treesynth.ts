@@ -77,7 +77,7 @@ export function topology(stages: Stages, settings: Pick<PipelineSettings, 'evolu
       records: (c: CanonicalizedFile) => c.changes,
       // An evolution round falls due as a tree takes in its k·N-th file (topology/evolution.ts).
       sideOutputs: evolves ? [side(TOPICS.evolutionRequests, (c: CanonicalizedFile) => {
-        const files = c.changes.find((change) => change.nodeId === ROOT_ID)?.node?.frequency ?? 0;
+        const files = c.intake ?? c.changes.find((change) => change.nodeId === ROOT_ID)?.node?.frequency ?? 0;
         const due = roundDue(c.treeKey, files, settings.evolution.every, clock());
         return due ? [due] : [];
       })] : [],

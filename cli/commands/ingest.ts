@@ -14,12 +14,12 @@ export function registerIngestCommand(program: Command): void {
   addKafkaOptions(
     program
       .command('ingest')
-      .description('Feed a directory, git tree or JSONL corpus into the code.files topic; unchanged files are not sent again. With --watch, keep sending new and changed files until ^C.')
+      .description('Feed a directory, git tree or JSONL corpus into the code.files topic; unchanged files are not sent again. With --watch, keep sending new, changed and deleted (tombstone) files until ^C.')
       .argument('<input>', 'a directory of source code, a git work tree (with --git-ref), or a JSONL corpus (.jsonl, .jsonl.gz)'),
   )
     .option('--git-ref <ref>', 'send the files of this commit or branch instead of the work tree')
-    .option('--watch', 'keep watching the input and send new and changed files as they appear', false)
-    .option('--interval <ms>', 'with --watch: rescan at least this often', integer(100), 2000)
+    .option('--watch', 'follow file-system events under the input: send new and changed files, and a tombstone for each deleted one, as they happen', false)
+    .option('--interval <ms>', 'with --watch: also rescan the whole input at least this often (the safety net for missed events)', integer(100), 30_000)
     .option('--max-read-bytes <n>', 'files larger than this are not read (a too-large dead letter instead)', integer(1), 4 * 1024 * 1024)
     .option('--state <dir>', 'where ingest remembers the content hash sent for each path, per cluster (its id) and topic', '.treesynth/ingest')
     .option('--resend', 'send every file again, even unchanged ones', false)

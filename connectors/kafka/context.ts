@@ -7,7 +7,7 @@ import { loadContracts, type Contracts, type RecordName, type Records } from '..
 import type { TopicSpec } from '../../schemas/topics.js';
 import { connectKafka } from './client.js';
 import { AvroSerde, connectRegistry } from './serde.js';
-import { allTopics, ensureTopics, partitionCounts, partitionOf, topicName, type TopicSettings } from './topics.js';
+import { allTopics, ensureTopics, partitionCounts, partitionFor, partitionOf, topicName, type TopicSettings } from './topics.js';
 import type { OutMessage } from './transactional.js';
 
 export interface KafkaContextOptions {
@@ -35,6 +35,8 @@ export interface KafkaContext {
   topic<N extends RecordName>(spec: TopicSpec<N>): string;
   /** A record as a message on its topic: key, partition and wire-format value. */
   message<N extends RecordName>(spec: TopicSpec<N>, record: Records[N]): OutMessage;
+  /** A tombstone for `key` on a keyed topic (not the tree changelog, which is partitioned by tree). */
+  tombstone<N extends RecordName>(spec: TopicSpec<N>, key: string): OutMessage;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,10 @@ export async function openKafkaContext(options: KafkaContextOptions): Promise<Ka
           value: serde.encode(name, spec.record, record),
         };
       },
+      tombstone<N extends RecordName>(spec: TopicSpec<N>, key: string): OutMessage {
+        const name = topic(spec);
+        return { topic: name, partition: partitionFor(key, counts.get(name) ?? 1), key, value: null };
+      },
       close: async () => {
         registry.close();
         await admin.disconnect().catch(() => {});
@@ -86,7 +92,7 @@ export async function openProducer(context: KafkaContext): Promise<{ send(messag
     send: async (messages) => {
       const written: WrittenUpTo = new Map();
       if (messages.length === 0) return written;
-      const byTopic = new Map<string, Array<{ key: string; value: Buffer; partition: number }>>();
+      const byTopic = new Map<string, Array<{ key: string; value: Buffer | null; partition: number }>>();
       for (const m of messages) {
         const list = byTopic.get(m.topic) ?? [];
         list.push({ key: m.key, value: m.value, partition: m.partition });

@@ -19,7 +19,8 @@ export interface OutMessage {
   topic: string;
   partition: number;
   key: string;
-  value: Buffer;
+  /** null: a tombstone (on a compacted topic, the key's record is gone). */
+  value: Buffer | null;
 }
 
 /** Broker answers that mean another producer with our transactional id took over. */
@@ -218,7 +219,7 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 function groupByTopic(messages: readonly OutMessage[]) {
-  const byTopic = new Map<string, Array<{ key: string; value: Buffer; partition: number }>>();
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer | null; partition: number }>>();
   for (const m of messages) {
     const list = byTopic.get(m.topic) ?? [];
     list.push({ key: m.key, value: m.value, partition: m.partition });

@@ -135,6 +135,18 @@ export class TestCluster {
     return out;
   }
 
+  /** The latest record under every key of a (compacted) topic; keys whose latest record is a tombstone are left out. */
+  async latest<N extends RecordName>(prefix: string, spec: TopicSpec<N>): Promise<Map<string, Records[N]>> {
+    const records = await this.records(prefix, spec);
+    const decoded = new Map(records.map((r) => [`${r.raw.partition}@${r.raw.offset}`, r.value]));
+    const byKey = new Map<string, Records[N] | null>();
+    await readTopic(this.kafka, this.admin, `${prefix}${spec.name}`, {
+      groupPrefix: `test.latest.${prefix}`, timeoutMs: 30_000,
+      onRecord: (r) => void byKey.set(r.key!.toString(), r.value === null ? null : (decoded.get(`${r.partition}@${r.offset}`) ?? null)),
+    });
+    return new Map([...byKey].filter((e): e is [string, Records[N]] => e[1] !== null));
+  }
+
   /** Deletes the topics under `prefix` and waits until the broker no longer lists them. */
   async deleteTopics(prefix: string): Promise<void> {
     const topics = (await this.admin.listTopics()).filter((t) => t.startsWith(prefix));

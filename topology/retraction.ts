@@ -1,0 +1,110 @@
+// Retraction in Kafka mode: the corpus changes, and the tree follows it exactly once.
+//
+//   ingest     a changed file is a new record under its path on code.files (compacted); a
+//              deleted file is a tombstone (null value) under its path.
+//   filter     keeps which content each live path holds (PathStore, changelog filter.paths).
+//              A path that changes or goes releases its old content; when no other live path
+//              holds that content, it leaves dedup and the near-duplicate index and becomes a
+//              tombstone on code.accepted under its content hash.
+//   extract    passes a tombstone on as a tombstone on features, in order with the records of
+//              the same key (same hash, same partition on both topics).
+//   canonicalize  keeps what each content added to the tree (ContributionStore, changelog
+//              tree.contributions) and on a tombstone takes exactly that back: frequencies go
+//              down, a counted node that reaches zero is retired (stores/tree-store.ts).
+//
+// Every store change is written in the same transaction as the stage's outputs and offsets, and
+// every store is rebuilt from its changelog on start, so a kill anywhere retracts nothing twice
+// and loses nothing. Adding and retracting commute, so after any sequence of changes the tree
+// counts each content the final corpus holds once: what a local run over that corpus counts.
+import { contentIdOf } from '../analysis/file-checks.js';
+import type { KafkaContext } from '../connectors/kafka/context.js';
+import type { OutMessage } from '../connectors/kafka/transactional.js';
+import { retractContribution, type CanonicalizedFile } from '../processors/canonicalize.js';
+import { releasePath, type LiveCorpus } from '../processors/filter.js';
+import type { CodeFile, FeatureSet, SourceFile, TreeNodeChange } from '../schemas/contract.js';
+import type { Outcome } from '../schemas/outcome.js';
+import { TOPICS } from '../schemas/topics.js';
+import type { ContributionStore } from '../stores/contribution-store.js';
+import type { FeatureTrees } from '../stores/feature-trees.js';
+
+/** How a stage handles tombstones on its input, and (for a stage whose store follows each record) what it writes around a record. */
+export interface RetractionHooks {
+  tombstone(key: string): OutMessage[];
+  around?: {
+    before(record: unknown): OutMessage[];
+    after(record: unknown, outcome: Outcome<unknown> | undefined): OutMessage[];
+  };
+}
+
+/** Filter: a path's new version releases its old content first (so an edit is never a near-duplicate of itself). */
+export function filterRetraction(ctx: KafkaContext, corpus: LiveCorpus): RetractionHooks {
+  const release = (path: string): OutMessage[] => {
+    const released = releasePath(path, corpus);
+    if (!released) return [];
+    const out = [ctx.tombstone(TOPICS.paths, path)];
+    if (released.retract) out.push(ctx.tombstone(TOPICS.accepted, released.fileId));
+    return out;
+  };
+  return {
+    tombstone: release,
+    around: {
+      before: (record) => {
+        const file = record as SourceFile;
+        const held = corpus.paths.get(file.path);
+        return held && held.fileId !== contentIdOf(file.content) ? release(file.path) : [];
+      },
+      after: (record, outcome) => {
+        const file = record as SourceFile;
+        const id = contentIdOf(file.content);
+        if (outcome?.ok) {
+          const accepted = outcome.value as CodeFile;
+          corpus.paths.set({ path: file.path, fileId: accepted.id, treeKey: accepted.treeKey });
+          return [ctx.message(TOPICS.paths, corpus.paths.get(file.path)!)];
+        }
+        if (outcome && outcome.rejection.reason === 'duplicate' && outcome.rejection.recordId === id) {
+          // Same content as a live path (or this path's own, sent again): this path holds it too.
+          if (corpus.paths.get(file.path)?.fileId === id) return [];
+          const holder = corpus.paths.get(corpus.paths.holders(id)[0] ?? '');
+          if (!holder) return [];
+          corpus.paths.set({ path: file.path, fileId: id, treeKey: holder.treeKey });
+          return [ctx.message(TOPICS.paths, corpus.paths.get(file.path)!)];
+        }
+        // The new version does not pass: the path holds nothing the tree counts.
+        return release(file.path);
+      },
+    },
+  };
+}
+
+/** Extract: a retracted content's tombstone goes on to features under the same key. */
+export function extractRetraction(ctx: KafkaContext): RetractionHooks {
+  return { tombstone: (fileId) => [ctx.tombstone(TOPICS.features, fileId)] };
+}
+
+/**
+ * Canonicalize: records what each file added (and the tree's intake) beside the tree changes,
+ * and on a tombstone takes it back. A content that arrives while it still has a contribution
+ * (it cannot, unless records were duplicated upstream) replaces it rather than counting twice.
+ */
+export function canonicalizeRetraction(ctx: KafkaContext, trees: FeatureTrees, contributions: ContributionStore, encode: (change: TreeNodeChange) => OutMessage): RetractionHooks {
+  const retract = (fileId: string): OutMessage[] => {
+    const contribution = contributions.remove(fileId);
+    if (!contribution) return [];
+    const retracted = retractContribution(trees, contribution);
+    return [...retracted.changes.map(encode), ctx.tombstone(TOPICS.contributions, `${contribution.treeKey}/${fileId}`)];
+  };
+  return {
+    tombstone: retract,
+    around: {
+      before: (record) => retract((record as FeatureSet).fileId),
+      after: (_record, outcome) => {
+        if (!outcome?.ok) return [];
+        const file = outcome.value as CanonicalizedFile;
+        const added = contributions.add(file.treeKey, file.fileId, file.nodeIds);
+        // Side outputs (evolution rounds, per-file task requests) number by the intake.
+        file.intake = added.intake;
+        return [ctx.message(TOPICS.contributions, added), ctx.message(TOPICS.contributions, contributions.intakeRecord(file.treeKey))];
+      },
+    },
+  };
+}
