@@ -107,6 +107,20 @@ export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
   evolution: { every: 0, rounds: 1, breadth: [4, 2, 2], temperature: 2, minSiblings: 2 },
 });
 
+/**
+ * `run` with no endpoint, on the tiny local model (llm/local-model.ts), where a flag does not
+ * say otherwise: it writes samples only (per-file extraction of a whole repository would take
+ * hours at ~25 tokens/s), few of them, one request at the model and one waiting, each with a
+ * deadline that fits a few hundred tokens on a busy CPU; so `run --input . --out out` still
+ * ends in about two minutes.
+ */
+export const LOCAL_MODEL_RUN = Object.freeze({
+  llmStages: ['generate'] as LlmStage[],
+  tasks: 2,
+  concurrency: 2,
+  llmTimeoutMs: 90_000,
+});
+
 /** Settings from the defaults and what the caller changes; nested parts merge one level deep. */
 export function pipelineSettings(overrides: Partial<Omit<PipelineSettings, 'evolution'>> & { evolution?: Partial<EvolutionSettings> } = {}): PipelineSettings {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<PipelineSettings>;
