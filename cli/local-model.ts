@@ -69,6 +69,7 @@ export async function localModelForRun(options: RunOptions, log: (line: string) 
     tasks: given('tasks') ? options.tasks : LOCAL_MODEL_RUN.tasks,
     concurrency: given('concurrency') ? options.concurrency : LOCAL_MODEL_RUN.concurrency,
     llmTimeout: given('llmTimeout') ? options.llmTimeout : LOCAL_MODEL_RUN.llmTimeoutMs,
+    llmRetries: given('llmRetries') ? options.llmRetries : LOCAL_MODEL_RUN.llmRetries,
   };
   if (!options.quiet) {
     log(

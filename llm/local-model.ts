@@ -12,32 +12,33 @@ import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, ChatHistory
 export const LOCAL_MODEL_ID = 'SmolLM2-135M-Instruct-Q4_1';
 export const LOCAL_MODEL_FILE = 'SmolLM2-135M-Instruct.Q4_1.gguf';
 
-/**
- * Caps laid over every schema the local model answers. A 135M model inside a grammar that
- * allows 30,000 characters or 60 items repeats itself until the token limit; these keep one
- * answer to a few hundred tokens, about 10-30 s at the ~25 tokens/s of one core.
- */
 export interface LocalModelLimits {
+  /** Longest string in a JSON answer, characters (a schema's own smaller maxLength wins). */
   maxLength: number;
+  /** Most items of a JSON array (a schema's own smaller maxItems wins; minItems is kept). */
   maxItems: number;
+  /** Output tokens of one answer at most, whatever the request asks for. */
   maxTokens: number;
+  /** Context window, tokens: a prompt that does not fit with its answer is refused (400). */
   contextSize: number;
+  /** llama.cpp threads. */
   threads: number;
 }
 
+/**
+ * Caps laid over every schema the local model answers. A 135M model inside a grammar that
+ * allows 30,000 characters or 60 items repeats itself until the token limit; with these a
+ * generation step's answer (question, analysis, solution) stays within about 300-500 tokens,
+ * 12-20 s at the ~25 tokens/s of one core. At 300 characters and 3 items the question step
+ * ran into 768 tokens and was cut off.
+ */
 export const LOCAL_MODEL_LIMITS: Readonly<LocalModelLimits> = Object.freeze({
-  /** Longest string in a JSON answer, characters (a schema's own smaller maxLength wins). */
-  maxLength: 300,
-  /** Most items of a JSON array (a schema's own smaller maxItems wins; minItems is kept). */
-  maxItems: 3,
-  /** Output tokens of one answer at most, whatever the request asks for. */
-  maxTokens: 768,
-  /** Context window, tokens: prompts longer than this minus the answer are refused (400). */
+  maxLength: 200,
+  maxItems: 2,
+  maxTokens: 512,
   contextSize: 4096,
-  /**
-   * llama.cpp threads. One: measured on this 2-core machine with other work running, 2 threads
-   * gave 1.3 tokens/s (its threads spin-wait on each other) and 1 thread 24-26 tokens/s.
-   */
+  // One: on this 2-core machine with other work running, 2 threads gave 1.3 tokens/s (llama.cpp's
+  // threads spin-wait on each other) and 1 thread 24-26 tokens/s.
   threads: 1,
 });
 

@@ -110,15 +110,17 @@ export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
 /**
  * `run` with no endpoint, on the tiny local model (llm/local-model.ts), where a flag does not
  * say otherwise: it writes samples only (per-file extraction of a whole repository would take
- * hours at ~25 tokens/s), few of them, one request at the model and one waiting, each with a
- * deadline that fits a few hundred tokens on a busy CPU; so `run --input . --out out` still
- * ends in about two minutes.
+ * hours at ~25 tokens/s), few of them, one request at a time (a request queued behind another
+ * would spend its deadline waiting), each with a deadline that fits the local model's 512-token
+ * answers four times over at 25 tokens/s, and a timeout retried once (a CPU too slow for one
+ * answer is as slow for the next); so `run --input . --out out` ends in about two minutes.
  */
 export const LOCAL_MODEL_RUN = Object.freeze({
   llmStages: ['generate'] as LlmStage[],
   tasks: 2,
-  concurrency: 2,
+  concurrency: 1,
   llmTimeoutMs: 90_000,
+  llmRetries: 1,
 });
 
 /** Settings from the defaults and what the caller changes; nested parts merge one level deep. */
