@@ -2,7 +2,8 @@
 // completions API treesynth's client speaks (messages, response_format json_schema, max_tokens,
 // temperature, seed) and `GET /v1/models`. Requests wait their turn for the one model up to
 // `maxQueue`; past it the server answers 503 with retry-after, which the client paces on. A
-// request whose client hangs up (its deadline passed) stops generating at once.
+// request whose client hangs up (its deadline passed) stops generating at the next token; until
+// it has stopped it still holds its place.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LocalModelRequestError, type LocalCompletion, type LocalCompletionRequest, type LocalMessage } from './local-model.js';
@@ -145,48 +146,48 @@ export async function startModelServer(model: ServedModel, options: ModelServerO
   let inFlight = 0;
 
   const completion = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // Checked before the body is read: a full queue costs the client one round trip.
-    if (inFlight >= maxQueue) {
-      throw new HttpError(503, `the local model is busy (${inFlight} requests waiting or running, at most ${maxQueue})`, 'server_error', 'server_busy', { 'retry-after': '2' });
-    }
-    inFlight++;
-    try {
-      await answerCompletion(req, res);
-    } finally {
-      inFlight--;
-    }
-  };
-
-  const answerCompletion = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let body: unknown;
     try {
       body = JSON.parse(await readBody(req, maxBodyBytes));
     } catch (error) {
       throw error instanceof HttpError ? error : bad(`the body is not JSON: ${(error as Error).message}`);
     }
+    // A request that can never be served is told so (400) even while the model is busy.
     const request = parseChatRequest(body, model.id);
+    if (inFlight >= maxQueue) {
+      throw new HttpError(503, `the local model is busy (${inFlight} requests waiting or running, at most ${maxQueue})`, 'server_error', 'server_busy', { 'retry-after': '2' });
+    }
+    inFlight++;
+    try {
+      await answer(request, res);
+    } finally {
+      inFlight--;
+    }
+  };
+
+  const answer = async (request: Omit<LocalCompletionRequest, 'signal'>, res: ServerResponse): Promise<void> => {
     const hangUp = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) hangUp.abort(new Error('the client hung up'));
     });
     const started = performance.now();
-    let answer: LocalCompletion;
+    let completed: LocalCompletion;
     try {
-      answer = await model.complete({ ...request, signal: hangUp.signal });
+      completed = await model.complete({ ...request, signal: hangUp.signal });
     } catch (error) {
       if (hangUp.signal.aborted) return;
       if (error instanceof LocalModelRequestError) throw bad(error.message, error.code);
       throw error;
     }
     served++;
-    options.onCompletion?.({ status: 200, ms: performance.now() - started, completionTokens: answer.completionTokens });
+    options.onCompletion?.({ status: 200, ms: performance.now() - started, completionTokens: completed.completionTokens });
     send(res, 200, {
       id: `chatcmpl-local-${served}`,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: model.id,
-      choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: answer.finishReason, logprobs: null }],
-      usage: { prompt_tokens: answer.promptTokens, completion_tokens: answer.completionTokens, total_tokens: answer.promptTokens + answer.completionTokens },
+      choices: [{ index: 0, message: { role: 'assistant', content: completed.text }, finish_reason: completed.finishReason, logprobs: null }],
+      usage: { prompt_tokens: completed.promptTokens, completion_tokens: completed.completionTokens, total_tokens: completed.promptTokens + completed.completionTokens },
     });
   };
 

@@ -51,6 +51,16 @@ describe('the local model served over HTTP', () => {
   let server: ModelServer;
   const post = (body: unknown, signal?: AbortSignal) =>
     fetch(`${server.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
+  /** `post`, again after each 503 as a client honouring retry-after would (for 15 s at most). */
+  const postWhenFree = async (body: unknown) => {
+    const until = performance.now() + 15_000;
+    let response = await post(body);
+    while (response.status === 503 && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      response = await post(body);
+    }
+    return response;
+  };
 
   beforeAll(async () => {
     model = await LocalModel.open({ limits: { maxLength: 60, maxItems: 2, contextSize: 2048 } });
@@ -109,8 +119,23 @@ describe('the local model served over HTTP', () => {
     }
   }, 180_000);
 
+  it('a deadline the model cannot meet is a timeout the client reports, and the model is free again', async () => {
+    const client = new LlmClient({ baseURL: server.baseURL, apiKey: 'no-key', model: LOCAL_MODEL_ID, timeoutMs: 1500, maxRetries: 0 });
+    // 300 integers take far longer than 1.5 s at any speed this model reaches.
+    const result = await client.complete<unknown>({
+      messages: [{ role: 'user', content: 'List numbers.' }],
+      schema: { name: 'numbers', jsonSchema: { type: 'object', additionalProperties: false, required: ['n'], properties: { n: { type: 'array', minItems: 300, maxItems: 300, items: { type: 'integer' } } } } },
+    });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect([result.reason, result.detail]).toEqual(['retries-exhausted', expect.stringMatching(/timeout/)]);
+    // The abandoned generation stops at its next token: the model is free again well before
+    // the 300 integers could have been written.
+    const next = await postWhenFree({ messages: [{ role: 'user', content: 'Say yes.' }], max_tokens: 2 });
+    expect(next.status).toBe(200);
+  }, 60_000);
+
   it('stops at max_tokens and says so (finish_reason length)', async () => {
-    const response = await post({ messages: [{ role: 'user', content: 'Count from one to one hundred in words.' }], max_tokens: 4 });
+    const response = await postWhenFree({ messages: [{ role: 'user', content: 'Count from one to one hundred in words.' }], max_tokens: 4 });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { choices: { finish_reason: string }[]; usage: { completion_tokens: number } };
     expect(body.choices[0]!.finish_reason).toBe('length');
@@ -148,8 +173,9 @@ describe('the local model served over HTTP', () => {
     // the model sooner.
     const long = { type: 'object', additionalProperties: false, required: ['n'], properties: { n: { type: 'array', minItems: 300, maxItems: 300, items: { type: 'integer' } } } };
     const hangUp = new AbortController();
+    // Sent once the model is free (the requests before may still be stopping), then it holds the one place in the queue (maxQueue 1).
+    expect((await postWhenFree({ messages: [{ role: 'user', content: 'Say yes.' }], max_tokens: 1 })).status).toBe(200);
     const first = post({ messages: [{ role: 'user', content: 'List numbers.' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: long } } }, hangUp.signal).catch((error: Error) => error);
-    // The first request holds the one place in the queue (maxQueue 1).
     await new Promise((r) => setTimeout(r, 1000));
     const busy = await post({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
     expect(busy.status).toBe(503);
@@ -158,11 +184,7 @@ describe('the local model served over HTTP', () => {
     hangUp.abort();
     expect(await first).toBeInstanceOf(Error);
     const started = performance.now();
-    let next = await post({ messages: [{ role: 'user', content: 'Say yes.' }], max_tokens: 3 });
-    for (let i = 0; next.status === 503 && i < 120; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      next = await post({ messages: [{ role: 'user', content: 'Say yes.' }], max_tokens: 3 });
-    }
+    const next = await postWhenFree({ messages: [{ role: 'user', content: 'Say yes.' }], max_tokens: 3 });
     expect(next.status).toBe(200);
     expect(((await next.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBeLessThanOrEqual(3);
     expect(performance.now() - started).toBeLessThan(15_000);
