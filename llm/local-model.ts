@@ -17,6 +17,11 @@ export interface LocalModelLimits {
   maxLength: number;
   /** Most items of a JSON array (a schema's own smaller maxItems wins; minItems is kept). */
   maxItems: number;
+  /**
+   * An integer with a `minimum` is one of at most this many values from it (up to its own
+   * `maximum`, when that is closer): the grammar has no ranges, only lists.
+   */
+  integerRange: number;
   /** Output tokens of one answer at most, whatever the request asks for. */
   maxTokens: number;
   /** Context window, tokens: a prompt that does not fit with its answer is refused (400). */
@@ -35,6 +40,8 @@ export interface LocalModelLimits {
 export const LOCAL_MODEL_LIMITS: Readonly<LocalModelLimits> = Object.freeze({
   maxLength: 200,
   maxItems: 2,
+  // Unbounded, the question step's feature numbers came out negative or as 34567890123456.
+  integerRange: 16,
   maxTokens: 512,
   contextSize: 4096,
   // One: on this 2-core machine with other work running, 2 threads gave 1.3 tokens/s (llama.cpp's
@@ -103,10 +110,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * `schema` in the subset node-llama-cpp's grammar understands, with every string and array
  * bounded by `limits` (tighter than the schema, never looser, and never below its minimum, so
- * an answer that fits the grammar still fits the schema). `anyOf` becomes `oneOf`; keywords the
- * grammar has no use for (`minimum`, `pattern`, ...) are dropped: the client still checks them.
+ * an answer that fits the grammar still fits the schema); an integer with a minimum becomes a
+ * list of values from it. `anyOf` becomes `oneOf`; keywords the grammar has no use for
+ * (`pattern`, ...) are dropped: the client still checks them.
  */
-export function boundSchema(schema: unknown, limits: Pick<LocalModelLimits, 'maxLength' | 'maxItems'>): Record<string, unknown> {
+export function boundSchema(schema: unknown, limits: Pick<LocalModelLimits, 'maxLength' | 'maxItems' | 'integerRange'>): Record<string, unknown> {
   if (!isRecord(schema)) throw new LocalModelRequestError('response_format.json_schema.schema must be an object');
   const out: Record<string, unknown> = {};
   for (const key of ['type', 'description', 'const', 'enum', 'required', 'format', '$ref', 'minProperties', 'maxProperties'] as const) {
@@ -133,6 +141,12 @@ export function boundSchema(schema: unknown, limits: Pick<LocalModelLimits, 'max
   if (types.includes('string') && schema['format'] === undefined) {
     if (typeof schema['minLength'] === 'number') out['minLength'] = schema['minLength'];
     out['maxLength'] = cap(schema['maxLength'], schema['minLength'], limits.maxLength);
+  }
+  const [min, max] = [schema['minimum'], schema['maximum']];
+  if (schema['type'] === 'integer' && schema['enum'] === undefined && typeof min === 'number' && Number.isFinite(min)) {
+    const first = Math.ceil(min);
+    const last = Math.min(typeof max === 'number' ? Math.floor(max) : Infinity, first + limits.integerRange - 1);
+    if (last >= first) out['enum'] = Array.from({ length: last - first + 1 }, (_, i) => first + i);
   }
   if (types.includes('array')) {
     if (typeof schema['minItems'] === 'number') out['minItems'] = schema['minItems'];

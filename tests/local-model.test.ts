@@ -9,7 +9,7 @@ import { startModelServer, type ModelServer } from '../llm/model-server.js';
 import { servedModels } from '../llm/served-models.js';
 import { EXTRACT_SCHEMA } from '../prompts/extract-features.js';
 
-const LIMITS = { maxLength: 40, maxItems: 2 };
+const LIMITS = { maxLength: 40, maxItems: 2, integerRange: 4 };
 
 describe('boundSchema: the grammar never allows more than the limits, nor less than the schema needs', () => {
   it('tightens maxLength and maxItems, keeps minLength and minItems, and only ever narrows', () => {
@@ -21,6 +21,8 @@ describe('boundSchema: the grammar never allows more than the limits, nor less t
           note: { type: 'string' },
           short: { type: 'string', maxLength: 10 },
           count: { type: 'integer', minimum: 1 },
+          score: { type: 'integer', minimum: 1, maximum: 2 },
+          any: { type: 'integer' },
           either: { anyOf: [{ type: 'string' }, { type: 'null' }] },
         },
       },
@@ -33,8 +35,10 @@ describe('boundSchema: the grammar never allows more than the limits, nor less t
         files: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'string', minLength: 50, maxLength: 50 } },
         note: { type: 'string', maxLength: 40 },
         short: { type: 'string', maxLength: 10 },
-        // `minimum` means nothing to the grammar; the client's own check still applies it.
-        count: { type: 'integer' },
+        // The grammar has lists, not ranges: a few values from the minimum, or the whole range when it is shorter.
+        count: { type: 'integer', enum: [1, 2, 3, 4] },
+        score: { type: 'integer', enum: [1, 2] },
+        any: { type: 'integer' },
         either: { oneOf: [{ type: 'string', maxLength: 40 }, { type: 'null' }] },
       },
     });
