@@ -64,7 +64,8 @@ export async function localModelForRun(options: RunOptions, log: (line: string) 
   const adjusted: RunOptions = {
     ...options,
     llmBaseUrl: served.baseURL,
-    model: LOCAL_MODEL_ID,
+    // A --model given for another endpoint is kept: the local server answers it with a 404 naming its own.
+    model: options.model ?? LOCAL_MODEL_ID,
     llmStages: given('llmStages') ? options.llmStages : [...LOCAL_MODEL_RUN.llmStages],
     tasks: given('tasks') ? options.tasks : LOCAL_MODEL_RUN.tasks,
     concurrency: given('concurrency') ? options.concurrency : LOCAL_MODEL_RUN.concurrency,
