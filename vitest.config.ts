@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/global-setup.ts'],
+    // With no endpoint, `run` would start the tiny local model: the suites that test runs
+    // without a model say so; tests/cli-local-model.test.ts turns it back on.
+    env: { TREESYNTH_LOCAL_MODEL: 'off' },
     exclude: ['node_modules/**', 'dist/**'],
     testTimeout: 180_000,
     hookTimeout: 120_000,

@@ -10,6 +10,7 @@ import { registerReportCommand } from './commands/report.js';
 import { registerRequestEvolutionCommand } from './commands/request-evolution.js';
 import { registerRequestTasksCommand } from './commands/request-tasks.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerServeModelCommand } from './commands/serve-model.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { UsageError } from './errors.js';
 
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerDecontaminateCommand(program);
   registerLagCommand(program);
+  registerServeModelCommand(program);
   return program;
 }
 

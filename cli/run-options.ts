@@ -62,6 +62,8 @@ export interface RunOptions {
   quiet: boolean;
   llmBaseUrl?: string;
   model?: string;
+  /** False (--no-local-model, or TREESYNTH_LOCAL_MODEL=off): no endpoint means no model at all. */
+  localModel?: boolean;
   extractModel?: string;
   evolveModel?: string;
   generateModel?: string;

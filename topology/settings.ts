@@ -124,6 +124,22 @@ export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
   evolution: { every: 0, rounds: 1, breadth: [4, 2, 2], temperature: 2, minSiblings: 2 },
 });
 
+/**
+ * `run` with no endpoint, on the tiny local model (llm/local-model.ts), where a flag does not
+ * say otherwise: it writes samples only (per-file extraction of a whole repository would take
+ * hours at ~25 tokens/s), few of them, one request at a time (a request queued behind another
+ * would spend its deadline waiting), each with a deadline that fits the local model's 512-token
+ * answers four times over at 25 tokens/s, and a timeout retried once (a CPU too slow for one
+ * answer is as slow for the next); so `run --input . --out out` ends in about two minutes.
+ */
+export const LOCAL_MODEL_RUN = Object.freeze({
+  llmStages: ['generate'] as LlmStage[],
+  tasks: 2,
+  concurrency: 1,
+  llmTimeoutMs: 90_000,
+  llmRetries: 1,
+});
+
 /** Settings from the defaults and what the caller changes; nested parts merge one level deep. */
 export function pipelineSettings(overrides: Partial<Omit<PipelineSettings, 'evolution'>> & { evolution?: Partial<EvolutionSettings> } = {}): PipelineSettings {
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Partial<PipelineSettings>;

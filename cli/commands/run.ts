@@ -21,6 +21,7 @@ import { countInput } from '../count-input.js';
 import { UsageError } from '../errors.js';
 import { DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, brokersOf, registryOf, stagesOf, topicSettings } from '../kafka-options.js';
 import { DEFAULT_SEMANTIC_SIMILARITY } from '../../quality/contamination.js';
+import { localModelForRun } from '../local-model.js';
 import { endpointConfigured, openDecontamination, openEmbedders, openLlmClients, openStudent, openValidation, type OpenedEmbedders } from '../llm-setup.js';
 import { breadth, bytes, choice, decimal, featurePath, integer, levelMix, upweight } from '../options.js';
 import { createProgress } from '../progress.js';
@@ -93,13 +94,23 @@ function labelsFromModel(options: RunOptions): boolean {
   return options.llmStages.includes('extract') && endpointConfigured({ ...options, temperature: undefined, stageModels: { extract: options.extractModel } }, 'extract');
 }
 
+/** With no endpoint configured, the run starts the tiny local model and runs on it (cli/local-model.ts). */
 async function runStaged(options: RunOptions, input: string, isDirectory: boolean, out: string, signal: AbortSignal): Promise<RunSummary> {
+  const local = await localModelForRun(options, (line) => process.stderr.write(`${line}\n`));
+  if ('reason' in local) return runStagedOn(options, input, isDirectory, out, signal, local.reason);
+  try {
+    return await runStagedOn(local.options, input, isDirectory, out, signal, null);
+  } finally {
+    await local.close();
+  }
+}
 
+async function runStagedOn(options: RunOptions, input: string, isDirectory: boolean, out: string, signal: AbortSignal, noLocalModel: string | null): Promise<RunSummary> {
   const { labels, files, samples, similarity } = await openEmbedders(options, { staticLabelsOnly: !labelsFromModel(options) });
   const clients = await openLlmClients(options, options.llmStages);
   if (!clients.configured && !options.quiet && options.llmStages.length > 0) {
     process.stderr.write(
-      `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL or --llm-base-url; --model too when it serves several): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}\n`,
+      `treesynth: no LLM endpoint configured (set OPENAI_BASE_URL or --llm-base-url; --model too when it serves several): running the stages that need no model; the prompts it would send go to ${join(options.out, 'pending.jsonl')}${noLocalModel ? ` (no local model: ${noLocalModel})` : ''}\n`,
     );
   }
   const validation = await openValidation(options, clients);
@@ -304,6 +315,7 @@ export function registerRunCommand(program: Command): void {
     .option('--window <n>', 'files in flight at once; bounds memory (default: 16 × --concurrency, at least 64)', integer(1, 100_000))
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the LLM stages (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
     .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL, else the one model the endpoint serves)')
+    .option('--no-local-model', 'with no endpoint configured, run without a model (static stages, prompts to pending.jsonl) instead of on the tiny local model ./setup.sh installs (also TREESYNTH_LOCAL_MODEL=off)')
     .option('--extract-model <name>', 'model for feature extraction (default: TREESYNTH_EXTRACT_MODEL, else --model)')
     .option('--evolve-model <name>', 'model for tree evolution (default: TREESYNTH_EVOLVE_MODEL, else --model)')
     .option('--generate-model <name>', 'model for sample generation (default: TREESYNTH_GENERATE_MODEL, else --model)')
