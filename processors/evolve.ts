@@ -4,13 +4,24 @@
 // spelling. A new node's frequency is estimated as the mean frequency of its existing
 // siblings; under a leaf (no siblings yet) as the parent's frequency shared among the new
 // children. A node proposed again averages its estimates.
+//
+// Tree demonstration (the reference's construct_tree step): before a round evolves, the category
+// with the most flat features (children with none of their own, at least `demonstrate.minFeatures`)
+// is shown to the model, its most frequent flat features (up to `demonstrate.sample`), and the
+// model arranges them into sub-categories. Each feature moves under its sub-category
+// (TreeStore.mergeInto, recorded in the changelog), and its old place redirects there, so the
+// labels later files give it are placed by the demonstrated hierarchy. A category once arranged
+// has fewer flat features, so rounds move on to the next. A failed demonstration leaves the tree
+// as it was and the round goes on; the result says why.
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import { EVOLVE_PROMPT_VERSION, EVOLVE_SCHEMA, evolveMessages, type EvolveAnswer, type SubtreeJson } from '../prompts/evolve-tree.js';
+import { DEMONSTRATE_PROMPT_VERSION, DEMONSTRATE_SCHEMA, checkDemonstrateAnswer, demonstrateMessages, type DemonstrateAnswer } from '../prompts/demonstrate-tree.js';
+import type { StructuredModel } from '../llm/model.js';
 import type { EvolutionRequest, TreeNode, TreeNodeChange } from '../schemas/contract.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
-import type { TreeStore } from '../stores/tree-store.js';
+import { ROOT_ID, type TreeStore } from '../stores/tree-store.js';
 import { stopReason, type ModelAccess } from '../llm/model.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { seededRandom } from '../lib/random.js';
@@ -34,6 +45,18 @@ export interface EvolveConfig {
   /** Siblings the model is asked to add at each level. */
   minSiblings: number;
   excludeCategories: string[];
+  /** Tree demonstration before each round; absent or minFeatures 0: none. */
+  demonstrate?: { minFeatures: number; sample: number };
+}
+
+export interface Demonstration {
+  category: string;
+  /** Sub-categories the features went under (`created` of them new nodes), and features moved. */
+  groups: number;
+  created: number;
+  moved: number;
+  /** Why nothing moved (the model's answer failed, or the budget ran out); null when it worked. */
+  failed: string | null;
 }
 
 export interface EvolutionResult {
@@ -49,6 +72,70 @@ export interface EvolutionResult {
   /** Added below a leaf (depth) and beside existing children (breadth). */
   depth: number;
   breadth: number;
+  /** The round's tree demonstration; null when no category needed one. */
+  demonstration?: Demonstration | null;
+}
+
+/** The category with the most flat features (at least `min`), and its most frequent ones up to `sample`. */
+export function demonstrationCandidate(tree: TreeStore, min: number, sample: number, exclude: readonly string[]): { category: TreeNode; features: TreeNode[] } | null {
+  let best: { category: TreeNode; features: TreeNode[] } | null = null;
+  for (const category of tree.children(ROOT_ID)) {
+    if (exclude.includes(category.label)) continue;
+    const flat = tree.topChildren(category.id).filter((c) => tree.childCount(c.id) === 0);
+    if (flat.length >= Math.max(2, min) && (!best || flat.length > best.features.length)) best = { category, features: flat };
+  }
+  return best && { category: best.category, features: best.features.slice(0, sample) };
+}
+
+/** One demonstration: the model's arrangement of one category's flat features, applied to the tree. */
+async function demonstrate(config: EvolveConfig, model: StructuredModel, request: EvolutionRequest): Promise<Demonstration | null> {
+  const settings = config.demonstrate;
+  if (!settings || settings.minFeatures <= 0) return null;
+  const target = config.trees.get(request.treeKey);
+  const tree = target.tree;
+  const candidate = demonstrationCandidate(tree, settings.minFeatures, settings.sample, config.excludeCategories);
+  if (!candidate) return null;
+  const labels = candidate.features.map((f) => f.label);
+  const done: Demonstration = { category: candidate.category.label, groups: 0, created: 0, moved: 0, failed: null };
+  let answer: DemonstrateAnswer;
+  try {
+    const result = await model.complete<DemonstrateAnswer>({
+      messages: demonstrateMessages(candidate.category.label, labels), schema: DEMONSTRATE_SCHEMA, promptVersion: DEMONSTRATE_PROMPT_VERSION,
+      validate: (a) => checkDemonstrateAnswer(a, labels),
+    });
+    if (!result.ok) return { ...done, failed: `llm-${result.reason}: ${result.detail}`.slice(0, 300) };
+    answer = result.value;
+  } catch (error) {
+    const reason = stopReason(error);
+    if (!reason) throw error;
+    return { ...done, failed: reason };
+  }
+  const byLabel = new Map(candidate.features.map((f) => [f.label, f]));
+  const groups = answer.groups.map((g) => ({ label: cleanLabel(g.label), features: g.features.map((f) => cleanLabel(f)).filter((f) => byLabel.has(f)) })).filter((g) => g.label !== '' && g.features.length > 0);
+  const words = [...new Set(groups.flatMap((g) => [g.label, ...g.features]))];
+  const vectors = new Map<string, Float32Array>();
+  (await config.embedder.embed(words)).forEach((v, i) => vectors.set(words[i]!, v));
+  // Applied in one synchronous block, like the round's additions.
+  for (const g of groups) {
+    const group = resolveLabel(target, candidate.category.id, g.label, vectors.get(g.label)!, config.threshold, { origin: 'evolved', evolutionRound: request.round, frequency: 0 });
+    let moved = 0;
+    for (const label of g.features) {
+      const feature = byLabel.get(label)!;
+      if (feature.id === group.nodeId || !tree.has(feature.id)) continue;
+      const placed = tree.addNode({ parentId: group.nodeId, label, origin: feature.origin === 'evolved' ? 'evolved' : 'extracted', frequency: 0, evolutionRound: feature.evolutionRound });
+      target.labels.add(group.nodeId, placed.id, label, vectors.get(label)!);
+      tree.mergeInto(feature.id, placed.id);
+      moved += 1;
+    }
+    if (moved === 0) continue;
+    // A sub-category counts the files of its features: at most their sum, and no more than its category's.
+    const sum = tree.children(group.nodeId).reduce((a, c) => a + c.frequency, 0);
+    tree.setFrequency(group.nodeId, Math.min(sum, candidate.category.frequency));
+    done.groups += 1;
+    if (group.kind === 'created') done.created += 1;
+    done.moved += moved;
+  }
+  return done;
 }
 
 /** The picked nodes with their ancestors as nested JSON, as the model sees the tree. */
@@ -74,6 +161,8 @@ export async function evolveOnce(request: EvolutionRequest, config: EvolveConfig
   const target = config.trees.get(request.treeKey);
   const tree = target.tree;
   const where = { stage: EVOLVE_STAGE, recordId: `${request.treeKey}#round-${request.round}` };
+  // First the hierarchy, so the round evolves the tree as arranged.
+  const demonstration = 'model' in config.access ? await demonstrate(config, config.access.model, request) : null;
   const random = seededRandom(config.seedOf(request));
   const picked = sampleSubtree(tree, { breadth: config.breadth, mandatory: 0 }, random, {
     coverage: new CoverageStore(), temperature: config.temperature, topN: config.topN, coverageBoost: 0, excludeCategories: config.excludeCategories,
@@ -106,7 +195,9 @@ export async function evolveOnce(request: EvolutionRequest, config: EvolveConfig
   const vectors = new Map<string, Float32Array>();
   (await config.embedder.embed(labels)).forEach((v, i) => vectors.set(labels[i]!, v));
 
-  const result: EvolutionResult = { treeKey: request.treeKey, round: request.round, changes: [], added: 0, known: 0, skipped: 0, depth: 0, breadth: 0 };
+  // The demonstration's new sub-categories are nodes the round added, beside existing children.
+  const grouped = demonstration?.created ?? 0;
+  const result: EvolutionResult = { treeKey: request.treeKey, round: request.round, changes: [], added: grouped, known: 0, skipped: 0, depth: 0, breadth: grouped, demonstration };
   for (const proposal of proposals) {
     const parent = tree.findByPath(proposal.parent);
     if (!parent || proposal.labels.length === 0) {

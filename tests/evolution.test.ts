@@ -75,7 +75,7 @@ describe('the local runner evolves when evolution control says so', () => {
     const model = evolvingModel();
     const summary = await runLocal({
       input: corpus, out: join(dir, out), tasks: 3,
-      settings: pipelineSettings({ llmStages: ['evolve'], similarity: MERGE_SIMILARITY.lexical, evolution: { every, rounds } }),
+      settings: pipelineSettings({ llmStages: ['evolve'], similarity: MERGE_SIMILARITY.lexical, evolution: { every, rounds, demonstrate: { minFeatures: 0, sample: 0 } } }), // this model answers evolution prompts only (demonstration: tests/tree-demonstration.test.ts)
       labelEmbedder: createLabelEmbedder({ kind: 'lexical' }), codeEmbedder: createCodeEmbedder({ kind: 'lexical' }),
       llm: { models: { evolve: model } }, clock: () => 1_700_000_000_000,
     });

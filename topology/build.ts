@@ -111,7 +111,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
       trees: stores.trees, embedder: resources.labelEmbedder, access: access('evolve'), threshold: settings.similarity,
       seedOf: (request) => evolutionSeed(settings.seed, request.round), breadth: settings.evolution.breadth,
       temperature: settings.evolution.temperature, topN: settings.topN, minSiblings: settings.evolution.minSiblings,
-      excludeCategories: settings.excludeCategories,
+      excludeCategories: settings.excludeCategories, demonstrate: settings.evolution.demonstrate,
     }),
     sample: sampleStage(samplerConfig(settings, stores, clock)),
     generate: generateStage({ access: access('generate'), concurrency: settings.concurrency, clock }),

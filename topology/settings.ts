@@ -21,6 +21,11 @@ export interface EvolutionSettings {
   temperature: number;
   /** Siblings the model is asked to add at each level. */
   minSiblings: number;
+  /**
+   * Tree demonstration before each round: a category with at least `minFeatures` flat features
+   * has up to `sample` of them arranged into sub-categories by the model (0: never).
+   */
+  demonstrate: { minFeatures: number; sample: number };
 }
 
 export interface PipelineSettings {
@@ -121,7 +126,9 @@ export const DEFAULT_SETTINGS: Readonly<PipelineSettings> = Object.freeze({
   llmStages: LLM_STAGES,
   maxChars: 24_000,
   concurrency: 16,
-  evolution: { every: 0, rounds: 1, breadth: [4, 2, 2], temperature: 2, minSiblings: 2 },
+  // 12: a category with fewer flat features reads well as a list; 40 fit one prompt and give
+  // the model enough to see the groups (the reference shows its construct_tree step a sample too).
+  evolution: { every: 0, rounds: 1, breadth: [4, 2, 2], temperature: 2, minSiblings: 2, demonstrate: { minFeatures: 12, sample: 40 } },
 });
 
 /**

@@ -67,6 +67,12 @@ export function scriptedModel(options: ScriptOptions = {}) {
           ],
         });
       }
+      // Tree demonstration: the listed features in two groups, alternately.
+      case 'feature_hierarchy': {
+        const features = [...user.matchAll(/^- (.*)$/gm)].map((m) => m[1]!);
+        const group = (k: number) => features.filter((_, i) => i % 2 === k);
+        return JSON.stringify({ groups: [{ label: 'first group', features: group(0) }, { label: 'second group', features: group(1) }].filter((g) => g.features.length > 0) });
+      }
       case 'code_question': {
         // Selects every listed feature, so mandatory ones are always among them. The list is in
         // the first user message (a repair turn's last one is the complaint).
