@@ -118,6 +118,14 @@ describe('readDirectory', () => {
     expect(got).toContain('other/secret.ts');
   });
 
+  it('reads only the files `only` accepts, under the same rules (what a file-system event named)', async () => {
+    const all = files(await collect(readDirectory(root))).map((f) => f.path);
+    const named = new Set([all[0]!, 'debug.log', 'node_modules/pkg/index.js', 'no/such/file.py']);
+    const got = files(await collect(readDirectory(root, { only: (rel) => named.has(rel) }))).map((f) => f.path);
+    // Ignored and skipped paths stay out even when named; a path that is not there is not read.
+    expect(got).toEqual([all[0]]);
+  });
+
   it('listDirectory names the same paths without reading', async () => {
     const listed = await collect(listDirectory(root));
     const read = (await collect(readDirectory(root))).map((o) => (o.ok ? o.value.path : o.rejection.path));

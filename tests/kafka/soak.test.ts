@@ -139,7 +139,8 @@ describeKafka('soak: a changing corpus, --watch and random SIGKILLs (needs KAFKA
     const tasks = (await cluster.records(prefix, TOPICS.tasks)).map((r) => r.value);
     const intake = (await cluster.latest(prefix, TOPICS.contributions)).get('all/#intake')!.intake;
     const perFile = Math.floor(intake * 0.25);
-    expect(perFile, context).toBeGreaterThan(10);
+    // The first 30 files and at least one later version.
+    expect(intake, context).toBeGreaterThan(30);
     expect(tasks.map((t) => t.index).sort((a, b) => a - b), context).toEqual([
       ...indexes.sort((a, b) => a - b),
       ...Array.from({ length: perFile }, (_, i) => PER_FILE_INDEX_BASE + i),
