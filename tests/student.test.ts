@@ -1,7 +1,7 @@
 // The student, as a specification: a student model solves validated tasks, the teacher's tests
 // judge its answers in the sandbox, and the features it fails on are sampled more often, by a
 // bounded factor that its attempts (the student.attempts changelog) rebuild exactly.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import type { CompleteRequest, LlmResult } from '../llm/client.js';
 import { startFakeOpenAI, type ChatCompletionRequest, type FakeOpenAI } from './fakes/fake-openai-server.js';
 import { scriptedModel } from './fakes/scripted-model.js';
 import { GOOD_FILES } from './fixtures/corpus.js';
+import { LOCAL_MODEL_ID } from '../llm/local-model.js';
 
 const attempt = (paths: string[][], passed: boolean, treeKey = 'all'): Pick<StudentAttempt, 'treeKey' | 'paths' | 'passed'> => ({ treeKey, paths, passed });
 
@@ -270,6 +271,48 @@ describe('treesynth run --student, end to end (fake teacher and student over HTT
     expect(report.student?.byCategory.find((c) => c.category === 'file operation')).toMatchObject({ passRate: 0, attempts: weak.attempts });
     expect(readFileSync(html, 'utf8')).toMatch(/<section id="student">[\s\S]*file operation[\s\S]*<\/section>/);
   }, 300_000);
+
+  it('runs with the tiny local model as the student: its answers are judged and counted, whatever they are', async () => {
+    // `treesynth serve-model` as the student endpoint (./setup.sh installs the model).
+    const server = spawn('node', [bin, 'serve-model', '--port', '0', '--quiet'], { env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let serverErr = '';
+    server.stderr.on('data', (d: Buffer) => (serverErr += d.toString()));
+    const stopped = new Promise<void>((resolve) => server.on('exit', () => resolve()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        server.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /^OPENAI_BASE_URL=(\S+)$/m.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        server.on('exit', () => reject(new Error(`serve-model exited: ${serverErr}`)));
+      });
+      const out = join(dir, 'local-student');
+      await exec('node', [
+        bin, 'run', '--input', join(dir, 'corpus'), '--out', out, '--llm-base-url', teacher.url, '--student', url, '--no-cache',
+        '--tasks', '2', '--student-rounds', '2', '--levels', 'function=1', '--breadth-function', '1,1', '--evolve-rounds', '0', '--min-mutation-score', '0',
+        '--sample-duplicate-radius', '0', '--llm-timeout', '120000',
+      ], { env: { ...process.env, CI: 'true', OPENAI_API_KEY: 'sk-test' }, timeout: 400_000 });
+      const samples = readJsonl<GeneratedSample>(join(out, 'samples.jsonl'));
+      const attempts = readJsonl<StudentAttempt>(join(out, 'student.jsonl'));
+      const unjudged = readJsonl<Rejection>(join(out, 'rejected.jsonl')).filter((r) => r.stage === 'student');
+      // Every validated sample was put to the real model: judged by the teacher's tests, or (the
+      // model timing out on a busy machine) a dead letter that says why.
+      expect(attempts.length + unjudged.length).toBe(samples.length);
+      expect(attempts.length).toBeGreaterThan(0);
+      for (const a of attempts) {
+        expect(a.model).toBe(LOCAL_MODEL_ID);
+        expect(a.reason).toMatch(/^[a-z-]+$/);
+        expect(a.passed).toBe(a.reason === 'passed');
+      }
+      const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { student: { attempts: number; model: string } };
+      expect(summary.student).toMatchObject({ attempts: attempts.length, model: LOCAL_MODEL_ID });
+    } finally {
+      server.kill('SIGTERM');
+      await stopped;
+    }
+  }, 480_000);
 
   it('refuses --student without validated samples to judge it by', async () => {
     const result = await exec('node', [bin, 'run', '--input', join(dir, 'corpus'), '--out', join(dir, 'refused'), '--llm-base-url', teacher.url, '--student', student.url, '--no-validate', '--no-cache', '--tasks', '1'], { env: { ...process.env, CI: 'true', OPENAI_API_KEY: 'sk-test' } }).catch((e: { code: number; stderr: string }) => e);
