@@ -27,6 +27,23 @@ export type DecodeFailure =
 export type Decoded<T> = { ok: true; value: T; schemaId: number } | { ok: false; reason: DecodeFailure; detail: string };
 
 /** The registry refused a schema (an incompatible change): printed as one line, exit code 1. */
+/**
+ * Sets a subject's compatibility to BACKWARD. Two processes starting on a fresh prefix (stages
+ * and ingest) race to create the subject's rule, and the loser gets 409 "rule already exists"
+ * (Apicurio's ccompat API): the rule is there then, so setting it again updates it.
+ */
+async function setBackward(client: SchemaRegistryClient, subject: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.updateConfig(subject, { compatibility: Compatibility.BACKWARD });
+      return;
+    } catch (error) {
+      if (status(error) !== 409 || !/already exists/i.test(oneLine(error)) || attempt >= 4) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * (attempt + 1)));
+    }
+  }
+}
+
 export class SchemaRefusedError extends Error {
   override readonly name = 'SchemaRefusedError';
 }
@@ -94,7 +111,7 @@ export class AvroSerde {
       const schema = { schemaType: 'AVRO', schema: JSON.stringify(avroSchemas[record]) };
       let id: number;
       try {
-        await client.updateConfig(subject, { compatibility: Compatibility.BACKWARD });
+        await setBackward(client, subject);
         id = await client.register(subject, schema);
       } catch (error) {
         if (status(error) === 409 || status(error) === 422) {

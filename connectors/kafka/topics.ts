@@ -52,9 +52,16 @@ export async function ensureTopics(admin: Admin, prefix: string, settings: Topic
       })),
     });
   } catch (error) {
-    // Another process created some of them meanwhile: fine, as long as they now exist.
-    const now = new Set(await admin.listTopics());
-    if (missing.some(({ topic }) => !now.has(topic))) throw error;
+    // Another process created some of them meanwhile, or (a busy broker) the wait for leaders saw
+    // UNKNOWN_TOPIC_OR_PARTITION before the topics reached its metadata: fine, as long as they
+    // exist within a few seconds (partitionCounts then waits for their leaders).
+    const retriable = (error as { retriable?: boolean }).retriable === true;
+    for (let attempt = 0; ; attempt++) {
+      const now = new Set(await admin.listTopics());
+      if (missing.every(({ topic }) => now.has(topic))) break;
+      if (!retriable || attempt >= 60) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
   return missing.map(({ topic }) => topic);
 }
@@ -62,7 +69,8 @@ export async function ensureTopics(admin: Admin, prefix: string, settings: Topic
 /**
  * Partition count of each topic, from the broker's metadata. Topics created a moment ago may
  * not be in it yet (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE): kafkajs does not retry
- * this call, so it is retried here for a few seconds.
+ * this call, so it is retried here for up to 15 s (a broker busy creating and deleting other
+ * topics took more than 5 s to elect leaders).
  */
 export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
   for (let attempt = 0; ; attempt++) {
@@ -70,7 +78,7 @@ export async function partitionCounts(admin: Admin, topics: readonly string[]): 
       const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
       return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
     } catch (error) {
-      if (!(error as { retriable?: boolean }).retriable || attempt >= 20) throw error;
+      if (!(error as { retriable?: boolean }).retriable || attempt >= 60) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

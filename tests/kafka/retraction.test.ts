@@ -126,9 +126,12 @@ describeKafka('Kafka mode retracts what changed and deleted files added (needs K
     const watcher = spawn('node', [bin, 'ingest', corpus, ...target(prefix), '--state', join(dir, 'state-watch'), '--watch', '--interval', '600000'], { cwd: dir, env: cliEnv() });
     cluster.children.push(watcher);
     let out = '';
+    let err = '';
     watcher.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    watcher.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((resolve) => watcher.on('close', (code) => resolve(code)));
-    await expect.poll(() => out, { timeout: 30_000 }).toContain('watching');
+    // Start-up, topics, schemas and the first pass: slow on a busy machine.
+    await expect.poll(() => out, { timeout: 90_000, message: `ingest --watch said: ${err}` }).toContain('watching');
     await run.ready;
 
     appendFileSync(join(corpus, rel(files[0]!)), '\nexport const edited = () => [1, 2, 3].map((x) => x * 2)\n');
@@ -136,7 +139,7 @@ describeKafka('Kafka mode retracts what changed and deleted files added (needs K
     mkdirSync(join(corpus, 'later', 'deeper'), { recursive: true });
     copyFileSync(files[9]!, join(corpus, 'later', 'deeper', 'arrived.js'));
     const onDisk = () => (readdirSync(corpus, { recursive: true }) as string[]).filter((f) => statSync(join(corpus, f)).isFile()).sort();
-    await expect.poll(async () => [...(await cluster.latest(prefix, TOPICS.files)).keys()].sort(), { timeout: 30_000, interval: 1_000 }).toEqual(onDisk());
+    await expect.poll(async () => [...(await cluster.latest(prefix, TOPICS.files)).keys()].sort(), { timeout: 60_000, interval: 1_000 }).toEqual(onDisk());
     expect(out).toMatch(/1 deleted \(tombstones\)/);
 
     watcher.kill('SIGTERM');
