@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
+import { topicLag as lag } from '../connectors/kafka/lag.js';
 
 export interface KafkaThroughputBench {
   files: number;
@@ -29,18 +30,6 @@ function run(args: string[]): Promise<{ code: number | null; stderr: string; std
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code, stderr, stdout }));
   });
-}
-
-/** Sum over the partitions of `topic` of its end offset less what `group` committed. */
-async function lag(admin: Admin, group: string, topic: string): Promise<number> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  let total = 0;
-  for (const end of ends) {
-    const c = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
-    total += Number(end.high) - Math.max(c, Number(end.low));
-  }
-  return total;
 }
 
 export async function kafkaThroughputBench(corpus: string, files: number, brokers: string, registry: string): Promise<KafkaThroughputBench> {

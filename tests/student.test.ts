@@ -20,8 +20,8 @@ import { ROOT_ID } from '../stores/tree-store.js';
 import { DEFAULT_LEVEL_MIX } from '../topology/settings.js';
 import type { StructuredModel } from '../llm/model.js';
 import type { CompleteRequest, LlmResult } from '../llm/client.js';
-import { startFakeOpenAI, type ChatCompletionRequest, type FakeOpenAI } from './fakes/fake-openai-server.js';
-import { scriptedModel } from './fakes/scripted-model.js';
+import { startFakeOpenAI, type FakeOpenAI } from './fakes/fake-openai-server.js';
+import { studentWeakAt, teacherNamingFeatures } from './fakes/student-fakes.js';
 import { GOOD_FILES } from './fixtures/corpus.js';
 import { LOCAL_MODEL_ID } from '../llm/local-model.js';
 
@@ -201,30 +201,11 @@ describe('treesynth run --student, end to end (fake teacher and student over HTT
   let teacher: FakeOpenAI;
   let student: FakeOpenAI;
   let dir: string;
-  const schemaName = (r: ChatCompletionRequest) => (r.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name ?? '';
 
   beforeAll(async () => {
-    const script = scriptedModel();
-    teacher = await startFakeOpenAI({
-      models: ['teacher'],
-      chat: (request) => {
-        if (schemaName(request) !== 'code_question') return script(request);
-        // The task names its features, so the student below can be weak at one of them.
-        const answer = JSON.parse(String(script(request))) as { task: string };
-        const list = String(request.messages.find((m) => m.role === 'user')?.content ?? '');
-        const features = [...list.matchAll(/^\d+\. (.*?)(?:\s+\(mandatory\))?$/gm)].map((m) => m[1]).join('; ');
-        return JSON.stringify({ ...answer, task: `${answer.task} It uses: ${features}.` });
-      },
-    });
+    teacher = await startFakeOpenAI({ models: ['teacher'], chat: teacherNamingFeatures() });
     // Solves every task, except those about file operations, which it gets wrong.
-    student = await startFakeOpenAI({
-      models: ['student'],
-      chat: (request) => {
-        const user = String(request.messages.find((m) => m.role === 'user')?.content ?? '');
-        const wrong = /It uses: [^\n]*file operation/.test(user);
-        return JSON.stringify({ files: [{ path: 'mathlib.py', content: `def add(a, b):\n    return a ${wrong ? '-' : '+'} b\n` }] });
-      },
-    });
+    student = await startFakeOpenAI({ models: ['student'], chat: studentWeakAt('file operation') });
     dir = mkdtempSync(join(tmpdir(), 'treesynth-student-'));
     mkdirSync(join(dir, 'corpus'));
     writeFileSync(join(dir, 'corpus', 'a.py'), GOOD_FILES['app/loader.py']!);

@@ -60,6 +60,18 @@ async function assignments(admin: Admin, group: string): Promise<Map<string, { t
   return out;
 }
 
+/** What `group` has not yet consumed of `topic`: end offset less committed (the log start when none), over its partitions. */
+export async function topicLag(admin: Admin, group: string, topic: string): Promise<number> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  let total = 0;
+  for (const end of ends) {
+    const c = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+    total += Number(end.high) - Math.max(c, Number(end.low));
+  }
+  return total;
+}
+
 export async function readLag(admin: Admin, groups: readonly string[]): Promise<PartitionLag[]> {
   const rows: PartitionLag[] = [];
   const logs = new Map<string, Map<number, { start: number; end: number }>>();

@@ -1,6 +1,7 @@
 // What the Kafka suites share: the built CLI as a child process, `run --kafka` with a readiness
 // signal, lag and drain checks through the admin client, committed records read back decoded,
 // and the clean-up of every topic, group and subject under the prefixes a suite used.
+import { topicLag } from '../../connectors/kafka/lag.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,16 +67,7 @@ export function startStages(args: string[], cwd: string, options: { brokers?: st
 }
 
 /** End offset minus committed offset (from the log start when none), summed over the partitions of `topic`. */
-export async function lag(admin: Admin, group: string, topic: string): Promise<number> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  let total = 0;
-  for (const end of ends) {
-    const c = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
-    total += Number(end.high) - Math.max(c, Number(end.low));
-  }
-  return total;
-}
+export const lag = topicLag;
 
 /** Waits until each (stage, topic) in turn has no lag: upstream done before downstream is checked. */
 export async function drained(admin: Admin, prefix: string, chain: Array<[stage: string, topic: string]>, timeoutMs = 60_000): Promise<void> {

@@ -5,13 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startFakeOpenAI, type ChatCompletionRequest, type FakeOpenAI } from '../fakes/fake-openai-server.js';
-import { scriptedModel } from '../fakes/scripted-model.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai-server.js';
+import { studentWeakAt, teacherNamingFeatures } from '../fakes/student-fakes.js';
 import { GOOD_FILES } from '../fixtures/corpus.js';
 import { TOPICS, TestCluster, drained, startStages, target, treesynth, type Stages } from './harness.js';
 import { describeKafka } from './stack-env.js';
 
-const schemaName = (r: ChatCompletionRequest) => (r.response_format as { json_schema?: { name?: string } } | undefined)?.json_schema?.name ?? '';
 
 describeKafka('the student in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => {
   let cluster: TestCluster;
@@ -24,24 +23,9 @@ describeKafka('the student in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTR
     dir = mkdtempSync(join(tmpdir(), 'treesynth-kafka-student-'));
     mkdirSync(join(dir, 'corpus'));
     writeFileSync(join(dir, 'corpus', 'a.py'), GOOD_FILES['app/loader.py']!);
-    const script = scriptedModel();
-    teacher = await startFakeOpenAI({
-      models: ['teacher'],
-      chat: (request) => {
-        if (schemaName(request) !== 'code_question') return script(request);
-        const answer = JSON.parse(String(script(request))) as { task: string };
-        const list = String(request.messages.find((m) => m.role === 'user')?.content ?? '');
-        return JSON.stringify({ ...answer, task: `${answer.task} It uses: ${[...list.matchAll(/^\d+\. (.*)$/gm)].map((m) => m[1]).join('; ')}.` });
-      },
-    });
+    teacher = await startFakeOpenAI({ models: ['teacher'], chat: teacherNamingFeatures() });
     // Wrong on file operations, right on everything else.
-    student = await startFakeOpenAI({
-      models: ['student'],
-      chat: (request) => {
-        const wrong = /It uses: [^\n]*file operation/.test(String(request.messages.find((m) => m.role === 'user')?.content ?? ''));
-        return JSON.stringify({ files: [{ path: 'mathlib.py', content: `def add(a, b):\n    return a ${wrong ? '-' : '+'} b\n` }] });
-      },
-    });
+    student = await startFakeOpenAI({ models: ['student'], chat: studentWeakAt('file operation') });
   });
   afterAll(async () => {
     await cluster?.close();
