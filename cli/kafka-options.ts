@@ -2,7 +2,7 @@
 // the stages a process runs, and the options that say so.
 import { InvalidArgumentError, type Command } from 'commander';
 // Light imports only: main.ts loads this module for every command.
-import { parseBrokers } from '../connectors/kafka/client.js';
+import { parseBrokers } from '../connectors/kafka/brokers.js';
 import type { TopicSettings } from '../connectors/kafka/topics.js';
 import { TaskLevelValues, type TaskLevel } from '../schemas/contract.js';
 import { DEPLOYED_STAGES, type DeployedStage } from '../topology/treesynth.js';

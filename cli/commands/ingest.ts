@@ -2,7 +2,7 @@
 // (topology/ingest.ts); unchanged files are not sent again; --watch keeps sending until ^C.
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ingest, type IngestOptions, type KafkaTarget } from '../../topology/ingest.js';
+import type { IngestOptions, KafkaTarget } from '../../topology/ingest.js';
 import { UsageError } from '../errors.js';
 import { addKafkaOptions, brokersOf, registryOf, topicSettings, type KafkaCommandOptions } from '../kafka-options.js';
 import { integer } from '../options.js';
@@ -27,6 +27,8 @@ export function registerIngestCommand(program: Command): void {
       const info = await stat(input).catch(() => null);
       if (!info) throw new UsageError(`input not found: ${input}`);
       if (options.gitRef && !info.isDirectory()) throw new UsageError(`--git-ref needs a git work tree, not a file: ${input}`);
+      // Loaded here, not at start-up: the registry client alone costs seconds of CPU to load.
+      const { ingest } = await import('../../topology/ingest.js');
       await ingest(input, { ...options, brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), topics: topicSettings(options) });
       // A --watch stopped while the broker was out of reach may leave its client retrying: leave anyway.
       if (options.watch) setTimeout(() => process.exit(), 1_000).unref();

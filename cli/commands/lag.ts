@@ -2,8 +2,7 @@
 // kafka-consumer-groups --describe shows it (partitions assigned but never committed included,
 // with '-'), and per topic with the partitions that have no commit counted from the log start.
 import { Command } from 'commander';
-import { connectKafka } from '../../connectors/kafka/client.js';
-import { listGroups, readLag, summarise, type PartitionLag } from '../../connectors/kafka/lag.js';
+import type { GroupTopicLag, PartitionLag } from '../../connectors/kafka/lag.js';
 import { brokersOf } from '../kafka-options.js';
 
 interface LagOptions {
@@ -23,14 +22,14 @@ const pad = (cells: string[][]) => {
 
 const duration = (s: number | null) => (s === null ? '-' : s < 60 ? `${s.toFixed(0)}s` : s < 3600 ? `${(s / 60).toFixed(1)}m` : `${(s / 3600).toFixed(1)}h`);
 
-function table(rows: readonly PartitionLag[], previous?: { rows: readonly PartitionLag[]; elapsedSeconds: number }): string {
+function table(rows: readonly PartitionLag[], topics: readonly GroupTopicLag[]): string {
   const perPartition = [
     ['GROUP', 'TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'CONSUMER-ID'],
     ...rows.map((r) => [r.group, r.topic, String(r.partition), r.committed === null ? '-' : String(r.committed), String(r.end), r.lag === null ? '-' : String(r.lag), r.consumer ?? '-']),
   ];
   const perTopic = [
     ['GROUP', 'TOPIC', 'LAG', 'UNCOMMITTED', 'RATE/S', 'TIME-TO-DRAIN'],
-    ...summarise(rows, previous).map((t) => [t.group, t.topic, String(t.lag), String(t.uncommitted), t.rate === null ? '-' : t.rate.toFixed(1), duration(t.drainSeconds)]),
+    ...topics.map((t) => [t.group, t.topic, String(t.lag), String(t.uncommitted), t.rate === null ? '-' : t.rate.toFixed(1), duration(t.drainSeconds)]),
   ];
   return `${pad(perPartition)}\n\n${pad(perTopic)}\n`;
 }
@@ -46,6 +45,9 @@ export function registerLagCommand(program: Command): void {
     .option('--watch', 'read again every --interval seconds, with consumption rate and time to drain', false)
     .option('--interval <s>', 'seconds between readings with --watch', (v: string) => Math.max(1, Number(v) || 5), 5)
     .action(async (options: LagOptions) => {
+      // Loaded here, not at start-up: kafkajs is not needed by the other commands.
+      const { connectKafka } = await import('../../connectors/kafka/client.js');
+      const { listGroups, readLag, summarise } = await import('../../connectors/kafka/lag.js');
       const { admin } = await connectKafka({ brokers: brokersOf(options.kafka), clientId: 'treesynth-lag' });
       try {
         let previous: { rows: PartitionLag[]; at: number } | undefined;
@@ -61,7 +63,7 @@ export function registerLagCommand(program: Command): void {
             for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
           } else {
             const since = previous ? { rows: previous.rows, elapsedSeconds: (at - previous.at) / 1000 } : undefined;
-            process.stdout.write(groups.length === 0 ? `no consumer groups under "${options.topicPrefix}"\n` : table(rows, since));
+            process.stdout.write(groups.length === 0 ? `no consumer groups under "${options.topicPrefix}"\n` : table(rows, summarise(rows, since)));
           }
           previous = { rows, at };
           if (options.watch && !stop) await new Promise((r) => setTimeout(r, options.interval * 1000));

@@ -1,7 +1,6 @@
 // `treesynth request-evolution`: EvolutionRequest records on tree.evolve for the evolve stage,
 // numbered per tree after the rounds already requested (topology/evolution.ts).
 import type { Command } from 'commander';
-import { requestEvolution } from '../../topology/ingest.js';
 import { addKafkaOptions, brokersOf, registryOf, topicSettings, treeKeys, type KafkaCommandOptions } from '../kafka-options.js';
 import { integer } from '../options.js';
 
@@ -19,6 +18,7 @@ export function registerRequestEvolutionCommand(program: Command): void {
     .option('--rounds <n>', 'evolution rounds per tree', integer(1, 1000), 1)
     .option('--tree-key <keys>', 'tree(s) to evolve, comma-separated', treeKeys, 'all')
     .action(async (options: RequestEvolutionCommandOptions) => {
+      const { requestEvolution } = await import('../../topology/ingest.js'); // Kafka clients load on use
       await requestEvolution({ ...options, brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), topics: topicSettings(options) });
     });
 }

@@ -1,6 +1,5 @@
 // `treesynth request-tasks`: TaskRequest records on tasks.requests for the sample stage.
 import { Option, type Command } from 'commander';
-import { requestTasks } from '../../topology/ingest.js';
 import type { TaskLevel } from '../../schemas/contract.js';
 import { addKafkaOptions, brokersOf, registryOf, taskLevel, topicSettings, treeKeys, type KafkaCommandOptions } from '../kafka-options.js';
 import { integer } from '../options.js';
@@ -23,6 +22,7 @@ export function registerRequestTasksCommand(program: Command): void {
     .addOption(new Option('--level <level>', 'task level (default: the sampler draws it from its mix)').argParser(taskLevel))
     .option('--start-index <n>', 'index of the first request (default: after the requests already in the topic); with the seed it fixes a task', integer(0))
     .action(async (options: RequestTasksCommandOptions) => {
+      const { requestTasks } = await import('../../topology/ingest.js'); // Kafka clients load on use
       await requestTasks({ ...options, brokers: brokersOf(options.kafka), registryUrl: registryOf(options.registry), topics: topicSettings(options) });
     });
 }

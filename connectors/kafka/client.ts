@@ -31,14 +31,7 @@ export function connectSchedule(env: NodeJS.ProcessEnv = process.env): readonly 
   return waits && waits.length > 0 && waits.every((w) => Number.isInteger(w) && w >= 0) ? waits : CONNECT_SCHEDULE_MS;
 }
 
-/** "127.0.0.1:9092,host:9093" → brokers; a bad entry is a usage error. */
-export function parseBrokers(value: string): string[] {
-  const brokers = value.split(',').map((b) => b.trim()).filter(Boolean);
-  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:/]+:\d{1,5}$/.test(b))) {
-    throw new Error(`--kafka expects host:port[,host:port...], got "${value}"`);
-  }
-  return brokers;
-}
+export { parseBrokers } from './brokers.js';
 
 // Lines kafkajs logs at ERROR that are normal operation for us: retried broker answers
 // (CONCURRENT_TRANSACTIONS while a previous transaction completes, coordinator moves,
