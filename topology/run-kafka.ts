@@ -551,6 +551,7 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
     ...(config.signal ? { signal: config.signal } : {}),
   });
   if (ctx.created.length > 0) log(`treesynth: created topics ${ctx.created.join(', ')}`);
+  if (ctx.compacted.length > 0) log(`treesynth: ${ctx.compacted.join(', ')} now compacted (one live record per key, as retraction needs); they expired records by time before`);
 
   const shared: Shared = { trees: null, grammars: null };
   const units = unitsOf(config.stages);

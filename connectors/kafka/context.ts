@@ -7,7 +7,7 @@ import { loadContracts, type Contracts, type RecordName, type Records } from '..
 import type { TopicSpec } from '../../schemas/topics.js';
 import { connectKafka } from './client.js';
 import { AvroSerde, connectRegistry } from './serde.js';
-import { allTopics, ensureTopics, partitionCounts, partitionFor, partitionOf, topicName, type TopicSettings } from './topics.js';
+import { allTopics, compactWhereNeeded, ensureTopics, partitionCounts, partitionFor, partitionOf, topicName, type TopicSettings } from './topics.js';
 import type { OutMessage } from './transactional.js';
 
 export interface KafkaContextOptions {
@@ -32,6 +32,8 @@ export interface KafkaContext {
   readonly prefix: string;
   /** Topics this process created (missing before). */
   readonly created: readonly string[];
+  /** Existing topics this process switched to compaction (made by a version that expired them by time). */
+  readonly compacted: readonly string[];
   topic<N extends RecordName>(spec: TopicSpec<N>): string;
   /** A record as a message on its topic: key, partition and wire-format value. */
   message<N extends RecordName>(spec: TopicSpec<N>, record: Records[N]): OutMessage;
@@ -51,12 +53,13 @@ export async function openKafkaContext(options: KafkaContextOptions): Promise<Ka
     const registry = await connectRegistry(options.registryUrl, options.connectScheduleMs, options.signal);
     const contracts = loadContracts();
     const created = await ensureTopics(admin, options.prefix, options.topics);
+    const compacted = await compactWhereNeeded(admin, options.prefix, options.topics);
     const topics = allTopics(options.prefix);
     const serde = await AvroSerde.register(registry, contracts, topics.map(({ topic, spec }) => ({ topic, record: spec.record })));
     const counts = await partitionCounts(admin, topics.map((t) => t.topic));
     const topic = <N extends RecordName>(spec: TopicSpec<N>) => topicName(options.prefix, spec);
     return {
-      kafka, admin, registry, serde, contracts, prefix: options.prefix, created, topic,
+      kafka, admin, registry, serde, contracts, prefix: options.prefix, created, compacted, topic,
       message<N extends RecordName>(spec: TopicSpec<N>, record: Records[N]): OutMessage {
         const name = topic(spec);
         return {

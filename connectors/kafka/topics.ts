@@ -1,7 +1,7 @@
 // Topics under a deployment prefix, created by treesynth when missing with explicit settings
 // (the broker has auto-creation off): partitions, retention, and compaction for the tree
 // changelog. Plus the partitioner that keeps one tree's changes in one partition.
-import type { Admin } from 'kafkajs';
+import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import type { RecordName } from '../../schemas/contract.js';
 import { TOPICS, type TopicSpec } from '../../schemas/topics.js';
 
@@ -64,6 +64,44 @@ export async function ensureTopics(admin: Admin, prefix: string, settings: Topic
     }
   }
   return missing.map(({ topic }) => topic);
+}
+
+/** Kafka's DescribeConfigs source for a config set on the topic itself (not a broker default). */
+const DYNAMIC_TOPIC_CONFIG = 1;
+
+/**
+ * Existing topics of the flow that should be compacted but are not (made by an earlier version:
+ * code.files expired by time before changed and deleted files were retracted, which needs one
+ * live record per path) get the flow's compaction settings. Only towards compaction: a compacted
+ * topic is never switched to expiry, which would drop state. AlterConfigs replaces a topic's
+ * whole configuration, so the settings the topic already had are sent along. Returns the names changed.
+ */
+export async function compactWhereNeeded(admin: Admin, prefix: string, settings: TopicSettings): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const wanted = allTopics(prefix).filter(({ topic, spec }) => spec.cleanupPolicy === 'compact' && existing.has(topic));
+  if (wanted.length === 0) return [];
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: wanted.map(({ topic }) => ({ type: ConfigResourceTypes.TOPIC, name: topic })),
+  });
+  const changed: string[] = [];
+  for (const resource of described.resources) {
+    const policy = resource.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? 'delete';
+    if (policy.split(',').map((p) => p.trim()).includes('compact')) continue;
+    const spec = wanted.find(({ topic }) => topic === resource.resourceName)!.spec;
+    const configs = new Map(
+      resource.configEntries
+        .filter((e) => e.configSource === DYNAMIC_TOPIC_CONFIG && !e.isSensitive && e.configValue !== null)
+        .map((e) => [e.configName, e.configValue]),
+    );
+    for (const { name, value } of configEntries(spec, settings)) if (name !== 'max.message.bytes' || !configs.has(name)) configs.set(name, value);
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: resource.resourceName, configEntries: [...configs].map(([name, value]) => ({ name, value })) }],
+    });
+    changed.push(resource.resourceName);
+  }
+  return changed;
 }
 
 /**
