@@ -1,7 +1,7 @@
 // Topics under a deployment prefix, created by treesynth when missing with explicit settings
 // (the broker has auto-creation off): partitions, retention, and compaction for the tree
 // changelog. Plus the partitioner that keeps one tree's changes in one partition.
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import kafkajs, { type Admin } from 'kafkajs';
 import type { RecordName } from '../../schemas/contract.js';
 import { TOPICS, type TopicSpec } from '../../schemas/topics.js';
 
@@ -68,6 +68,8 @@ export async function ensureTopics(admin: Admin, prefix: string, settings: Topic
 
 /** Kafka's DescribeConfigs source for a config set on the topic itself (not a broker default). */
 const DYNAMIC_TOPIC_CONFIG = 1;
+// Node's ESM loader does not find this one among kafkajs's CommonJS named exports.
+const { ConfigResourceTypes } = kafkajs;
 
 /**
  * Existing topics of the flow that should be compacted but are not (made by an earlier version:
