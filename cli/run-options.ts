@@ -49,6 +49,8 @@ export interface RunOptions {
   embeddingsUrl?: string;
   /** Files in flight; unset: `defaultWindow(concurrency)`. */
   window?: number;
+  /** Worker threads that parse files for static extraction; unset: defaultStaticWorkers(). */
+  staticWorkers?: number;
   /** Kafka mode only. */
   partitions?: number;
   retentionHours?: number;

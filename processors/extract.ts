@@ -6,7 +6,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import { EXTRACT_PROMPT_VERSION, EXTRACT_SCHEMA, checkExtractAnswer, extractMessages, type ExtractAnswer } from '../prompts/extract-features.js';
 import type { CodeFile, Feature, FeatureSet } from '../schemas/contract.js';
-import { extractFeatures, type ExtractStaticConfig } from '../analysis/static-features/index.js';
+import { extractFeatures, extractFeaturesOff, type ExtractStaticConfig } from '../analysis/static-features/index.js';
 import { stopReason, type ModelAccess } from '../llm/model.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
@@ -44,7 +44,7 @@ export function mergeFeatures(staticSet: FeatureSet, answer: ExtractAnswer): Fea
 }
 
 export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig): Promise<Outcome<FeatureSet>> {
-  const base = extractFeatures(file, config.static, (config.clock ?? Date.now)());
+  const base = await extractFeaturesOff(file, config.static, (config.clock ?? Date.now)());
   if (!base.ok) return base;
   const messages = extractMessages(file, config.maxChars);
   if ('pending' in config.access) {
@@ -78,5 +78,8 @@ export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<C
  */
 export function extractStage(config: { static: ExtractStaticConfig; llm?: Omit<ExtractLlmConfig, 'static'> }): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
   if (config.llm) return extractLlmFeatures({ ...config.llm, static: config.static });
+  const { workers } = config.static;
+  // On worker threads, a few files per worker in flight keep each busy while answers come back.
+  if (workers) return orderedMergeMap((file: CodeFile) => extractFeaturesOff(file, config.static), workers.size * 4);
   return map((file: CodeFile) => extractFeatures(file, config.static));
 }

@@ -1,6 +1,7 @@
 // Builds every stage's operator from one settings type over explicit stores: the one place both
 // runners get their stages from. The runners only wire what this returns to their transport
 // (memory in local mode, consumer groups with transactions in Kafka mode).
+import type { StaticExtractorPool } from '../analysis/static-features/pool.js';
 import type { Grammars } from '../analysis/tree-sitter/grammars.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { ModelAccess, PendingPrompt, StructuredModel } from '../llm/model.js';
@@ -48,6 +49,8 @@ export interface StageResources {
   sampleEmbedder?: Embedder;
   /** Tree-sitter grammars; null in a process that runs no extract stage (they load slowly). */
   grammars: Grammars | null;
+  /** Worker threads that parse for the extract stage; absent, it parses on the stage's own thread. */
+  staticWorkers?: StaticExtractorPool;
   /** Models per LLM stage; a stage in `llmStages` without one records its prompts through `pending`. */
   models: Partial<Record<LlmStage, StructuredModel>>;
   pending: (prompt: PendingPrompt) => Promise<void>;
@@ -102,7 +105,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
     extract: (files) =>
       files.pipe(
         extractStage({
-          static: { grammars: grammars() },
+          static: { grammars: grammars(), ...(resources.staticWorkers ? { workers: resources.staticWorkers } : {}) },
           ...(uses('extract') ? { llm: { access: access('extract'), maxChars: settings.maxChars, concurrency: settings.concurrency, clock } } : {}),
         }),
       ),

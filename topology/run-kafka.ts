@@ -37,6 +37,7 @@
 // `tasksPerFile`, canonicalize asks for tasks itself as the tree takes in files, in the same
 // transaction as the tree changes, so tasks keep flowing while the corpus grows.
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
+import { StaticExtractorPool, defaultStaticWorkers } from '../analysis/static-features/pool.js';
 import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { abortableSleep } from '../connectors/kafka/client.js';
 import { openKafkaContext, type KafkaContext } from '../connectors/kafka/context.js';
@@ -64,7 +65,9 @@ import { DEPLOYED_STAGES, topology, type DeployedStage, type SideOutput, type St
 export interface KafkaRunConfig {
   settings: PipelineSettings;
   /** Embedders, models, prompts without a model, the sandbox; grammars load here when extract runs. */
-  resources: Omit<StageResources, 'grammars' | 'tally'>;
+  resources: Omit<StageResources, 'grammars' | 'staticWorkers' | 'tally'>;
+  /** Worker threads that parse for extract (0: its own thread parses); default defaultStaticWorkers(). */
+  staticWorkers?: number;
   brokers: string[];
   registryUrl: string;
   /** Prefix of every topic, group and transactional id. */
@@ -170,6 +173,8 @@ interface RunningUnit {
 interface Shared {
   trees: FeatureTrees | null;
   grammars: Promise<Grammars> | null;
+  /** Worker threads that parse for extract, started with the first extract unit and kept across its restarts. */
+  staticWorkers: Promise<StaticExtractorPool | undefined> | null;
 }
 
 /** Reads a whole topic (to the end offsets at start) as decoded records; undecodable ones are reported and skipped. */
@@ -472,8 +477,14 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     // Only extraction parses code: other processes skip loading the grammars (the extract
     // operators built for them are never subscribed).
     let grammars: Grammars | null = null;
-    if (unit.stages.includes('extract')) grammars = await (shared.grammars ??= loadGrammars());
-    const stages = buildStages(config.settings, stores, { ...config.resources, grammars });
+    let staticWorkers: StaticExtractorPool | undefined;
+    if (unit.stages.includes('extract')) {
+      const loaded = await (shared.grammars ??= loadGrammars());
+      grammars = loaded;
+      const count = config.staticWorkers ?? defaultStaticWorkers();
+      staticWorkers = await (shared.staticWorkers ??= count > 0 ? StaticExtractorPool.open(count, loaded) : Promise.resolve(undefined));
+    }
+    const stages = buildStages(config.settings, stores, { ...config.resources, grammars, ...(staticWorkers ? { staticWorkers } : {}) });
     const perFile = config.tasksPerFile ?? 0;
     const specs = topology(stages, config.settings, clock)
       .filter((s) => unit.stages.includes(s.name))
@@ -553,7 +564,8 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
   if (ctx.created.length > 0) log(`treesynth: created topics ${ctx.created.join(', ')}`);
   if (ctx.compacted.length > 0) log(`treesynth: ${ctx.compacted.join(', ')} now compacted (one live record per key, as retraction needs); they expired records by time before`);
 
-  const shared: Shared = { trees: null, grammars: null };
+  const shared: Shared = { trees: null, grammars: null, staticWorkers: null };
+  const closeShared = async () => (await shared.staticWorkers?.catch(() => undefined))?.close();
   const units = unitsOf(config.stages);
   const stopping = new AbortController();
   const stopped = new Promise<null>((resolve) => stopping.signal.addEventListener('abort', () => resolve(null), { once: true }));
@@ -584,6 +596,7 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
   } catch (error) {
     await Promise.all([...first.values()].map((r) => r.stop().catch(() => {})));
     await settlesWithin(ctx.close(), 1_000);
+    await closeShared();
     throw error;
   }
   log(`treesynth: running ${config.stages.join(', ')} on ${config.brokers.join(',')} (topics ${config.prefix}*)`);
@@ -653,6 +666,7 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
       if (failed) throw failed.reason;
     } finally {
       await settlesWithin(ctx.close(), 1_000);
+      await closeShared();
     }
   })();
   done.catch(() => {});

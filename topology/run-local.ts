@@ -3,6 +3,7 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { join, resolve } from 'node:path';
 import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
+import { StaticExtractorPool, defaultStaticWorkers } from '../analysis/static-features/pool.js';
 import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
 import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { readDirectory } from '../connectors/directory-source.js';
@@ -50,6 +51,8 @@ export interface LocalRunConfig {
   decontamination?: DecontaminateConfig;
   /** A student model that solves validated tasks; its failures steer later rounds of tasks (settings.student). */
   student?: StageResources['student'];
+  /** Worker threads that parse files for static extraction (0: the main thread parses); default defaultStaticWorkers(). */
+  staticWorkers?: number;
   /** Called as files settle, for a progress bar or log counters. */
   onProgress?: (progress: RunProgress) => void;
   clock?: () => number;
@@ -195,8 +198,12 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   let pendingPrompts = 0;
   const stores = createStores({ codeEmbedder: config.codeEmbedder, clock }, settings);
   const student = settings.student && config.student ? { settings: settings.student, ledger: new StudentLedger(), sink: new JsonlSink<StudentAttempt>(join(config.out, 'student.jsonl'), { mode: 'overwrite' }) } : null;
+  const grammars = await loadGrammars();
+  const workerCount = config.staticWorkers ?? defaultStaticWorkers();
+  const staticWorkers = workerCount > 0 ? await StaticExtractorPool.open(workerCount, grammars) : undefined;
   const stages = buildStages(settings, stores, {
-    labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars: await loadGrammars(), models: llm?.models ?? {},
+    labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars, models: llm?.models ?? {},
+    ...(staticWorkers ? { staticWorkers } : {}),
     ...(config.sampleEmbedder ? { sampleEmbedder: config.sampleEmbedder } : {}),
     pending: (prompt) => {
       pendingPrompts += 1;
@@ -400,6 +407,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     requests.complete();
   }
   await Promise.all([tasksDone, samplesDone, deadLetters, attemptsDone]);
+  await staticWorkers?.close();
   await Promise.all([...Object.values(sinks).map((s) => s.close()), student?.sink.close()]);
 
   // The tree: nested for people, compacted changelog to restore from.

@@ -1,6 +1,7 @@
 // The extractor's knobs and their defaults, and the stage name its rejections carry. Apart so the
 // entry point, the rejection helper and callers share them without importing the whole analyser.
 import type { Grammars } from '../tree-sitter/grammars.js';
+import type { StaticExtractorPool } from './pool.js';
 
 export const EXTRACT_STATIC_STAGE = 'extract-static';
 
@@ -12,6 +13,8 @@ export interface ExtractStaticConfig {
   maxErrorRatio?: number;
   /** Parse budget per file (default 5000 ms). */
   parseTimeoutMs?: number;
+  /** Worker threads to parse on (extractFeaturesOff); absent, the calling thread parses. */
+  workers?: StaticExtractorPool;
 }
 
 export const DEFAULT_MAX_LABELS_PER_CATEGORY = 12;

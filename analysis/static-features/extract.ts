@@ -15,6 +15,13 @@ import {
 import { finalise } from './finalise.js';
 import { errorRatio, rejectFile } from './parse-checks.js';
 
+/** extractFeatures on the config's worker threads when it has them, else here; the same answer either way. */
+export function extractFeaturesOff(file: CodeFile, config: ExtractStaticConfig, now: number = Date.now()): Promise<Outcome<FeatureSet>> {
+  if (!config.workers) return Promise.resolve(extractFeatures(file, config, now));
+  const { grammars: _grammars, workers, ...options } = config;
+  return workers.extract(file, options, now);
+}
+
 export function extractFeatures(file: CodeFile, config: ExtractStaticConfig, now: number = Date.now()): Outcome<FeatureSet> {
   const grammar = config.grammars.get(file.language);
   if (!grammar) return rejectFile(file, 'unsupported-language', `no tree-sitter grammar loaded for language '${file.language}'`, now);

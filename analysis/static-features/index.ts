@@ -8,5 +8,6 @@ export {
   EXTRACT_STATIC_STAGE,
   type ExtractStaticConfig,
 } from './config.js';
-export { extractFeatures, extractStaticFeatures } from './extract.js';
+export { extractFeatures, extractFeaturesOff, extractStaticFeatures } from './extract.js';
+export { StaticExtractorPool, defaultStaticWorkers } from './pool.js';
 export { splitName } from './names.js';

@@ -1,0 +1,113 @@
+// Static extraction on worker threads. Parsing with tree-sitter is the extract stage's main CPU
+// cost, and on the main thread it competes with what keeps a model endpoint busy (sending the
+// next request the moment a slot frees) and with the rest of the pipeline. A pool of workers,
+// each with its own grammars, answers exactly what extractFeatures answers; records keep their
+// order because the stage waits for them in order (lib/ordered-merge-map).
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { CodeFile, FeatureSet } from '../../schemas/contract.js';
+import type { Outcome } from '../../schemas/outcome.js';
+import type { Grammars } from '../tree-sitter/grammars.js';
+import type { WorkerOptions, WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
+
+/** Workers by default: one per core beyond the main thread's, at most two (more did not pay off on the files a stage sees). */
+export function defaultStaticWorkers(cores = availableParallelism()): number {
+  return Math.max(0, Math.min(2, cores - 1));
+}
+
+// Run from source (vitest), the built worker is used: the tests' global setup builds dist first.
+function workerScript(): URL {
+  const sibling = new URL('./worker.js', import.meta.url);
+  return existsSync(fileURLToPath(sibling)) ? sibling : new URL('../../dist/analysis/static-features/worker.js', import.meta.url);
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, { resolve: (outcome: Outcome<FeatureSet>) => void; reject: (error: Error) => void }>;
+}
+
+export class StaticExtractorPool {
+  #next = 0;
+  #closed = false;
+
+  private constructor(private readonly slots: Slot[]) {}
+
+  /** Starts `size` workers with the languages of `grammars`; resolves once every one has loaded them. */
+  static async open(size: number, grammars: Grammars): Promise<StaticExtractorPool> {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`a static extractor pool needs at least one worker, got ${size}`);
+    const setup: WorkerSetup = { languages: grammars.languages };
+    const slots = await Promise.all(
+      Array.from({ length: size }, () => {
+        const worker = new Worker(workerScript(), { workerData: setup });
+        // Idle workers do not keep the process alive (a run that fails need not close the pool
+        // to end); a worker with files in flight does (see extract).
+        worker.unref();
+        return new Promise<Slot>((resolve, reject) => {
+          const failed = (error: Error) => reject(new Error(`static extractor worker did not start: ${error.message}`));
+          worker.once('error', failed);
+          worker.once('message', (reply: WorkerReply) => {
+            worker.off('error', failed);
+            if (reply.type === 'ready') resolve({ worker, pending: new Map() });
+            else reject(new Error(`static extractor worker: unexpected ${reply.type} before ready`));
+          });
+        });
+      }),
+    );
+    const pool = new StaticExtractorPool(slots);
+    for (const slot of slots) pool.#listen(slot);
+    return pool;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  #listen(slot: Slot): void {
+    slot.worker.on('message', (reply: WorkerReply) => {
+      if (reply.type === 'ready') return;
+      const call = slot.pending.get(reply.id);
+      if (!call) return;
+      slot.pending.delete(reply.id);
+      if (slot.pending.size === 0) slot.worker.unref();
+      if (reply.type === 'done') call.resolve(reply.outcome);
+      else call.reject(new Error(`static extraction failed: ${reply.message}`));
+    });
+    // A worker that dies takes its files with it: they fail loudly, as a crash on the main thread would.
+    const lost = (why: string) => {
+      for (const call of slot.pending.values()) call.reject(new Error(`static extractor worker ${why}`));
+      slot.pending.clear();
+    };
+    slot.worker.on('error', (error) => lost(`failed: ${error.message}`));
+    slot.worker.on('exit', (code) => {
+      if (!this.#closed) lost(`exited (${code})`);
+    });
+  }
+
+  /** The file's static features, as extractFeatures(file, { ...options, grammars }, now) gives them. */
+  extract(file: CodeFile, options: WorkerOptions, now: number): Promise<Outcome<FeatureSet>> {
+    if (this.#closed) return Promise.reject(new Error('static extractor pool is closed'));
+    // The least busy worker: files differ a lot in size.
+    let slot = this.slots[this.#next % this.slots.length]!;
+    for (const candidate of this.slots) if (candidate.pending.size < slot.pending.size) slot = candidate;
+    this.#next += 1;
+    const id = this.#next;
+    return new Promise((resolve, reject) => {
+      if (slot.pending.size === 0) slot.worker.ref();
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, file, now, options } satisfies WorkerRequest);
+    });
+  }
+
+  /** Stops the workers; files still in flight fail. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.slots) {
+      for (const call of slot.pending.values()) call.reject(new Error('static extractor pool closed'));
+      slot.pending.clear();
+    }
+    await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+  }
+}
