@@ -8,7 +8,9 @@
 // before any file of the sample is imported, with our own ini file (`-c`), no conftest.py and
 // no plugin auto-loading; every test reports how many checks it
 // ran (assert statements in test files, unittest assertions, pytest.raises/warns). Plain test
-// scripts run as one test each, as `__main__`, with their asserts rewritten the same way.
+// scripts run as one test each, as `__main__`, with their asserts rewritten the same way. Of the
+// host Python's site-packages only pytest and its own dependencies can be imported: a sample's
+// packages come from the allow-list on PYTHONPATH (sandbox/packages.ts).
 //
 // Node: `node --test` runs each file in a child process and reports to this reporter in the
 // parent, where no code of the sample runs. A preload in each child says on stderr when the

@@ -28,8 +28,8 @@ export interface PackageAllowList {
   packages: AllowedPackage[];
 }
 
-/** Modules the test runner itself provides to Python tests. */
-const PYTHON_RUNNER_MODULES = ['pytest', '_pytest'];
+/** Modules the test runner (and the interpreter, for `__main__`) provide to Python tests. */
+const PYTHON_RUNNER_MODULES = ['pytest', '_pytest', '__main__'];
 
 /** The package root: the nearest folder above this module with a package.json (one up from sandbox/, two from dist/sandbox/). */
 function packageRoot(): string {
