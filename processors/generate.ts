@@ -8,6 +8,7 @@ import { EMPTY, mergeMap, pipe, type OperatorFunction } from 'rxjs';
 import { orderedMergeMap } from '../lib/ordered-merge-map.js';
 import type { JsonSchemaSpec, LlmMessage } from '../llm/structured.js';
 import { checkFiles } from '../prompts/generate-sample.js';
+import { loadAllowList, normalizePackageName, type PackageAllowList } from '../sandbox/packages.js';
 import { QUESTION_PROMPT_VERSION, QUESTION_SCHEMA, checkQuestion, questionMessages, renderQuestion, selectedNodeIds, type QuestionAnswer } from '../prompts/generate-question.js';
 import { ANALYSIS_PROMPT_VERSION, ANALYSIS_SCHEMA, analysisMessages, renderAnalysis, type AnalysisAnswer } from '../prompts/generate-analysis.js';
 import { SOLUTION_PROMPT_VERSION, SOLUTION_SCHEMA, solutionMessages, type SolutionAnswer } from '../prompts/generate-solution.js';
@@ -26,6 +27,8 @@ export interface GenerateConfig {
   /** Tasks in flight at once; the client's limiter decides how many requests really are. */
   concurrency: number;
   clock?: () => number;
+  /** The packages the prompts offer (the sandbox's allow-list). Default: sandbox/python-packages.txt. */
+  allowList?: PackageAllowList;
 }
 
 type StepName = 'question' | 'analysis' | 'solution';
@@ -57,6 +60,7 @@ export async function generateSample(task: SynthesisTask, config: GenerateConfig
     return null;
   }
   const { model } = config.access;
+  const allowList = config.allowList ?? loadAllowList();
   const clock = config.clock ?? Date.now;
   const done: Array<{ step: StepName; result: LlmSuccess<unknown> }> = [];
   const partial: Record<string, unknown> = {};
@@ -84,7 +88,7 @@ export async function generateSample(task: SynthesisTask, config: GenerateConfig
     });
     const analysisText = renderAnalysis(analysis);
     const solution = await run<SolutionAnswer>({
-      name: 'solution', messages: solutionMessages(task, questionText, analysisText), schema: SOLUTION_SCHEMA, promptVersion: SOLUTION_PROMPT_VERSION,
+      name: 'solution', messages: solutionMessages(task, questionText, analysisText, allowList), schema: SOLUTION_SCHEMA, promptVersion: SOLUTION_PROMPT_VERSION,
       validate: (a) => checkFiles(a.files, task),
     });
 
@@ -104,6 +108,8 @@ export async function generateSample(task: SynthesisTask, config: GenerateConfig
       instruction: questionText,
       analysis: analysisText,
       files: solution.files.map((f) => ({ path: f.path, role: f.role, content: f.content })),
+      // As declared; validation checks them against the allow-list and adds allowed ones it finds imported.
+      packages: [...new Set(solution.packages.map(normalizePackageName).filter((p) => p !== ''))],
       features: task.features,
       // The solution step's: it wrote the files. Every step's own is in lineage.steps.
       provenance: last.provenance,
@@ -139,8 +145,10 @@ function paidUsage(result: LlmSuccess<unknown>): TokenUsage {
 }
 
 export function generateStage(config: GenerateConfig): OperatorFunction<SynthesisTask, Outcome<GeneratedSample>> {
+  // Read once for the stage, not per sample.
+  const withList: GenerateConfig = { ...config, allowList: config.allowList ?? loadAllowList() };
   return pipe(
-    orderedMergeMap((task: SynthesisTask) => generateSample(task, config), config.concurrency),
+    orderedMergeMap((task: SynthesisTask) => generateSample(task, withList), config.concurrency),
     mergeMap((o) => (o ? [o] : EMPTY)),
   );
 }

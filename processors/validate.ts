@@ -9,8 +9,8 @@
 // the minimum, the sample is rejected as low-mutation-score (and may be debugged like a failure:
 // the model sees the mutants its tests let through).
 //
-// Which failures get a debugging turn: test failures, syntax errors, missing packages (the
-// model can rewrite with the standard library), timeouts (endless loops are common bugs), tests
+// Which failures get a debugging turn: test failures, syntax errors, missing or not allowed
+// packages (the model can rewrite with the standard library and the allow-list), timeouts (endless loops are common bugs), tests
 // that ran nothing or checked nothing, a file the runner refuses, and low mutation scores. Not
 // sandbox violations, memory, process or output limits, runs that did not finish or whose
 // report was tampered with: those samples reached for what the sandbox forbids, exhausted it or
@@ -30,12 +30,13 @@ import type { LlmResult } from '../llm/client.js';
 import type { GeneratedSample, SynthesisTask, ValidationAttempt } from '../schemas/contract.js';
 import { Sandbox, type SandboxOptions } from '../sandbox/sandbox.js';
 import type { SampleRunner, SandboxResult, ValidationReason } from '../sandbox/types.js';
+import { loadAllowList, type PackageAllowList } from '../sandbox/packages.js';
 import { stopReason, type StructuredModel } from '../llm/model.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
 export const VALIDATE_STAGE = 'validate';
 
-export const DEFAULT_DEBUG_REASONS: readonly ValidationReason[] = ['test-failure', 'syntax-error', 'missing-package', 'timeout', 'no-tests', 'no-assertions', 'forbidden-file', 'low-mutation-score'];
+export const DEFAULT_DEBUG_REASONS: readonly ValidationReason[] = ['test-failure', 'syntax-error', 'missing-package', 'package-not-allowed', 'timeout', 'no-tests', 'no-assertions', 'forbidden-file', 'low-mutation-score'];
 
 /** Test adequacy: mutants per passing sample, and the score below which a sample is rejected. */
 export interface MutationConfig {
@@ -63,6 +64,8 @@ export interface ValidateConfig {
   mutation?: MutationConfig | null;
   /** Where this machine's sandbox is weaker than the defaults promise (no cgroup, fewer slots), for the user to hear. */
   warnings?: readonly string[];
+  /** The packages debugging turns may use (the sandbox's allow-list). Default: sandbox/python-packages.txt. */
+  allowList?: PackageAllowList;
 }
 
 /** Run settings as the CLI and the topology know them. */
@@ -98,7 +101,7 @@ export async function createValidateConfig(settings: ValidateSettings, model?: S
     ? { grammars: await loadGrammars(['python', 'javascript', 'typescript', 'tsx']), maxMutants, seed: settings.seed ?? DEFAULT_MUTATION.seed, minScore: settings.minMutationScore ?? DEFAULT_MIN_MUTATION_SCORE }
     : null;
   // Twice the sandbox slots in flight, so samples waiting on the model do not leave the sandbox idle.
-  return { runner, turns: settings.turns ?? 2, model: model ?? null, concurrency: runner.concurrency * 2, mutation, warnings: runner.warnings() };
+  return { runner, turns: settings.turns ?? 2, model: model ?? null, concurrency: runner.concurrency * 2, mutation, warnings: runner.warnings(), allowList: runner.allowList };
 }
 
 function attempt(turn: number, result: SandboxResult, tokens: { promptTokens: number; completionTokens: number }, tailChars: number): ValidationAttempt {
@@ -118,9 +121,9 @@ function taskOf(sample: GeneratedSample): SynthesisTask {
   return { taskId: sample.taskId, treeKey: sample.treeKey, level: sample.level, targetLanguage: sample.language, seed: 0, index: 0, features: sample.features, treeSeq: 0, createdAt: sample.createdAt };
 }
 
-async function runSafely(runner: SampleRunner, sample: Pick<GeneratedSample, 'language' | 'files'>): Promise<SandboxResult> {
+async function runSafely(runner: SampleRunner, sample: Pick<GeneratedSample, 'language' | 'files' | 'packages'>): Promise<SandboxResult> {
   try {
-    return await runner.run(sample.language, sample.files);
+    return await runner.run(sample.language, sample.files, { packages: sample.packages ?? [] });
   } catch (error) {
     // Staging failed (disk full, permissions): the sample is not at fault, but it is accounted for.
     return { reason: 'sandbox-error', passed: false, detail: `sandbox failed: ${(error as Error).message}`.slice(0, 300), output: '', exitCode: null, signal: null, durationMs: 0, outputBytes: 0, command: '' };
@@ -174,7 +177,7 @@ export async function validateSample(sample: GeneratedSample, config: ValidateCo
   while (!result.passed && config.model && turns < config.turns && debuggable.has(result.reason)) {
     const turn = turns + 1;
     const messages = debugMessages(current, {
-      files: current.files, instruction: current.instruction, reason: result.reason, detail: result.detail,
+      files: current.files, packages: current.packages ?? [], allowList: config.allowList ?? loadAllowList(), instruction: current.instruction, reason: result.reason, detail: result.detail,
       output: result.output, command: result.command, turn, maxTurns: config.turns,
     }, tailChars);
     let answer: LlmResult<DebugAnswer>;
@@ -199,6 +202,7 @@ export async function validateSample(sample: GeneratedSample, config: ValidateCo
       instruction: answer.value.instruction,
       analysis: answer.value.analysis,
       files: answer.value.files.map((f) => ({ path: f.path, role: f.role, content: f.content })),
+      packages: answer.value.packages,
     };
     ({ result, mutation } = await check(config, current));
     const usage = answer.cached && answer.cachedUsage ? answer.cachedUsage : answer.usage;
@@ -207,6 +211,8 @@ export async function validateSample(sample: GeneratedSample, config: ValidateCo
 
   const validated: GeneratedSample = {
     ...current,
+    // What the sandbox checked: the declared packages plus allowed ones the files import.
+    packages: result.packages ?? current.packages ?? [],
     validation: { passed: result.passed, turns, reason: result.passed ? null : result.reason, attempts, tests: result.tests ?? null, mutation: mutationRecord(mutation) },
   };
   if (result.passed) return accept(validated);

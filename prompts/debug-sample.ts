@@ -2,9 +2,11 @@
 // error output; the model answers the whole corrected sample in the generation shape.
 import type { LlmMessage } from '../llm/structured.js';
 import type { GeneratedSample } from '../schemas/contract.js';
-import { GENERATE_SCHEMA, type GenerateAnswer } from './generate-sample.js';
+import type { PackageAllowList } from '../sandbox/packages.js';
+import { GENERATE_SCHEMA, packagesInstruction, type GenerateAnswer } from './generate-sample.js';
 
-export const DEBUG_PROMPT_VERSION = 'debug-v1';
+// v2: the answer lists its packages (the sandbox's allow-list is in the prompt).
+export const DEBUG_PROMPT_VERSION = 'debug-v2';
 
 /** The generation answer's shape under its own name, so logs and fake servers can tell the prompts apart. */
 export const DEBUG_SCHEMA = { name: 'code_sample_fix', jsonSchema: GENERATE_SCHEMA.jsonSchema };
@@ -14,6 +16,10 @@ export type DebugAnswer = GenerateAnswer;
 export interface DebugContext {
   /** The files that failed (the sample's, or the previous turn's). */
   files: GeneratedSample['files'];
+  /** The packages they declared. */
+  packages: readonly string[];
+  /** What the sandbox has installed for samples. */
+  allowList: PackageAllowList;
   instruction: string;
   reason: string;
   detail: string;
@@ -26,7 +32,7 @@ export interface DebugContext {
 }
 
 const RUNNERS: Record<string, string> = {
-  python: 'python3 (pytest when the tests use it, otherwise the test file as a script); standard library and pytest only',
+  python: 'python3 (pytest when the tests use it, otherwise the test file as a script)',
   javascript: "node --test (node:test and node:assert); Node's built-in modules only",
   typescript: "node --test after transpiling each .ts file to CommonJS .js (no type checking); Node's built-in modules only",
 };
@@ -59,9 +65,10 @@ export function debugMessages(sample: Pick<GeneratedSample, 'language' | 'level'
         `The sandbox runs the tests with ${RUNNERS[sample.language] ?? 'the standard toolchain'}.`,
         'It has no network, installs nothing, lets code write only inside its own working directory',
         '(and /tmp), and limits time, memory, processes and output.',
+        packagesInstruction(sample.language, context.allowList),
         'Answer the complete corrected sample: the instruction (the same task; change it only where it',
         'was itself wrong), the analysis, and every file (solutions and tests) in full, with the same',
-        'paths unless a path was the problem. Fix the solution, or a test that contradicts the',
+        'paths unless a path was the problem, and the packages the files import. Fix the solution, or a test that contradicts the',
         'instruction; never weaken the tests until they pass trivially.',
       ].join('\n'),
     },
@@ -70,6 +77,7 @@ export function debugMessages(sample: Pick<GeneratedSample, 'language' | 'level'
       content: [
         `Instruction:\n${context.instruction}`,
         `Files:\n${files}`,
+        `Packages: ${context.packages.length > 0 ? context.packages.join(', ') : '(none)'}`,
         `Command: ${context.command || '(none)'}`,
         `The run ended with ${context.reason}: ${context.detail}`,
         `End of its output:\n${fence(stableOutput(context.output, outputChars) || '(no output)')}`,

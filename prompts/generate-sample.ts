@@ -2,11 +2,32 @@
 // runners, scope per level) and the whole-sample answer shape the debugging turns answer in.
 // The steps themselves are generate-question.ts, generate-analysis.ts, generate-solution.ts.
 import type { SynthesisTask } from '../schemas/contract.js';
+import { describeAllowList, type PackageAllowList } from '../sandbox/packages.js';
 
 export interface GenerateAnswer {
   instruction: string;
   analysis: string;
   files: Array<{ path: string; role: 'solution' | 'test'; content: string }>;
+  /** Packages beyond the standard library the files import (allow-listed names). */
+  packages: string[];
+}
+
+/** The answer's package list: allow-listed names, [] for the standard library alone. */
+export const PACKAGES_PROPERTY = { type: 'array', maxItems: 16, items: { type: 'string', minLength: 1, maxLength: 80 } } as const;
+
+/**
+ * What the model may import beyond the standard library, and how to say so. The sandbox
+ * refuses anything else (sandbox/packages.ts), so the prompt offers exactly its allow-list.
+ */
+export function packagesInstruction(language: string, allowList: PackageAllowList): string {
+  if (language === 'python') {
+    return [
+      `Packages: besides the standard library (and pytest in tests), only these are installed: ${describeAllowList(allowList)}.`,
+      'List the ones the files import in "packages" by these names ([] when the standard library is enough);',
+      'a sample that imports or lists anything else is rejected.',
+    ].join('\n');
+  }
+  return `Packages: none are installed; use ${language === 'javascript' || language === 'typescript' || language === 'tsx' ? "Node's built-in modules" : 'the standard library'} only and answer "packages": [].`;
 }
 
 export const GENERATE_SCHEMA = {
@@ -14,7 +35,7 @@ export const GENERATE_SCHEMA = {
   jsonSchema: {
     type: 'object',
     additionalProperties: false,
-    required: ['instruction', 'analysis', 'files'],
+    required: ['instruction', 'analysis', 'files', 'packages'],
     properties: {
       instruction: { type: 'string', minLength: 20 },
       analysis: { type: 'string', minLength: 1 },
@@ -33,6 +54,7 @@ export const GENERATE_SCHEMA = {
           },
         },
       },
+      packages: PACKAGES_PROPERTY,
     },
   },
 };

@@ -66,6 +66,10 @@ export interface Runtime {
   /** Directories it needs; re-exposed when they lie under a hidden directory. */
   roots: string[];
   version: string;
+  /** Python: its standard library's top-level modules (sys.stdlib_module_names); empty for Node. */
+  stdlib: string[];
+  /** Python: `3.11`, the version installed packages are built for; empty for Node. */
+  abi: string;
 }
 
 /** An executable on PATH (or the given absolute path), or null. */
@@ -93,23 +97,25 @@ export async function findHostTools(): Promise<HostTools> {
   return { bwrap, prlimit, setpriv, root, bwrapVersion: version, system: await systemLayout() };
 }
 
-const PY_PROBE = "import json, os, sys; print(json.dumps({'exe': os.path.realpath(sys.executable), 'prefix': sys.prefix, 'base': sys.base_prefix, 'version': sys.version.split()[0]}))";
+const PY_PROBE = "import json, os, sys; print(json.dumps({'exe': os.path.realpath(sys.executable), 'prefix': sys.prefix, 'base': sys.base_prefix, 'version': sys.version.split()[0], 'abi': '%d.%d' % sys.version_info[:2], 'stdlib': sorted(getattr(sys, 'stdlib_module_names', ()))}))";
 
 /** Resolves the host's Python (trusted code of ours; the sample never runs outside the sandbox). */
 export async function resolvePython(command: string): Promise<Runtime> {
   const exe = await which(command);
   if (!exe) throw new Error(`${command} not found on PATH`);
   const { stdout } = await run(exe, ['-c', PY_PROBE], { timeout: 15_000 });
-  const info = JSON.parse(stdout) as { exe: string; prefix: string; base: string; version: string };
+  const info = JSON.parse(stdout) as { exe: string; prefix: string; base: string; version: string; abi: string; stdlib: string[] };
+  // sys.stdlib_module_names is 3.10+; an older Python's imports can only be judged when they run.
+  if (info.stdlib.length === 0) throw new Error(`${exe} is Python ${info.version}; the sandbox needs Python 3.10 or later (sys.stdlib_module_names)`);
   const roots = await Promise.all([info.base, info.prefix, dirname(info.exe)].map((p) => realpath(p).catch(() => p)));
-  return { executable: info.exe, roots: [...new Set(roots)], version: `Python ${info.version}` };
+  return { executable: info.exe, roots: [...new Set(roots)], version: `Python ${info.version}`, stdlib: info.stdlib, abi: info.abi };
 }
 
 export async function resolveNode(command: string): Promise<Runtime> {
   const exe = await which(command);
   if (!exe) throw new Error(`${command} not found`);
   const version = exe === (await realpath(process.execPath)) ? process.version : (await run(exe, ['--version'])).stdout.trim();
-  return { executable: exe, roots: [dirname(dirname(exe))], version: `Node ${version}` };
+  return { executable: exe, roots: [dirname(dirname(exe))], version: `Node ${version}`, stdlib: [], abi: '' };
 }
 
 export interface Mount {

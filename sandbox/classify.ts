@@ -91,26 +91,38 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The sample's own module, or a near-miss of one ("solutions" for solution.py): a bug, not a package. */
-function isLocal(name: string, localModules: ReadonlySet<string>): boolean {
+export function isLocal(name: string, localModules: ReadonlySet<string>): boolean {
   if (localModules.has(name)) return true;
   return name.length >= 4 && [...localModules].some((m) => m.length >= 4 && editDistance(name.toLowerCase(), m.toLowerCase()) <= 2);
 }
 
 /** A module the sample imports that is neither its own nor installed; null when none is named. */
-export function missingModule(output: string, localModules: ReadonlySet<string>): { name: string; local: boolean } | null {
+export function missingModule(output: string, localModules: ReadonlySet<string>): { name: string; local: boolean; python: boolean } | null {
   const py = /No module named '([^']+)'|No module named ([A-Za-z_][\w.]*)/.exec(output);
   if (py) {
     const name = (py[1] ?? py[2] ?? '').split('.')[0]!;
-    return { name, local: isLocal(name, localModules) };
+    return { name, local: isLocal(name, localModules), python: true };
   }
   const js = /Cannot find (?:module|package) '([^']+)'/.exec(output);
   if (js) {
     const spec = js[1]!;
-    if (spec.startsWith('.') || spec.startsWith('/')) return { name: spec, local: true };
+    if (spec.startsWith('.') || spec.startsWith('/')) return { name: spec, local: true, python: false };
     const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-    return { name, local: isLocal(name, localModules) };
+    return { name, local: isLocal(name, localModules), python: false };
   }
   return null;
+}
+
+/**
+ * A module the run could not import, found only at run time (a computed import name): the same
+ * reason the static check gives (sandbox/packages.ts) when it is outside the allow-list;
+ * missing-package when it is allowed but this machine lacks it.
+ */
+function missingVerdict(missing: { name: string; python: boolean }, allowed: ReadonlySet<string> = new Set(), stdlib: ReadonlySet<string> = new Set()): Verdict {
+  if (!missing.python) return { reason: 'package-not-allowed', detail: `needs package "${missing.name}": only Node's built-in modules are available (nothing is installed in the sandbox)` };
+  if (allowed.has(missing.name)) return { reason: 'missing-package', detail: `needs "${missing.name}", which is allow-listed but not installed here: run ./setup.sh` };
+  if (stdlib.has(missing.name)) return { reason: 'missing-package', detail: `needs "${missing.name}", a standard library module this Python was built without` };
+  return { reason: 'package-not-allowed', detail: `imports "${missing.name}", which is not on the allow-list of packages (sandbox/python-packages.txt; nothing is installed in the sandbox)` };
 }
 
 export interface ClassifyInput {
@@ -127,6 +139,10 @@ export interface ClassifyInput {
   testPaths?: readonly string[];
   /** Size of the writable work directory and of /tmp, for the message when they fill up. */
   diskBytes?: number;
+  /** Python modules the allow-list provides (a missing one means the packages are not installed here). */
+  allowedModules?: ReadonlySet<string>;
+  /** Python's standard library modules (a missing one means this Python was built without it). */
+  stdlib?: ReadonlySet<string>;
 }
 
 /**
@@ -134,7 +150,7 @@ export interface ClassifyInput {
  * root cause wins: what the sandbox enforced (limits, the network, the read-only host) before
  * what the report says about the tests.
  */
-export function classify({ outcome, report, cgroup, limits, localModules, testsModified, testPaths = [], diskBytes }: ClassifyInput): Verdict {
+export function classify({ outcome, report, cgroup, limits, localModules, testsModified, testPaths = [], diskBytes, allowedModules, stdlib }: ClassifyInput): Verdict {
   const out = outcome.output;
   if (outcome.spawnError) return { reason: 'sandbox-error', detail: oneLine(`cannot start the sandbox: ${outcome.spawnError}`) };
   // bwrap's own complaints (it prints "bwrap: ..." and exits 1 before running anything).
@@ -172,7 +188,7 @@ export function classify({ outcome, report, cgroup, limits, localModules, testsM
 
   if (judged.rule === 'syntax-error') return { reason: 'syntax-error', detail: oneLine(judged.detail) };
   const missing = missingModule(out, localModules);
-  if (missing && !missing.local) return { reason: 'missing-package', detail: `needs "${missing.name}", which the sandbox does not have (nothing is installed inside it)` };
+  if (missing && !missing.local) return missingVerdict(missing, allowedModules, stdlib);
   if (judged.rule === 'report-invalid') return { reason: 'report-invalid', detail: judged.detail };
   if (outcome.signal === 'SIGKILL') return { reason: 'timeout', detail: 'killed (SIGKILL): CPU time limit reached' };
   if (judged.rule === 'test-failure') return { reason: 'test-failure', detail: failureLine(out) };

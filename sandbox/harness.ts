@@ -8,7 +8,9 @@
 // before any file of the sample is imported, with our own ini file (`-c`), no conftest.py and
 // no plugin auto-loading; every test reports how many checks it
 // ran (assert statements in test files, unittest assertions, pytest.raises/warns). Plain test
-// scripts run as one test each, as `__main__`, with their asserts rewritten the same way.
+// scripts run as one test each, as `__main__`, with their asserts rewritten the same way. Of the
+// host Python's site-packages only pytest and its own dependencies can be imported: a sample's
+// packages come from the allow-list on PYTHONPATH (sandbox/packages.ts).
 //
 // Node: `node --test` runs each file in a child process and reports to this reporter in the
 // parent, where no code of the sample runs. A preload in each child says on stderr when the
@@ -25,13 +27,17 @@ export const PYTHON_HARNESS = String.raw`"""treesynth test harness (trusted): ru
 import ast
 import builtins
 import functools
+import importlib.machinery
 import json
 import os
+import site
 import sys
 import traceback
 import types
 
 REPORT_FD = 4
+# What pytest itself may still import from this Python's site-packages once the sample runs.
+RUNNER_PACKAGES = {"pytest", "_pytest", "pluggy", "iniconfig", "packaging", "pygments", "py", "exceptiongroup", "tomli", "colorama"}
 
 
 def read_nonce():
@@ -185,6 +191,28 @@ def make_plugin(pytest, sink, config):
     return Harness()
 
 
+class HostPackageGuard:
+    """Only the test runner comes from this Python's site-packages: a sample gets the standard
+    library, its own files and the allow-listed packages (on PYTHONPATH), never what else the host
+    happens to have installed. Imports the sandbox saw before the run were checked there; this
+    stops computed ones, as the ModuleNotFoundError an uninstalled package would give."""
+
+    def __init__(self, site_dirs):
+        self.site_dirs = tuple(os.path.join(os.path.realpath(d), "") for d in site_dirs)
+        self.allowed = RUNNER_PACKAGES | {name.partition(".")[0] for name in list(sys.modules)}
+
+    def find_spec(self, name, path=None, target=None):
+        if path is not None or name in self.allowed:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name)
+        if spec is None:
+            return None
+        places = [spec.origin] if spec.origin and spec.has_location else list(spec.submodule_search_locations or [])
+        if places and all(os.path.realpath(p).startswith(self.site_dirs) for p in places):
+            raise ModuleNotFoundError("No module named %r" % name, name=name)
+        return None
+
+
 def counted(function, harness):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
@@ -217,6 +245,7 @@ def main():
             setattr(unittest.TestCase, name, counted(getattr(unittest.TestCase, name), harness))
     for name in ("raises", "warns", "deprecated_call"):
         setattr(pytest, name, counted(getattr(pytest, name), harness))
+    sys.meta_path.insert(0, HostPackageGuard(site.getsitepackages()))
     # The sample's directories go in front only now: everything the harness needs is imported.
     sys.path[:0] = config["path"]
     status = pytest.main(config["args"], plugins=[harness])

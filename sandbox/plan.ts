@@ -17,6 +17,8 @@ import type { SandboxFile, SandboxLanguage } from './types.js';
 export const SOURCE_DIR = '/opt/treesynth/src';
 export const HARNESS_DIR = '/opt/treesynth/harness';
 export const WORK_DIR = '/tmp/work';
+/** The allow-listed Python packages (sandbox/packages.ts), read-only, on PYTHONPATH for Python runs. */
+export const PYTHON_PACKAGES_DIR = '/opt/treesynth/python-packages';
 
 export interface StagedFile {
   path: string;
@@ -166,13 +168,14 @@ function pythonPlan(files: SandboxFile[], python: string): RunPlan {
       { path: 'config.json', content: JSON.stringify(config) },
     ],
     syntaxError: null,
-    // The environment is ours alone (no PYTHONPATH), -s: no user site, so no file of the sample is
-    // imported before the harness has pytest loaded; -u: output up to a timeout is not lost in a
+    // The environment is ours alone (PYTHONPATH only for the read-only allow-listed packages the
+    // sandbox adds), -s: no user site, so no file of the sample is imported before the harness has pytest loaded; -u: output up to a timeout is not lost in a
     // buffer. (No .pyc the sample writes is read for a test file: see pycacheDirs.)
     test: [python, '-s', '-B', '-u', `${HARNESS_DIR}/harness.py`, `${HARNESS_DIR}/config.json`],
     display: `python3 -m pytest -q ${tests.map((f) => f.path).join(' ')}`,
     localModules,
-    env: { PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1', USER: 'sandbox', LOGNAME: 'sandbox' },
+    // One BLAS thread: numpy would start one per core of the host, each counted against the process limit.
+    env: { PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1', USER: 'sandbox', LOGNAME: 'sandbox', OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
   };
 }
 

@@ -10,8 +10,9 @@ import { dirname, join, posix } from 'node:path';
 import type TypeScript from 'typescript';
 import { bwrapArgs, findHostTools, resolveNode, resolvePython, type BwrapSpec, type HostTools, type Runtime } from './bwrap.js';
 import { Cgroups, type CgroupUsage, type RunCgroup } from './cgroup.js';
-import { classify, oneLine, type Verdict } from './classify.js';
-import { HARNESS_DIR, PlanError, SOURCE_DIR, WORK_DIR, checkFiles, makePlan, sandboxLanguage, type RunPlan, type StagedFile } from './plan.js';
+import { classify, isLocal, oneLine, type Verdict } from './classify.js';
+import { checkPackages, defaultPythonPackagesDir, installProblem, loadAllowList, type PackageAllowList } from './packages.js';
+import { HARNESS_DIR, PYTHON_PACKAGES_DIR, PlanError, SOURCE_DIR, WORK_DIR, checkFiles, makePlan, sandboxLanguage, type RunPlan, type StagedFile } from './plan.js';
 import { runCaptured, type ProcessOutcome } from './process.js';
 import { countTests, parseReport } from './report.js';
 import { seccompProgram } from './seccomp.js';
@@ -33,6 +34,10 @@ export interface SandboxOptions {
   cgroups?: boolean;
   /** Share of the machine's memory all slots together may be given (default 0.75). */
   memoryShare?: number;
+  /** The Python packages samples may use. Default: sandbox/python-packages.txt. */
+  allowList?: PackageAllowList;
+  /** Where ./setup.sh installed them. Default: .treesynth/python-packages under the package root. */
+  pythonPackagesDir?: string;
 }
 
 /** The report channel's cap: far above what any honest run writes. */
@@ -77,6 +82,13 @@ export class Sandbox implements SampleRunner {
   private pythonRuntime: Promise<Runtime> | undefined;
   private nodeRuntime: Promise<Runtime> | undefined;
   private typescript: Promise<Ts | null> | undefined;
+  private packagesState: Promise<string | null> | undefined;
+  /** Why the allow-listed Python packages cannot be used here (not installed), or null. */
+  private packagesNote: string | null = null;
+  /** The Python packages samples may use; every other package is refused before a run. */
+  readonly allowList: PackageAllowList;
+  /** Where the allow-listed Python packages are installed on the host. */
+  readonly pythonPackagesDir: string;
 
   private constructor(
     readonly tools: HostTools,
@@ -97,6 +109,8 @@ export class Sandbox implements SampleRunner {
     // Unused uids far above real accounts; two treesynth processes on one host get different ones.
     this.uidBase = options.uidBase ?? 0x1000_0000 + (process.pid % 0x10_0000) * MAX_SLOTS;
     this.seccomp = seccompProgram();
+    this.allowList = options.allowList ?? loadAllowList();
+    this.pythonPackagesDir = options.pythonPackagesDir ?? defaultPythonPackagesDir();
   }
 
   /** Finds bubblewrap and checks that a sandbox really starts here; throws SandboxUnavailableError. */
@@ -111,6 +125,8 @@ export class Sandbox implements SampleRunner {
     const sandbox = new Sandbox(tools, cgroups, options);
     await sandbox.removeStaleDirs();
     await sandbox.selfTest();
+    // Said once at start-up; samples that need the packages are refused with the same words.
+    sandbox.packagesNote = await sandbox.packagesProblem().catch(() => null);
     return sandbox;
   }
 
@@ -162,6 +178,7 @@ export class Sandbox implements SampleRunner {
     if (typeof this.cgroups === 'string' && this.options.cgroups !== false) out.push(`sandbox: no writable cgroup here (${this.cgroups}); memory and processes are limited per process, not per sample run`);
     if (!this.seccomp) out.push(`sandbox: no seccomp filter for ${process.arch}; samples may create nested user namespaces`);
     if (this.concurrencyNote) out.push(`sandbox: ${this.concurrencyNote}`);
+    if (this.packagesNote) out.push(`sandbox: ${this.packagesNote}; Python samples that use them are rejected`);
     return out;
   }
 
@@ -196,6 +213,12 @@ export class Sandbox implements SampleRunner {
   private python(): Promise<Runtime> {
     this.pythonRuntime ??= resolvePython(this.options.python ?? 'python3');
     return this.pythonRuntime;
+  }
+
+  /** Whether the allow-list is installed for this Python (null) or why not; checked once. */
+  private packagesProblem(): Promise<string | null> {
+    this.packagesState ??= this.python().then((py) => installProblem(this.pythonPackagesDir, this.allowList, py.abi));
+    return this.packagesState;
   }
 
   private node(): Promise<Runtime> {
@@ -262,6 +285,14 @@ export class Sandbox implements SampleRunner {
         throw error;
       }
       if (plan.syntaxError) return done({ reason: 'syntax-error', detail: oneLine(plan.syntaxError.split('\n')[0]!) }, { output: plan.syntaxError });
+      // Packages before anything runs: what the sample declares and imports must be allowed.
+      const local = plan.localModules;
+      const packages = checkPackages({ language: lang, files: checked, declared: options.packages ?? [], allowList: this.allowList, stdlib: new Set(runtime.stdlib), isLocal: (name) => isLocal(name, local) });
+      if (!packages.ok) return done({ reason: 'package-not-allowed', detail: oneLine(packages.detail) });
+      const installed = lang === 'python' ? await this.packagesProblem() === null : false;
+      if (lang === 'python' && !installed && packages.packages.length > 0) {
+        return done({ reason: 'missing-package', detail: oneLine(`needs ${packages.packages.join(', ')}, but ${await this.packagesProblem()}`) }, { packages: packages.packages });
+      }
 
       dir = await this.makeDir();
       await this.write(join(dir, 'src'), plan.files);
@@ -278,10 +309,15 @@ export class Sandbox implements SampleRunner {
         PATH: `${dirname(runtime.executable)}:/usr/local/bin:/usr/bin:/bin`,
         HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', NO_COLOR: '1', TERM: 'dumb',
         ...plan.env,
+        // The allow-listed packages, read-only; after the sample's own directories (the harness puts those first).
+        ...(installed ? { PYTHONPATH: PYTHON_PACKAGES_DIR } : {}),
       };
       const spec: BwrapSpec = {
         tools: this.tools, limits: this.limits, runtimeRoots: runtime.roots,
-        binds: [{ host: join(dir, 'harness'), at: HARNESS_DIR }, { host: join(dir, 'src'), at: SOURCE_DIR }],
+        binds: [
+          { host: join(dir, 'harness'), at: HARNESS_DIR }, { host: join(dir, 'src'), at: SOURCE_DIR },
+          ...(installed ? [{ host: this.pythonPackagesDir, at: PYTHON_PACKAGES_DIR }] : []),
+        ],
         copyFrom: SOURCE_DIR, workDirs: [...workDirs].sort(), readOnlyFiles: plan.tests.map((t) => ({ host: join(dir!, 'tests', t.path), at: `${WORK_DIR}/${t.path}` })), lockedDirs: plan.lockedDirs,
         uid: this.uidBase + slot, env, seccomp: this.seccomp !== null, command: plan.test,
       };
@@ -303,10 +339,11 @@ export class Sandbox implements SampleRunner {
       const verdict = classify({
         outcome, report, cgroup: usage, limits: { ...this.limits, wallMs }, localModules: plan.localModules, testsModified,
         testPaths: plan.tests.map((t) => t.path), diskBytes: this.limits.diskBytes,
+        allowedModules: new Set(lang === 'python' ? this.allowList.packages.flatMap((p) => p.imports) : []), stdlib: new Set(runtime.stdlib),
       });
       return done(verdict, {
         output: outcome.output, exitCode: outcome.exitCode, signal: outcome.signal, outputBytes: outcome.outputBytes, command: plan.display,
-        tests: report.runner ? countTests(report) : null, memoryPeakBytes: usage?.memoryPeakBytes ?? null,
+        tests: report.runner ? countTests(report) : null, memoryPeakBytes: usage?.memoryPeakBytes ?? null, packages: packages.packages,
       });
     } finally {
       this.slots.release(slot);

@@ -28,8 +28,10 @@ export const VALIDATION_REASONS = [
   'memory',
   /** The process limit stopped a fork or a thread (fork bombs end here). */
   'process-limit',
-  /** A module that is not installed in the sandbox; nothing is installed from inside. */
+  /** An allowed module that this machine lacks (allow-list not installed: run ./setup.sh; or a standard module this Python was built without). */
   'missing-package',
+  /** A package outside the allow-list (sandbox/python-packages.txt; none for JavaScript/TypeScript), declared or imported; nothing is installed from inside. */
+  'package-not-allowed',
   /** Network or a write outside the sample's directory was attempted. */
   'sandbox-violation',
   /** More output than allowed, or a file larger than allowed. */
@@ -101,12 +103,16 @@ export interface SandboxResult {
   tests?: { total: number; passed: number; failed: number; skipped: number } | null;
   /** Highest memory use of the whole run, where a cgroup measured it. */
   memoryPeakBytes?: number | null;
+  /** Allow-listed packages the sample declared or imports (normalised names), once the check got that far. */
+  packages?: string[];
 }
 
 export interface RunOptions {
   signal?: AbortSignal;
   /** A shorter wall time for this run (mutants: a surviving loop should not cost the full limit). */
   wallMs?: number;
+  /** Packages the sample declares; each must be on the allow-list (none for JavaScript/TypeScript). */
+  packages?: readonly string[];
 }
 
 /** What the validate stage needs from a sandbox; tests may substitute their own. */

@@ -188,6 +188,8 @@ export interface GeneratedSample {
   question?: null | SampleQuestion;
   /** Where the sample came from beyond its features (whose tree node ids and paths are in features): the tree version and sampler draw of its task, and the model and prompt version of every generation step (null: generated before lineage was recorded). */
   lineage?: null | SampleLineage;
+  /** Packages beyond the standard library the sample uses (normalised distribution names, e.g. numpy, pyyaml), each on the sandbox's allow-list (sandbox/python-packages.txt; none for JavaScript/TypeScript): what generation declared, and once validated, the allow-listed ones it declares or imports. */
+  packages?: Array<string>;
 }
 /** The filter stage's changelog: which content a live path holds. Keyed by path on a compacted topic; a deleted path (or one whose content stopped passing) is a tombstone, so the topic keeps one record per live path. */
 export interface PathEntry {
@@ -970,6 +972,16 @@ export const avroSchemas: Record<RecordName, object> = {
             ]
           }
         ]
+      },
+      {
+        "name": "packages",
+        "doc": "Packages beyond the standard library the sample uses (normalised distribution names, e.g. numpy, pyyaml), each on the sandbox's allow-list (sandbox/python-packages.txt; none for JavaScript/TypeScript): what generation declared, and once validated, the allow-listed ones it declares or imports.",
+        "optional": true,
+        "default": [],
+        "type": {
+          "type": "array",
+          "items": "string"
+        }
       }
     ]
   },

@@ -105,9 +105,9 @@ describe('treesynth run with an LLM endpoint', () => {
     for (const s of samples) {
       contracts.GeneratedSample.check(s);
       // The solution step's provenance; every step's model and prompt version is in the lineage.
-      expect(s.provenance).toMatchObject({ model: 'fake-model', promptVersion: 'solution-v1', seed: 42 });
+      expect(s.provenance).toMatchObject({ model: 'fake-model', promptVersion: 'solution-v2', seed: 42 });
       expect(s.lineage!.steps.map((t) => [t.step, t.model, t.promptVersion])).toEqual([
-        ['question', 'fake-model', 'question-v1'], ['analysis', 'fake-model', 'analysis-v1'], ['solution', 'fake-model', 'solution-v1'],
+        ['question', 'fake-model', 'question-v1'], ['analysis', 'fake-model', 'analysis-v1'], ['solution', 'fake-model', 'solution-v2'],
       ]);
       expect(s.question!.selectedNodeIds).toEqual(s.features.map((f) => f.nodeId));
       expect(s.instruction).toContain(s.question!.signature);

@@ -1,6 +1,7 @@
 // Generation in three structured calls: question, analysis, then solution and tests from both.
 import { describe, expect, it } from 'vitest';
 import { generateSample } from '../processors/generate.js';
+import { describeAllowList, loadAllowList } from '../sandbox/packages.js';
 import type { CompleteRequest, LlmResult } from '../llm/client.js';
 import type { PendingPrompt, StructuredModel } from '../llm/model.js';
 import { loadContracts, type GeneratedSample, type SynthesisTask } from '../schemas/contract.js';
@@ -30,6 +31,7 @@ const answers: Record<string, unknown> = {
       { path: 'rank.py', role: 'solution', content: 'def rank_items(csv_text):\n    return []\n' },
       { path: 'test_rank.py', role: 'test', content: 'from rank import rank_items\n\n\ndef test_empty():\n    assert rank_items("") == []\n' },
     ],
+    packages: ['PyYAML', 'numpy', 'numpy'],
   },
 };
 
@@ -57,12 +59,15 @@ describe('generateSample', () => {
     const model = scripted();
     const outcome = await generateSample(task, { access: { model }, concurrency: 1, clock: () => 1 });
     expect(model.requests.map((r) => [r.schema.name, r.promptVersion])).toEqual([
-      ['code_question', 'question-v1'], ['code_analysis', 'analysis-v1'], ['code_solution', 'solution-v1'],
+      ['code_question', 'question-v1'], ['code_analysis', 'analysis-v1'], ['code_solution', 'solution-v2'],
     ]);
     const [, analysisRequest, solutionRequest] = model.requests.map((r) => r.messages.map((m) => m.content).join('\n'));
     expect(analysisRequest).toContain('def rank_items(csv_text: str) -> list[str]');
     expect(solutionRequest).toContain('def rank_items(csv_text: str) -> list[str]');
     expect(solutionRequest).toContain('equal quantities');
+    // The solution step offers the sandbox's allow-list, from sandbox/python-packages.txt.
+    expect(solutionRequest).toContain(`only these are installed: ${describeAllowList(loadAllowList())}`);
+    expect(solutionRequest).toContain('pyyaml (import yaml)');
     expect(outcome?.ok).toBe(true);
     const sample = (outcome as { value: GeneratedSample }).value;
     expect(() => loadContracts().GeneratedSample.check(sample)).not.toThrow();
@@ -72,10 +77,20 @@ describe('generateSample', () => {
     expect(sample.question).toMatchObject({ selectedNodeIds: ['n-sort', 'n-csv'], instruction: 'Rank warehouse items by quantity.' });
     expect(sample.lineage).toEqual({
       treeSeq: 120, taskSeed: 7, taskIndex: 3,
-      steps: ['question', 'analysis', 'solution'].map((step) => ({ step, model: 'm1', promptVersion: `${step}-v1`, cached: false, promptTokens: 100, completionTokens: 10 })),
+      steps: ['question', 'analysis', 'solution'].map((step) => ({ step, model: 'm1', promptVersion: `${step}-v${step === 'solution' ? 2 : 1}`, cached: false, promptTokens: 100, completionTokens: 10 })),
     });
     expect(sample.usage).toEqual({ promptTokens: 300, completionTokens: 30, requests: 3 });
     expect(sample.files.map((f) => f.path)).toEqual(['rank.py', 'test_rank.py']);
+    // As declared, by normalised name and once each; validation checks them against the allow-list.
+    expect(sample.packages).toEqual(['pyyaml', 'numpy']);
+  });
+
+  it('tells a JavaScript task that no packages are installed', async () => {
+    const model = scripted({ code_solution: { files: [{ path: 'rank.js', role: 'solution', content: 'module.exports = {};\n' }, { path: 'rank.test.js', role: 'test', content: "require('node:test');\n" }], packages: [] } });
+    await generateSample({ ...task, targetLanguage: 'javascript' }, { access: { model }, concurrency: 1 });
+    const solutionRequest = model.requests[2]!.messages.map((m) => m.content).join('\n');
+    expect(solutionRequest).toContain(`Packages: none are installed; use Node's built-in modules only and answer "packages": [].`);
+    expect(solutionRequest).not.toContain('numpy');
   });
 
   it('a question that leaves out a mandatory feature is a dead letter naming the step, and nothing more is asked', async () => {

@@ -97,15 +97,15 @@ describe('sandbox', () => {
       expect(r.detail).toMatch(/^a\.ts:\d+:\d+/);
     });
 
-    it('a package the sandbox lacks is missing-package, in Python and in JavaScript', async () => {
+    it('a package outside the allow-list is package-not-allowed, in Python (before the run) and in JavaScript', async () => {
       const p = await sandbox.run('python', py('import numpy_like_pkg_zz as np\n\ndef total(xs):\n    return np.sum(xs)\n', 'from solution import total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n'));
-      expect(p.reason, show(p)).toBe('missing-package');
-      expect(p.detail).toContain('numpy_like_pkg_zz');
+      expect(p.reason, show(p)).toBe('package-not-allowed');
+      expect(p.detail).toContain('solution.py:1 imports "numpy_like_pkg_zz"');
       const j = await sandbox.run('javascript', [
         { path: 'a.js', role: 'solution', content: "const _ = require('lodash-like-zz/fp');\nmodule.exports = { f: () => _.identity(1) };\n" },
         { path: 'a.test.js', role: 'test', content: "const test = require('node:test');\nconst { f } = require('./a.js');\ntest('x', () => f());\n" },
       ]);
-      expect(j.reason, show(j)).toBe('missing-package');
+      expect(j.reason, show(j)).toBe('package-not-allowed');
       expect(j.detail).toContain('"lodash-like-zz"');
     });
 

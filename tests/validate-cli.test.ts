@@ -78,6 +78,7 @@ describe('treesynth validate', () => {
           instruction: SAMPLES[1]!.instruction,
           analysis: 'Fixed the operator.',
           files: [{ path: 'mathlib.py', role: 'solution', content: 'def add(a, b):\n    return a + b\n' }, { path: 'test_mathlib.py', role: 'test', content: TEST_ADD }],
+          packages: [],
         });
       },
     });

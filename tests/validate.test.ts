@@ -60,6 +60,7 @@ describe('validate stage', () => {
             instruction: 'Implement `add(a, b)` returning the sum of two integers. Example: add(2, 3) == 5.',
             analysis: 'The subtraction was the bug; add the operands.',
             files: [{ path: 'mathlib.py', role: 'solution', content: body }, { path: 'test_mathlib.py', role: 'test', content: TEST_ADD }],
+            packages: [],
           }),
           usage: { prompt_tokens: 321, completion_tokens: 54 },
         };
@@ -106,6 +107,8 @@ describe('validate stage', () => {
     expect(prompts[0]).toContain('return a - b');
     expect(prompts[0]).toMatch(/assert -1 == 5/);
     expect(prompts[0]).toContain('test-failure');
+    // It hears what the sample declared; the system message offers the allow-list.
+    expect(prompts[0]).toContain('Packages: (none)');
   });
 
   it('rejects with the final reason after the turns run out, every run recorded', async () => {

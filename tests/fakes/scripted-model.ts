@@ -95,13 +95,14 @@ export function scriptedModel(options: ScriptOptions = {}) {
           extraTests: [{ input: 'add(-1, 1)', expected: '0', reason: 'opposites cancel' }],
         });
       case 'code_solution':
-        return JSON.stringify({ files: sampleFiles(/multi-module/.test(text(request, 'system'))) });
+        return JSON.stringify({ files: sampleFiles(/multi-module/.test(text(request, 'system'))), packages: [] });
       // The debugging turns answer in the whole-sample shape.
       case 'code_sample':
         return JSON.stringify({
           instruction: 'Implement `add(a, b)` returning the sum of two integers. Example: add(2, 3) == 5.',
           analysis: 'Addition is a single operation.',
           files: sampleFiles(/multi-module/.test(text(request, 'system'))),
+          packages: [],
         });
       default:
         return '{}';
