@@ -54,6 +54,14 @@ describeKafka('sample lineage in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGI
     const r = await treesynth(['ingest', corpus, ...target(prefix), '--partitions', '1', '--state', join(dir, `state-${prefix}`), '-q'], dir);
     expect(r.code, r.stderr).toBe(0);
   };
+  /** Waits for the chain to drain; a stage that never does fails with what its processes said. */
+  const settled = async (prefix: string, chain: Array<[string, string]>, processes: Stages[]) => {
+    try {
+      await drained(cluster.admin, prefix, chain, 120_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${processes.map((p) => p.stderr().slice(-3000)).join('\n---\n')}`);
+    }
+  };
   const requestTasks = async (prefix: string, count: number) => {
     const r = await treesynth(['request-tasks', '--count', String(count), ...target(prefix)], dir);
     expect(r.code, r.stderr).toBe(0);
@@ -86,7 +94,7 @@ describeKafka('sample lineage in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGI
     await Promise.all([writer.ready, sampler.ready]);
     await drained(cluster.admin, prefix, [['filter', 'code.files'], ['extract', 'code.accepted'], ['canonicalize', 'features']]);
     await requestTasks(prefix, 4);
-    await drained(cluster.admin, prefix, [['sample', 'tasks.requests'], ['generate', 'tasks']]);
+    await settled(prefix, [['sample', 'tasks.requests'], ['generate', 'tasks']], [writer, sampler]);
     const first = (await cluster.records(prefix, TOPICS.generated)).map((r) => r.value);
     expect(first).toHaveLength(4);
     expectLineage(first);
@@ -108,7 +116,7 @@ describeKafka('sample lineage in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGI
     const all = stages(prefix, 'filter,extract,canonicalize,sample,generate');
     await all.ready;
     await requestTasks(prefix, 6);
-    await drained(cluster.admin, prefix, [['sample', 'tasks.requests'], ['generate', 'tasks']]);
+    await settled(prefix, [['sample', 'tasks.requests'], ['generate', 'tasks']], [all]);
     const later = (await cluster.records(prefix, TOPICS.generated)).map((r) => r.value).filter((s) => !first.some((f) => f.sampleId === s.sampleId));
     expect(later).toHaveLength(6);
     expectLineage(later);
@@ -120,5 +128,5 @@ describeKafka('sample lineage in Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGI
     for (const entry of index.values()) expect(entry.files.map((f) => f.fileId)).not.toContain(oldHash);
     all.child.kill('SIGTERM');
     expect((await all.exited).code).toBe(0);
-  }, 240_000);
+  }, 400_000);
 });
