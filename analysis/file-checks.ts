@@ -206,6 +206,8 @@ export function checkFile(file: SourceFile, options: FilterOptions = {}): Outcom
     lines: stats.lines,
     source: file.source,
     treeKey: typeof treeKey === 'string' ? treeKey : treeKey(language),
+    repository: file.repository ?? null,
+    license: file.license ?? null,
   });
 }
 

@@ -13,6 +13,7 @@
 //  7. sampling: max |z| of realised inclusion vs the exact expectation, defaults (target ≤ 4) (bench/sampling.ts)
 //  8. validation cost: samples/s of the bare test run, of the same tests through the sandbox, and of
 //     the mutation step (bench/validation.ts)
+//  9. lineage: the source index's cost per file, its size, and a retraction's refill (bench/lineage.ts)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +33,7 @@ import { kafkaThroughputBench } from './kafka-throughput.js';
 import { samplingBench } from './sampling.js';
 import { embeddingsBench } from './embeddings.js';
 import { validationBench } from './validation.js';
+import { lineageBench } from './lineage.js';
 
 const cacheDir = join(process.cwd(), '.treesynth', 'bench');
 mkdirSync(cacheDir, { recursive: true });
@@ -229,6 +231,11 @@ if (!only || only === 'sampling') {
   results['sampling'] = r;
   const depths = Object.entries(r.byDepth).map(([d, v]) => `depth ${d}: ${v.maxZ} over ${v.nodes} nodes`).join(', ');
   console.log(`sampling: ${r.tasks} tasks from a tree of ${r.nodes} nodes (${r.files} stdlib files), defaults: max |z| ${r.maxZ} vs the exact expectation (target ≤ 4; ${depths}); formula alone (boost 0): ${r.formulaAloneMaxZ}; ${r.tasksPerSecond} tasks/s`);
+}
+if (!only || only === 'lineage') {
+  const r = lineageBench(Number(process.env['BENCH_LINEAGE_FILES'] ?? 100_000));
+  results['lineage'] = r;
+  console.log(`lineage: ${r.files} files: ${r.addMicrosPerFile} µs/file, ${r.keptFiles} files kept over ${r.indexedNodes} nodes; retraction ${r.randomRetractionMs} ms (refilling a hot node: ${r.refillRetractionMs} ms)`);
 }
 if (!only || only === 'validation') {
   const r = await validationBench(cacheDir, Number(process.env['BENCH_VALIDATION_SAMPLES'] ?? 24));

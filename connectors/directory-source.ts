@@ -11,6 +11,7 @@ import { languageFromExtension, languageFromShebang } from '../schemas/languages
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { pseudoFilesystem } from './filesystems.js';
 import { readGitTree, listGitTree } from './git-tree-source.js';
+import { directoryMetadata, type SourceMetadata } from './source-metadata.js';
 
 export const SOURCE_STAGE = 'source';
 
@@ -271,6 +272,7 @@ async function readOne(
   source: string,
   position: number,
   maxReadBytes: number,
+  metadata: SourceMetadata,
 ): Promise<Outcome<SourceFile>> {
   const unreadable = (code: string): Outcome<SourceFile> =>
     reject({ stage: SOURCE_STAGE, reason: 'unreadable', detail: `cannot read file: ${code}`, path: item.rel, source, position });
@@ -299,6 +301,8 @@ async function readOne(
       source,
       position,
       readAt: Date.now(),
+      repository: metadata.repository,
+      license: metadata.license,
     });
   } catch (error) {
     return unreadable(errorCode(error));
@@ -310,6 +314,8 @@ async function readOne(
 async function* readWorkTree(root: string, options: DirectorySourceOptions): AsyncGenerator<Outcome<SourceFile>> {
   const maxReadBytes = options.maxReadBytes ?? DEFAULT_MAX_READ_BYTES;
   let position = 0;
+  // Looked up once the walk has found the root (a missing root fails the walk, not this).
+  let metadata: SourceMetadata | undefined;
   for await (const item of walk(root, options)) {
     position += 1;
     if (options.only && !options.only(item.rel)) continue;
@@ -327,7 +333,8 @@ async function* readWorkTree(root: string, options: DirectorySourceOptions): Asy
     } else if (item.kind === 'pseudo') {
       yield reject({ stage: SOURCE_STAGE, reason: 'pseudo-filesystem', detail: `on ${item.fs}, a kernel interface, not code: not read`, path: item.rel, source: root, position });
     } else {
-      yield await readOne(item, root, position, maxReadBytes);
+      metadata ??= await directoryMetadata(root);
+      yield await readOne(item, root, position, maxReadBytes, metadata);
     }
   }
 }

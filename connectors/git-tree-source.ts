@@ -17,6 +17,7 @@ import {
   tooLarge,
   type SourceRules,
 } from './directory-source.js';
+import { gitTreeMetadata, type SourceMetadata } from './source-metadata.js';
 
 export type GitTreeSourceOptions = SourceRules;
 
@@ -206,9 +207,11 @@ export async function* readGitTree(
   const source = `${repoDir}@${ref}`;
   let catFile: GitProcess | undefined;
   let position = 0;
+  let metadata: SourceMetadata | undefined;
   try {
     for await (const entry of treeBlobs(repoDir, ref, options)) {
       position += 1;
+      metadata ??= await gitTreeMetadata(repoDir, ref);
       if (entry.size > maxReadBytes) {
         yield tooLarge(entry.path, source, position, entry.size, maxReadBytes);
         continue;
@@ -245,6 +248,8 @@ export async function* readGitTree(
         source,
         position,
         readAt: Date.now(),
+        repository: metadata.repository,
+        license: metadata.license,
       });
     }
   } finally {

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { SourceFile } from '../schemas/contract.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 import { DEFAULT_MAX_READ_BYTES, SOURCE_STAGE, formatBytes, languageHintFor, statInput } from './directory-source.js';
+import { MAX_METADATA_CHARS } from './source-metadata.js';
 
 export interface JsonlSourceOptions extends JsonlReadLimits {
   /** Gunzip the file; default: when the name ends in `.gz`. */
@@ -18,6 +19,10 @@ export interface JsonlSourceOptions extends JsonlReadLimits {
 export const CONTENT_FIELDS = ['content', 'text', 'code'] as const;
 export const PATH_FIELDS = ['path', 'max_stars_repo_path', 'filepath', 'file_path', 'name'] as const;
 export const LANGUAGE_FIELDS = ['language', 'lang'] as const;
+/** Where the file came from, as corpora name it (The Stack: max_stars_repo_name, max_stars_repo_licenses). */
+export const REPOSITORY_FIELDS = ['repository', 'repo', 'repo_name', 'max_stars_repo_name'] as const;
+/** A string, or a list of them (The Stack lists every licence it found), joined with ", ". */
+export const LICENSE_FIELDS = ['license', 'licenses', 'max_stars_repo_licenses'] as const;
 /** Raw bytes, base64; wins over the text fields so binary files can be represented. */
 export const BASE64_CONTENT_FIELD = 'content_base64';
 
@@ -29,6 +34,25 @@ function firstString(record: Record<string, unknown>, fields: readonly string[],
     if (typeof value === 'string' && (!nonEmpty || value !== '')) return value;
   }
   return null;
+}
+
+/**
+ * The first of `fields` the line has (null or absent ones skipped), as a trimmed string; an
+ * error message when it is there but not a short string (or, with `lists`, list of strings).
+ */
+function metadataField(record: Record<string, unknown>, fields: readonly string[], lists: boolean): { value: string | null } | { error: string } {
+  for (const field of fields) {
+    const raw = record[field];
+    if (raw === undefined || raw === null) continue;
+    const parts = lists && Array.isArray(raw) ? raw : [raw];
+    if (!parts.every((p): p is string => typeof p === 'string')) {
+      return { error: `field "${field}" must be a string${lists ? ' or a list of strings' : ''}, not ${JSON.stringify(raw).slice(0, 80)}` };
+    }
+    const value = parts.map((p) => p.trim()).filter(Boolean).join(', ');
+    if (value.length > MAX_METADATA_CHARS) return { error: `field "${field}" is ${value.length} characters, over ${MAX_METADATA_CHARS}` };
+    if (value !== '') return { value };
+  }
+  return { value: null };
 }
 
 /** The SourceFile of one non-blank line, or the reason it is not one. Pure apart from `readAt`. */
@@ -65,6 +89,11 @@ export function parseJsonlLine(line: string, file: string, lineNumber: number, r
 
   const path = firstString(record, PATH_FIELDS, true) ?? `${file}:${lineNumber}`;
   const language = firstString(record, LANGUAGE_FIELDS, true);
+  // Lineage metadata is published with samples: a value that is not a name is refused here, with the line.
+  const repository = metadataField(record, REPOSITORY_FIELDS, false);
+  if ('error' in repository) return bad('invalid-metadata', `line ${lineNumber}: ${repository.error}`);
+  const license = metadataField(record, LICENSE_FIELDS, true);
+  if ('error' in license) return bad('invalid-metadata', `line ${lineNumber}: ${license.error}`);
   return accept({
     path,
     content,
@@ -73,6 +102,8 @@ export function parseJsonlLine(line: string, file: string, lineNumber: number, r
     source: file,
     position: lineNumber,
     readAt,
+    repository: repository.value,
+    license: license.value,
   });
 }
 

@@ -8,10 +8,13 @@
 // Retracting a file (Kafka mode: it changed or was deleted) takes that +1 back from the same
 // nodes; a counted node whose frequency reaches zero is retired (stores/tree-store.ts): kept
 // with frequency 0 so its id and spellings stay stable, never sampled.
+// With a source index, the file is also recorded under every node it mentioned (and taken out
+// on retraction), so tasks can name the files behind their features (stores/source-index.ts).
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
 import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
+import type { SourceContribution, SourceIndex } from '../stores/source-index.js';
 import { ROOT_ID, type TreeStore } from '../stores/tree-store.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
 
@@ -24,6 +27,8 @@ export interface CanonicalizeConfig {
   threshold: number;
   /** Labels longer than this are cut; they are phrases, not prose. */
   maxLabelChars?: number;
+  /** Lineage: which files mentioned each node; absent, none is kept. */
+  sources?: SourceIndex;
 }
 
 export interface LabelCounts {
@@ -86,11 +91,22 @@ export async function canonicalizeFeatureSet(set: FeatureSet, config: Canonicali
   }
   for (const id of mentioned) target.tree.addFrequency(id, 1);
   mergeAcrossParents(target.tree, created);
+  config.sources?.add(set.treeKey, { fileId: set.fileId, path: set.path, repository: set.repository ?? null, license: set.license ?? null }, [...mentioned]);
   return { fileId: set.fileId, treeKey: set.treeKey, changes: target.tree.flush(set.fileId), labels: counts, nodeIds: [...mentioned], retracted: false };
 }
 
-/** Takes back what a file added (its `nodeIds`, each -1): the tree changes with cause `retract:<fileId>`. */
-export function retractContribution(trees: FeatureTrees, contribution: { fileId: string; treeKey: string; nodeIds: readonly string[] }): CanonicalizedFile {
+/** The source index and every live file's contribution, from which it refills a node that lost a kept file. */
+export interface RetractionLineage {
+  sources: SourceIndex;
+  remaining: () => Iterable<SourceContribution>;
+}
+
+/**
+ * Takes back what a file added (its `nodeIds`, each -1): the tree changes with cause
+ * `retract:<fileId>`. With `lineage`, the file also leaves the source index.
+ */
+export function retractContribution(trees: FeatureTrees, contribution: { fileId: string; treeKey: string; nodeIds: readonly string[] }, lineage?: RetractionLineage): CanonicalizedFile {
+  lineage?.sources.remove(contribution.treeKey, contribution.fileId, contribution.nodeIds, lineage.remaining);
   const { tree } = trees.get(contribution.treeKey);
   // A node merged into another since (same feature, other parent) took its counts along: follow it.
   for (const id of contribution.nodeIds.map((n) => tree.resolveId(n))) {

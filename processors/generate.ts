@@ -128,7 +128,7 @@ export async function generateSample(task: SynthesisTask, config: GenerateConfig
         signature: question.signature,
         examples: question.examples.map((e) => ({ input: e.input, output: e.output })),
       },
-      lineage: { treeSeq: task.treeSeq, taskSeed: task.seed, taskIndex: task.index, steps },
+      lineage: { treeSeq: task.treeSeq, taskSeed: task.seed, taskIndex: task.index, steps, sources: (task.sources ?? []).map((s) => ({ ...s, nodeIds: [...s.nodeIds] })) },
     });
   } catch (error) {
     if (error instanceof StepFailed) return error.outcome;

@@ -2,11 +2,14 @@
 // feature tree (stores/tree-sampling.ts: p ∝ f^(1/T) without replacement, coverage-aware), its
 // level drawn from the mix unless the request names one. Seeded by (seed, request index). A
 // request whose tree lacks a required feature is rejected with that reason: the task could not
-// use it.
+// use it. With a source index, the task names the files behind its features (its lineage): up to
+// `sourcesPerFeature` per feature, the lowest content hashes, so the same tree state gives the same.
 import { createHash } from 'node:crypto';
 import { map, type OperatorFunction } from 'rxjs';
-import type { SynthesisTask, TaskFeature, TaskLevel, TaskRequest } from '../schemas/contract.js';
+import type { SynthesisTask, TaskFeature, TaskLevel, TaskRequest, TaskSource } from '../schemas/contract.js';
 import type { FeatureTrees } from '../stores/feature-trees.js';
+import type { SourceIndex } from '../stores/source-index.js';
+import type { TreeStore } from '../stores/tree-store.js';
 import type { StudentStore } from '../stores/student-store.js';
 import { missingPaths, sampleSubtree, type LevelShape, type SubtreeSampling } from '../stores/tree-sampling.js';
 import { accept, reject, type Outcome } from '../schemas/outcome.js';
@@ -25,7 +28,26 @@ export interface SamplerConfig extends SubtreeSampling {
   targetLanguage: string;
   /** The student's weak areas: nodes where it fails more often weigh more. */
   student?: StudentStore;
+  /** Lineage: the files behind each node; absent, tasks name none. */
+  sources?: SourceIndex;
+  /** Files named per feature at most (default DEFAULT_SOURCES_PER_FEATURE). */
+  sourcesPerFeature?: number;
   clock?: () => number;
+}
+
+export const DEFAULT_SOURCES_PER_FEATURE = 3;
+
+/** The files behind the features, each once with the feature node ids it fed, in the order of the features. */
+export function taskSources(tree: TreeStore, sources: SourceIndex, features: readonly TaskFeature[], perFeature: number = DEFAULT_SOURCES_PER_FEATURE): TaskSource[] {
+  const byFile = new Map<string, TaskSource>();
+  for (const feature of features) {
+    for (const file of sources.filesOf(tree, feature.nodeId, perFeature)) {
+      let entry = byFile.get(file.fileId);
+      if (!entry) byFile.set(file.fileId, (entry = { fileId: file.fileId, path: file.path, repository: file.repository, license: file.license, nodeIds: [] }));
+      if (!entry.nodeIds.includes(feature.nodeId)) entry.nodeIds.push(feature.nodeId);
+    }
+  }
+  return [...byFile.values()];
 }
 
 function pickLevel(mix: Record<TaskLevel, number>, random: () => number): TaskLevel {
@@ -79,6 +101,7 @@ export function sampleTask(request: TaskRequest, config: SamplerConfig): Outcome
     features,
     treeSeq: tree.seq,
     createdAt: (config.clock ?? Date.now)(),
+    sources: config.sources ? taskSources(tree, config.sources, features, config.sourcesPerFeature) : [],
   });
 }
 

@@ -118,6 +118,43 @@ export interface QualityFigures {
   rejections: RejectionFigures;
   timeline: Timeline | null;
   judge: JudgeFigures | null;
+  lineage: LineageFigures;
+}
+
+/** Where the samples came from: the source files their lineage names, and those files' licences. */
+export interface LineageFigures {
+  /** Samples whose lineage names at least one source file. */
+  samplesWithSources: number;
+  /** Distinct source files (by content hash) named, and distinct repositories. */
+  files: number;
+  repositories: number;
+  /** Distinct files per licence (null: not known), most first. */
+  byLicense: Array<{ license: string | null; files: number }>;
+}
+
+/** Counts the source files samples name, each file once. */
+class LineageCounter {
+  #withSources = 0;
+  readonly #licenceOf = new Map<string, string | null>();
+  readonly #repositories = new Set<string>();
+
+  add(sample: GeneratedSample): void {
+    const sources = sample.lineage?.sources ?? [];
+    if (sources.length > 0) this.#withSources += 1;
+    for (const s of sources) {
+      this.#licenceOf.set(s.fileId, s.license);
+      if (s.repository !== null) this.#repositories.add(s.repository);
+    }
+  }
+
+  result(): LineageFigures {
+    const byLicense = new Map<string | null, number>();
+    for (const licence of this.#licenceOf.values()) byLicense.set(licence, (byLicense.get(licence) ?? 0) + 1);
+    return {
+      samplesWithSources: this.#withSources, files: this.#licenceOf.size, repositories: this.#repositories.size,
+      byLicense: [...byLicense].map(([license, files]) => ({ license, files })).sort((a, b) => b.files - a.files || String(a.license).localeCompare(String(b.license))),
+    };
+  }
 }
 
 export interface Measured {
@@ -142,6 +179,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
   const passes = new PassRateCounter();
   const mutation = new MutationScoreCounter();
   const rejections = new RejectionCounter();
+  const lineage = new LineageCounter();
   const ngrams = (options.ngrams ?? [1, 2, 3]).map((n) => new DistinctNgramCounter(n));
   const instructions = new Reservoir<string>(options.maxInstructions ?? 20_000, random);
   const toJudge = new Reservoir<GeneratedSample>(options.judge?.samples ?? 0, seededRandom(mixSeed(seed, 2)));
@@ -163,6 +201,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
       features.add(sample.features);
       passes.addSample(sample);
       mutation.add(sample);
+      lineage.add(sample);
       for (const counter of ngrams) counter.add(sample.instruction);
       instructions.add(sample.instruction);
       if (options.judge) toJudge.add(sample);
@@ -216,6 +255,7 @@ export async function measure(sources: readonly RunSource[], options: MeasureOpt
     rejections: rejections.result(CONTAMINATED_REASON),
     timeline: timeline(stamps, sources[0]?.summary ?? null),
     judge,
+    lineage: lineage.result(),
   };
   return { figures, hits: { samples: sampleHits, tasks: taskHits }, tree };
 }

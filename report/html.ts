@@ -319,6 +319,19 @@ function rejectionSection(f: QualityFigures): string {
   );
 }
 
+function lineageSection(f: QualityFigures): string {
+  const l = f.lineage;
+  if (f.counts.samples === 0) return section('lineage', 'Source lineage', note('No samples.'));
+  if (l.files === 0) return section('lineage', 'Source lineage', note('No sample names its source files (samples generated before lineage was recorded, or only evolved features).'));
+  return section(
+    'lineage',
+    'Source lineage',
+    `<p class="lead">${int(l.samplesWithSources)} of ${int(f.counts.samples)} samples name the source files behind their features: ${int(l.files)} distinct files from ${int(l.repositories)} known repositor${l.repositories === 1 ? 'y' : 'ies'}.</p>` +
+      table(['Licence', 'Files'], l.byLicense.map((x) => [x.license === null ? '<span class="muted">unknown</span>' : `<code>${esc(x.license)}</code>`, int(x.files)]), { numeric: [1] }) +
+      note('Each sample’s files, with path, content hash, repository and licence, are in its <code>lineage.sources</code>.'),
+  );
+}
+
 function cumulativeSection(r: QualityReport): string {
   const c = r.cumulative;
   if (!c) return '';
@@ -413,7 +426,7 @@ export function renderReport(r: QualityReport, picture: ClientNode | null): stri
   const f = r.figures;
   const navItems: Array<[string, string]> = [
     ['tree', 'Tree'], ['throughput', 'Throughput'], ['tokens', 'Tokens'], ['pass-rates', 'Pass rates'], ['adequacy', 'Test adequacy'], ['complexity', 'Complexity'],
-    ['diversity', 'Diversity'], ['judge', 'Judge'], ...(r.student ? [['student', 'Student'] as [string, string]] : []), ['rejections', 'Rejections'], ...(r.cumulative ? [['cumulative', 'Cumulative'] as [string, string]] : []),
+    ['diversity', 'Diversity'], ['judge', 'Judge'], ...(r.student ? [['student', 'Student'] as [string, string]] : []), ['rejections', 'Rejections'], ['lineage', 'Lineage'], ...(r.cumulative ? [['cumulative', 'Cumulative'] as [string, string]] : []),
   ];
   const problems = f.counts.unreadable > 0 ? note(`${int(f.counts.unreadable)} lines of the run’s files were not valid records and were skipped.`) : '';
   return `<!doctype html>
@@ -440,6 +453,7 @@ ${diversitySection(f)}
 ${judgeSection(r)}
 ${studentSection(r)}
 ${rejectionSection(f)}
+${lineageSection(f)}
 ${cumulativeSection(r)}
 <footer>${r.notes.map((n) => esc(n)).join('<br>')}${r.notes.length > 0 ? '<br>' : ''}Every figure on this page is in <code>quality.json</code> next to it.</footer>
 </main>

@@ -13,6 +13,10 @@ export interface CodeFile {
   source: string;
   /** Which feature tree this file feeds; the partition key of the stateful stages. */
   treeKey: string;
+  /** The repository the file came from (its git remote, or the JSONL line's repository field); null when the source does not say. */
+  repository?: null | string;
+  /** The licence of that repository: an SPDX id where a licence file identified it, or as the JSONL line names it; null when not known. */
+  license?: null | string;
 }
 /** What one file's content added to its feature tree: the nodes whose frequency it raised by one. The tree writer's changelog, keyed by treeKey/fileId on a compacted topic, so a retraction subtracts exactly what was added; a retracted file is a tombstone. The key treeKey/#intake carries the tree's intake counter instead (nodeIds empty). */
 export interface Contribution {
@@ -23,6 +27,10 @@ export interface Contribution {
   nodeIds: Array<string>;
   /** Files the tree had taken in when this one came (1 for the first), counting every version; never goes down, so per-file task requests never repeat an index. */
   intake: number;
+  /** Where the file was read (null on the counter record and on records written before lineage): with the two below, what a sample's lineage names. */
+  path?: null | string;
+  repository?: null | string;
+  license?: null | string;
 }
 /** A request to evolve a feature tree once: sample a subtree and ask the model to expand it in depth and breadth. */
 export interface EvolutionRequest {
@@ -52,6 +60,10 @@ export interface FeatureSet {
   purpose: null | string;
   scenario: null | string;
   extractedAt: number;
+  /** The repository the file came from (its git remote, or the JSONL line's repository field); null when the source does not say. */
+  repository?: null | string;
+  /** The licence of that repository: an SPDX id where a licence file identified it, or as the JSONL line names it; null when not known. */
+  license?: null | string;
 }
 export type TaskLevel = "function" | "file" | "multi_file";
 export const TaskLevelValues = ["function","file","multi_file"] as const;
@@ -158,6 +170,17 @@ export interface GenerationStep {
   promptTokens: number;
   completionTokens: number;
 }
+/** A source file whose features the task combines: what it was, where it came from, and which of the task's features it fed. */
+export interface TaskSource {
+  /** Content hash (sha256, hex) of the file. */
+  fileId: string;
+  path: string;
+  repository: null | string;
+  /** SPDX id where known. */
+  license: null | string;
+  /** The task's feature node ids this file mentioned. */
+  nodeIds: Array<string>;
+}
 export interface SampleLineage {
   /** Tree version the task was sampled from. */
   treeSeq: number;
@@ -167,6 +190,8 @@ export interface SampleLineage {
   taskIndex: number;
   /** The generation steps in order: question, analysis, solution. */
   steps: Array<GenerationStep>;
+  /** The source files that fed the sample's features (path, content hash, repository and licence where known, and which feature node ids each fed), as its task carried them; empty for samples generated before lineage named files. */
+  sources?: Array<TaskSource>;
 }
 /** A generated instruction-tuning sample: task, analysis, solution and tests as files, with provenance. */
 export interface GeneratedSample {
@@ -190,6 +215,21 @@ export interface GeneratedSample {
   lineage?: null | SampleLineage;
   /** Packages beyond the standard library the sample uses (normalised distribution names, e.g. numpy, pyyaml), each on the sandbox's allow-list (sandbox/python-packages.txt; none for JavaScript/TypeScript): what generation declared, and once validated, the allow-listed ones it declares or imports. */
   packages?: Array<string>;
+}
+export interface SourceRef {
+  /** Content hash (sha256, hex) of the file. */
+  fileId: string;
+  path: string;
+  repository: null | string;
+  license: null | string;
+}
+/** Files that mentioned one tree node, as far as lineage keeps them: the few with the lowest content hashes (a bounded, order-independent choice), the node's frequency counting them all. The changelog of the tree writer's source index, keyed treeKey/nodeId on a compacted topic; an empty list means no live file mentions the node any more. */
+export interface NodeSources {
+  treeKey: string;
+  /** The node as files mentioned it; a node merged since is looked up under the node it went into. */
+  nodeId: string;
+  /** Lowest content hash first. */
+  files: Array<SourceRef>;
 }
 /** The filter stage's changelog: which content a live path holds. Keyed by path on a compacted topic; a deleted path (or one whose content stopped passing) is a tombstone, so the topic keeps one record per live path. */
 export interface PathEntry {
@@ -229,6 +269,10 @@ export interface SourceFile {
   position: number;
   /** Epoch milliseconds. */
   readAt: number;
+  /** The repository the file came from (its git remote, or the JSONL line's repository field); null when the source does not say. */
+  repository?: null | string;
+  /** The licence of that repository: an SPDX id where a licence file identified it, or as the JSONL line names it; null when not known. */
+  license?: null | string;
 }
 /** A student model's answer to a validated task, run against the teacher's tests: one update of the sampler's weak-area counts (the student store's changelog). */
 export interface StudentAttempt {
@@ -261,6 +305,8 @@ export interface SynthesisTask {
   /** Tree version the task was sampled from. */
   treeSeq: number;
   createdAt: number;
+  /** Lineage: files that fed the task's features, a few per feature (lowest content hashes), in the order of the features they fed; empty for evolved features and for tasks sampled before lineage was recorded. */
+  sources?: Array<TaskSource>;
 }
 /** A request to the sampler for one synthesis task: sent by the runner at the end of a local run, or periodically as the tree grows. */
 export interface TaskRequest {
@@ -313,6 +359,7 @@ export interface Records {
   EvolutionRequest: EvolutionRequest;
   FeatureSet: FeatureSet;
   GeneratedSample: GeneratedSample;
+  NodeSources: NodeSources;
   PathEntry: PathEntry;
   Rejection: Rejection;
   SourceFile: SourceFile;
@@ -365,6 +412,26 @@ export const avroSchemas: Record<RecordName, object> = {
         "name": "treeKey",
         "type": "string",
         "doc": "Which feature tree this file feeds; the partition key of the stateful stages."
+      },
+      {
+        "name": "repository",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "The repository the file came from (its git remote, or the JSONL line's repository field); null when the source does not say."
+      },
+      {
+        "name": "license",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "The licence of that repository: an SPDX id where a licence file identified it, or as the JSONL line names it; null when not known."
       }
     ]
   },
@@ -395,6 +462,34 @@ export const avroSchemas: Record<RecordName, object> = {
         "name": "intake",
         "type": "long",
         "doc": "Files the tree had taken in when this one came (1 for the first), counting every version; never goes down, so per-file task requests never repeat an index."
+      },
+      {
+        "name": "path",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "Where the file was read (null on the counter record and on records written before lineage): with the two below, what a sample's lineage names."
+      },
+      {
+        "name": "repository",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true
+      },
+      {
+        "name": "license",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true
       }
     ]
   },
@@ -503,6 +598,26 @@ export const avroSchemas: Record<RecordName, object> = {
       {
         "name": "extractedAt",
         "type": "long"
+      },
+      {
+        "name": "repository",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "The repository the file came from (its git remote, or the JSONL line's repository field); null when the source does not say."
+      },
+      {
+        "name": "license",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "The licence of that repository: an SPDX id where a licence file identified it, or as the JSONL line names it; null when not known."
       }
     ]
   },
@@ -968,6 +1083,56 @@ export const avroSchemas: Record<RecordName, object> = {
                     ]
                   }
                 }
+              },
+              {
+                "name": "sources",
+                "optional": true,
+                "default": [],
+                "doc": "The source files that fed the sample's features (path, content hash, repository and licence where known, and which feature node ids each fed), as its task carried them; empty for samples generated before lineage named files.",
+                "type": {
+                  "type": "array",
+                  "items": {
+                    "type": "record",
+                    "name": "TaskSource",
+                    "doc": "A source file whose features the task combines: what it was, where it came from, and which of the task's features it fed.",
+                    "fields": [
+                      {
+                        "name": "fileId",
+                        "type": "string",
+                        "doc": "Content hash (sha256, hex) of the file."
+                      },
+                      {
+                        "name": "path",
+                        "type": "string"
+                      },
+                      {
+                        "name": "repository",
+                        "type": [
+                          "null",
+                          "string"
+                        ],
+                        "default": null
+                      },
+                      {
+                        "name": "license",
+                        "type": [
+                          "null",
+                          "string"
+                        ],
+                        "default": null,
+                        "doc": "SPDX id where known."
+                      },
+                      {
+                        "name": "nodeIds",
+                        "type": {
+                          "type": "array",
+                          "items": "string"
+                        },
+                        "doc": "The task's feature node ids this file mentioned."
+                      }
+                    ]
+                  }
+                }
               }
             ]
           }
@@ -982,6 +1147,61 @@ export const avroSchemas: Record<RecordName, object> = {
           "type": "array",
           "items": "string"
         }
+      }
+    ]
+  },
+  "NodeSources": {
+    "type": "record",
+    "name": "NodeSources",
+    "namespace": "treesynth",
+    "doc": "Files that mentioned one tree node, as far as lineage keeps them: the few with the lowest content hashes (a bounded, order-independent choice), the node's frequency counting them all. The changelog of the tree writer's source index, keyed treeKey/nodeId on a compacted topic; an empty list means no live file mentions the node any more.",
+    "fields": [
+      {
+        "name": "treeKey",
+        "type": "string"
+      },
+      {
+        "name": "nodeId",
+        "type": "string",
+        "doc": "The node as files mentioned it; a node merged since is looked up under the node it went into."
+      },
+      {
+        "name": "files",
+        "type": {
+          "type": "array",
+          "items": {
+            "type": "record",
+            "name": "SourceRef",
+            "fields": [
+              {
+                "name": "fileId",
+                "type": "string",
+                "doc": "Content hash (sha256, hex) of the file."
+              },
+              {
+                "name": "path",
+                "type": "string"
+              },
+              {
+                "name": "repository",
+                "type": [
+                  "null",
+                  "string"
+                ],
+                "default": null
+              },
+              {
+                "name": "license",
+                "type": [
+                  "null",
+                  "string"
+                ],
+                "default": null
+              }
+            ]
+          }
+        },
+        "doc": "Lowest content hash first."
       }
     ]
   },
@@ -1114,6 +1334,26 @@ export const avroSchemas: Record<RecordName, object> = {
         "name": "readAt",
         "type": "long",
         "doc": "Epoch milliseconds."
+      },
+      {
+        "name": "repository",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "The repository the file came from (its git remote, or the JSONL line's repository field); null when the source does not say."
+      },
+      {
+        "name": "license",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "optional": true,
+        "doc": "The licence of that repository: an SPDX id where a licence file identified it, or as the JSONL line names it; null when not known."
       }
     ]
   },
@@ -1255,6 +1495,56 @@ export const avroSchemas: Record<RecordName, object> = {
       {
         "name": "createdAt",
         "type": "long"
+      },
+      {
+        "name": "sources",
+        "optional": true,
+        "default": [],
+        "doc": "Lineage: files that fed the task's features, a few per feature (lowest content hashes), in the order of the features they fed; empty for evolved features and for tasks sampled before lineage was recorded.",
+        "type": {
+          "type": "array",
+          "items": {
+            "type": "record",
+            "name": "TaskSource",
+            "doc": "A source file whose features the task combines: what it was, where it came from, and which of the task's features it fed.",
+            "fields": [
+              {
+                "name": "fileId",
+                "type": "string",
+                "doc": "Content hash (sha256, hex) of the file."
+              },
+              {
+                "name": "path",
+                "type": "string"
+              },
+              {
+                "name": "repository",
+                "type": [
+                  "null",
+                  "string"
+                ],
+                "default": null
+              },
+              {
+                "name": "license",
+                "type": [
+                  "null",
+                  "string"
+                ],
+                "default": null,
+                "doc": "SPDX id where known."
+              },
+              {
+                "name": "nodeIds",
+                "type": {
+                  "type": "array",
+                  "items": "string"
+                },
+                "doc": "The task's feature node ids this file mentioned."
+              }
+            ]
+          }
+        }
       }
     ]
   },

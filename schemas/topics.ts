@@ -29,6 +29,8 @@ export const TOPICS = {
   treeChanges: topic({ name: 'tree.nodes', record: 'TreeNodeChange', key: (r) => `${r.treeKey}/${r.nodeId}`, cleanupPolicy: 'compact' }),
   /** The tree writer's record of what each file added, so retracting it subtracts exactly that. */
   contributions: topic({ name: 'tree.contributions', record: 'Contribution', key: (r) => `${r.treeKey}/${r.fileId}`, cleanupPolicy: 'compact' }),
+  /** Lineage: the few files behind each node (NodeSources), written with the tree changes; the sample stage reads it. */
+  sources: topic({ name: 'tree.sources', record: 'NodeSources', key: (r) => `${r.treeKey}/${r.nodeId}`, cleanupPolicy: 'compact' }),
   evolutionRequests: topic({ name: 'tree.evolve', record: 'EvolutionRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   taskRequests: topic({ name: 'tasks.requests', record: 'TaskRequest', key: (r) => r.treeKey, cleanupPolicy: 'delete' }),
   tasks: topic({ name: 'tasks', record: 'SynthesisTask', key: (r) => r.taskId, cleanupPolicy: 'delete' }),

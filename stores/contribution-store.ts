@@ -3,6 +3,14 @@
 // (files taken in, every version counted), which never goes down. Restored from the compacted
 // tree.contributions changelog, written in the same transaction as the tree changes.
 import type { Contribution } from '../schemas/contract.js';
+import type { SourceContribution } from './source-index.js';
+
+/** Where a file came from, as its contribution keeps it for lineage. */
+export interface ContributionSource {
+  path: string;
+  repository: string | null;
+  license: string | null;
+}
 
 /** The fileId of a tree's counter record on the changelog. */
 export const INTAKE_ID = '#intake';
@@ -26,10 +34,13 @@ export class ContributionStore {
   }
 
   /** Records a file's contribution and advances its tree's intake; returns the stored record. */
-  add(treeKey: string, fileId: string, nodeIds: readonly string[]): Contribution {
+  add(treeKey: string, fileId: string, nodeIds: readonly string[], source?: ContributionSource): Contribution {
     const intake = this.intake(treeKey) + 1;
     this.#intake.set(treeKey, intake);
-    const contribution: Contribution = { fileId, treeKey, nodeIds: [...nodeIds], intake };
+    const contribution: Contribution = {
+      fileId, treeKey, nodeIds: [...nodeIds], intake,
+      ...(source ? { path: source.path, repository: source.repository, license: source.license } : {}),
+    };
     this.#byFile.set(fileId, contribution);
     return contribution;
   }
@@ -39,6 +50,14 @@ export class ContributionStore {
     const contribution = this.#byFile.get(fileId);
     this.#byFile.delete(fileId);
     return contribution;
+  }
+
+  /** The live files of a tree with the nodes each mentioned, for lineage (records from before lineage, without a path, are left out). */
+  *sources(treeKey: string): IterableIterator<SourceContribution> {
+    for (const c of this.#byFile.values()) {
+      if (c.treeKey !== treeKey || typeof c.path !== 'string') continue;
+      yield { file: { fileId: c.fileId, path: c.path, repository: c.repository ?? null, license: c.license ?? null }, nodeIds: c.nodeIds };
+    }
   }
 
   /** The counter record of a tree, as the changelog carries it. */

@@ -37,6 +37,27 @@ describe('training formats', () => {
     expect(record['output']).toContain('`test_add.py`');
   });
 
+  it('carries the sample\'s lineage beside the training fields (source files, node ids, models), unless asked not to', () => {
+    const withLineage: GeneratedSample = {
+      ...sample('s1', true),
+      features: [{ nodeId: 'n1', path: ['algorithm', 'sorting'], frequency: 2, mandatory: true }],
+      lineage: {
+        treeSeq: 9, taskSeed: 1, taskIndex: 0, steps: [{ step: 'solution', model: 'm', promptVersion: 'solution-v1', cached: false, promptTokens: 1, completionTokens: 1 }],
+        sources: [{ fileId: 'f'.repeat(64), path: 'src/sort.py', repository: 'https://github.com/acme/sort', license: 'BSD-3-Clause', nodeIds: ['n1'] }],
+      },
+    };
+    for (const format of ['chat', 'instruction'] as const) {
+      expect(toTrainingRecord(withLineage, format, { includeTests: false })['lineage']).toEqual({
+        treeKey: 'all', features: [{ nodeId: 'n1', path: ['algorithm', 'sorting'] }], treeSeq: 9,
+        sources: [{ fileId: 'f'.repeat(64), path: 'src/sort.py', repository: 'https://github.com/acme/sort', license: 'BSD-3-Clause', nodeIds: ['n1'] }],
+        steps: [{ step: 'solution', model: 'm', promptVersion: 'solution-v1' }],
+      });
+      expect(toTrainingRecord(withLineage, format, { includeTests: false, lineage: false })).not.toHaveProperty('lineage');
+    }
+    // A sample from before lineage: what it has, and no files.
+    expect(toTrainingRecord(sample('s2', true), 'chat', { includeTests: false })['lineage']).toMatchObject({ sources: [], treeSeq: null, steps: [] });
+  });
+
   it('exports a samples file, skipping unvalidated samples on request and reporting bad lines', async () => {
     const input = join(dir, 'samples.jsonl');
     writeFileSync(input, [JSON.stringify(sample('a', true)), 'not json', JSON.stringify(sample('b', false)), JSON.stringify({ sampleId: 'x' }), ''].join('\n'));

@@ -42,6 +42,9 @@ describe('checkFile accepts', () => {
       lines: 2,
       source: 'corpus',
       treeKey: 'all',
+      // The source named neither: lineage says so rather than leaving them out.
+      repository: null,
+      license: null,
     });
   });
 

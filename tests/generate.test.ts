@@ -13,6 +13,10 @@ const task: SynthesisTask = {
     { nodeId: 'n-csv', path: ['data processing', 'csv parsing'], frequency: 2, mandatory: false },
     { nodeId: 'n-log', path: ['logging', 'debug level'], frequency: 1, mandatory: false },
   ],
+  sources: [
+    { fileId: 'a'.repeat(64), path: 'stock/rank.py', repository: 'https://github.com/acme/stock', license: 'MIT', nodeIds: ['n-sort', 'n-csv'] },
+    { fileId: 'b'.repeat(64), path: 'log/setup.py', repository: null, license: null, nodeIds: ['n-log'] },
+  ],
 };
 
 const answers: Record<string, unknown> = {
@@ -78,6 +82,8 @@ describe('generateSample', () => {
     expect(sample.lineage).toEqual({
       treeSeq: 120, taskSeed: 7, taskIndex: 3,
       steps: ['question', 'analysis', 'solution'].map((step) => ({ step, model: 'm1', promptVersion: `${step}-v${step === 'solution' ? 2 : 1}`, cached: false, promptTokens: 100, completionTokens: 10 })),
+      // The task's source files, as the sample stage found them behind its features.
+      sources: task.sources,
     });
     expect(sample.usage).toEqual({ promptTokens: 300, completionTokens: 30, requests: 3 });
     expect(sample.files.map((f) => f.path)).toEqual(['rank.py', 'test_rank.py']);

@@ -199,3 +199,38 @@ describe('readJsonl on damaged or hostile gzip', () => {
     expect(byDefault.at(-1)!.ok ? null : (byDefault.at(-1) as { rejection: { reason: string } }).rejection.reason).toBe('decompression-limit');
   });
 });
+
+describe('repository and licence from the line (lineage)', () => {
+  it('takes them from the common corpus fields, a licence list joined, and null where the line names none', async () => {
+    const file = join(dir, 'meta.jsonl');
+    await writeFile(file, [
+      JSON.stringify({ path: 'a.py', content: 'a = 1\n', repository: 'https://github.com/acme/a', license: 'MIT' }),
+      JSON.stringify({ max_stars_repo_path: 'b.py', content: 'b = 1\n', max_stars_repo_name: 'acme/b', max_stars_repo_licenses: ['Apache-2.0', 'MIT'] }),
+      JSON.stringify({ path: 'c.py', content: 'c = 1\n', repo_name: 'acme/c', licenses: [] }),
+      JSON.stringify({ path: 'd.py', content: 'd = 1\n', repo: null, license: '  ' }),
+    ].join('\n'));
+    const files = (await collect(readJsonl(file))).map((o) => (o.ok ? o.value : null));
+    expect(files.map((f) => [f?.path, f?.repository, f?.license])).toEqual([
+      ['a.py', 'https://github.com/acme/a', 'MIT'],
+      ['b.py', 'acme/b', 'Apache-2.0, MIT'],
+      ['c.py', 'acme/c', null],
+      ['d.py', null, null],
+    ]);
+  });
+
+  it('refuses a line whose repository or licence is not a name, saying which field and why', async () => {
+    const file = join(dir, 'bad-meta.jsonl');
+    await writeFile(file, [
+      JSON.stringify({ path: 'a.py', content: 'a = 1\n', repository: { url: 'x' } }),
+      JSON.stringify({ path: 'b.py', content: 'b = 1\n', license: ['MIT', 3] }),
+      JSON.stringify({ path: 'c.py', content: 'c = 1\n', repo_name: 'r'.repeat(501) }),
+    ].join('\n'));
+    const outcomes = await collect(readJsonl(file));
+    expect(outcomes.every((o) => !o.ok)).toBe(true);
+    const rejections = outcomes.map((o) => (o.ok ? null : o.rejection));
+    expect(rejections.map((r) => [r?.reason, r?.position])).toEqual([['invalid-metadata', 1], ['invalid-metadata', 2], ['invalid-metadata', 3]]);
+    expect(rejections[0]!.detail).toMatch(/field "repository" must be a string/);
+    expect(rejections[1]!.detail).toMatch(/field "license" must be a string or a list of strings/);
+    expect(rejections[2]!.detail).toMatch(/field "repo_name" is 501 characters, over 500/);
+  });
+});

@@ -131,6 +131,16 @@ export function writeFixtureRun(dir: string, options: { samples?: number; prefix
         mutation: ok ? { score: (10 - (i % 4)) / 10, killed: 10 - (i % 4), survived: i % 4, unviable: 0, survivors: [] } : null,
       },
       createdAt: start + 70_000 + i * 1500,
+      // Every fifth sample predates lineage; the others name a file every sample shares and one of four others.
+      ...(i % 5 === 4 ? {} : {
+        lineage: {
+          treeSeq: 100, taskSeed: 42, taskIndex: i, steps: [],
+          sources: [
+            { fileId: 'a'.repeat(64), path: 'src/shared.py', repository: 'https://example.org/r.git', license: 'MIT', nodeIds: [features[0]!.nodeId] },
+            { fileId: String(i % 4).repeat(64), path: `src/m${i % 4}.py`, repository: null, license: i % 4 < 2 ? 'Apache-2.0' : null, nodeIds: [features[1]!.nodeId] },
+          ],
+        },
+      }),
     };
     if (ok) {
       samples.push(sample);

@@ -11,6 +11,7 @@ import { buildReport, clientTree, type QualityReport } from '../report/build.js'
 import { NodeHits } from '../quality/diversity.js';
 import { SUNBURST_SCRIPT } from '../report/client-script.js';
 import { readFeatureTree } from '../quality/records.js';
+import type { GeneratedSample } from '../schemas/contract.js';
 import { writeFixtureRun, type FixtureCounts } from './report-fixture.js';
 
 const run = promisify(execFile);
@@ -49,8 +50,25 @@ describe('treesynth report', () => {
     expect(JSON.parse(data).tree.c.length).toBe(7);
   });
 
+  it('counts the source files samples name, each once, by licence', () => {
+    const samples = readFileSync(join(dir, 'run', 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as GeneratedSample);
+    const named = samples.filter((x) => (x.lineage?.sources ?? []).length > 0);
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.length).toBeLessThan(samples.length); // some predate lineage
+    const files = new Map(named.flatMap((x) => x.lineage!.sources!.map((f) => [f.fileId, f.license] as const)));
+    const licences = [...files.values()];
+    expect(quality.figures.lineage).toEqual({
+      samplesWithSources: named.length, files: files.size, repositories: 1,
+      byLicense: expect.arrayContaining(['MIT', 'Apache-2.0', null].map((license) => ({ license, files: licences.filter((l) => l === license).length }))),
+    });
+    expect(quality.figures.lineage.byLicense.reduce((n, x) => n + x.files, 0)).toBe(files.size);
+    expect(html).toContain('<section id="lineage">');
+    expect(html).toContain(`${named.length} of ${samples.length} samples name the source files behind their features: ${files.size} distinct files from 1 known repository`);
+    expect(html).toContain('<code>Apache-2.0</code>');
+  });
+
   it('shows every section with the run’s figures', () => {
-    for (const id of ['tree', 'throughput', 'tokens', 'pass-rates', 'adequacy', 'complexity', 'diversity', 'judge', 'rejections']) expect(html).toContain(`<section id="${id}">`);
+    for (const id of ['tree', 'throughput', 'tokens', 'pass-rates', 'adequacy', 'complexity', 'diversity', 'judge', 'rejections', 'lineage']) expect(html).toContain(`<section id="${id}">`);
     const p = quality.figures.passRates;
     expect(p).toMatchObject({ validated: counts.samples + counts.validateFailures, passed: counts.passed });
     expect(html).toContain(`of ${counts.samples + counts.validateFailures} validated samples pass`);

@@ -21,6 +21,7 @@ import { FeatureTrees } from '../stores/feature-trees.js';
 import { FileIndex } from '../stores/file-index.js';
 import { StudentStore } from '../stores/student-store.js';
 import { SampleIndex } from '../stores/sample-index.js';
+import { SourceIndex } from '../stores/source-index.js';
 import { evolutionSeed } from './evolution.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
 import type { Stages } from './treesynth.js';
@@ -39,6 +40,8 @@ export interface StageStores {
   student: StudentStore;
   /** Near-duplicate index over accepted samples (instruction + solution), keyed by sample id. */
   samples: SampleIndex;
+  /** Lineage: the few files behind each tree node (canonicalize writes, sample reads). */
+  sources: SourceIndex;
 }
 
 /** What the stages use that is not a setting: embedders, models, the sandbox, a clock. */
@@ -68,17 +71,18 @@ export interface StageResources {
 export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>, settings: Pick<PipelineSettings, 'student'> = {}): StageStores {
   return {
     trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension),
-    student: new StudentStore(settings.student?.maxFactor), samples: new SampleIndex(),
+    student: new StudentStore(settings.student?.maxFactor), samples: new SampleIndex(), sources: new SourceIndex(),
   };
 }
 
 /** The sample stage's settings over the stores; the Kafka runner replays coverage with the same. */
-export function samplerConfig(settings: PipelineSettings, stores: Pick<StageStores, 'trees' | 'coverage'> & Partial<Pick<StageStores, 'student'>>, clock: () => number = Date.now): SamplerConfig {
+export function samplerConfig(settings: PipelineSettings, stores: Pick<StageStores, 'trees' | 'coverage'> & Partial<Pick<StageStores, 'student' | 'sources'>>, clock: () => number = Date.now): SamplerConfig {
   return {
     trees: stores.trees, coverage: stores.coverage, seed: settings.seed, temperature: settings.temperature, levels: settings.levels,
     levelMix: settings.levelMix, targetLanguage: settings.targetLanguage, topN: settings.topN, coverageBoost: settings.coverageBoost,
     frequency: settings.frequency, upweights: settings.upweights, required: settings.required, fixed: settings.fixed,
     excludeCategories: settings.excludeCategories, clock, ...(settings.student && stores.student ? { student: stores.student } : {}),
+    ...(stores.sources ? { sources: stores.sources } : {}),
   };
 }
 
@@ -109,7 +113,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
           ...(uses('extract') ? { llm: { access: access('extract'), maxChars: settings.maxChars, concurrency: settings.concurrency, clock } } : {}),
         }),
       ),
-    canonicalize: canonicalizeStage({ trees: stores.trees, embedder: resources.labelEmbedder, threshold: settings.similarity }),
+    canonicalize: canonicalizeStage({ trees: stores.trees, embedder: resources.labelEmbedder, threshold: settings.similarity, sources: stores.sources }),
     evolve: evolveStage({
       trees: stores.trees, embedder: resources.labelEmbedder, access: access('evolve'), threshold: settings.similarity,
       seedOf: (request) => evolutionSeed(settings.seed, request.round), breadth: settings.evolution.breadth,

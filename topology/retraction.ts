@@ -10,7 +10,9 @@
 //              the same key (same hash, same partition on both topics).
 //   canonicalize  keeps what each content added to the tree (ContributionStore, changelog
 //              tree.contributions) and on a tombstone takes exactly that back: frequencies go
-//              down, a counted node that reaches zero is retired (stores/tree-store.ts).
+//              down, a counted node that reaches zero is retired (stores/tree-store.ts). The
+//              content leaves the lineage index too (SourceIndex, changelog tree.sources), so
+//              no later task names it.
 //
 // Every store change is written in the same transaction as the stage's outputs and offsets, and
 // every store is rebuilt from its changelog on start, so a kill anywhere retracts nothing twice
@@ -26,6 +28,7 @@ import type { Outcome } from '../schemas/outcome.js';
 import { TOPICS } from '../schemas/topics.js';
 import type { ContributionStore } from '../stores/contribution-store.js';
 import type { FeatureTrees } from '../stores/feature-trees.js';
+import type { SourceIndex } from '../stores/source-index.js';
 
 /** How a stage handles tombstones on its input, and (for a stage whose store follows each record) what it writes around a record. */
 export interface RetractionHooks {
@@ -85,25 +88,30 @@ export function extractRetraction(ctx: KafkaContext): RetractionHooks {
  * Canonicalize: records what each file added (and the tree's intake) beside the tree changes,
  * and on a tombstone takes it back. A content that arrives while it still has a contribution
  * (it cannot, unless records were duplicated upstream) replaces it rather than counting twice.
+ * The lineage index follows both; its changed entries go to tree.sources in the same transaction.
  */
-export function canonicalizeRetraction(ctx: KafkaContext, trees: FeatureTrees, contributions: ContributionStore, encode: (change: TreeNodeChange) => OutMessage): RetractionHooks {
+export function canonicalizeRetraction(
+  ctx: KafkaContext, trees: FeatureTrees, contributions: ContributionStore, sources: SourceIndex, encode: (change: TreeNodeChange) => OutMessage,
+): RetractionHooks {
+  const lineage = (): OutMessage[] => sources.flush().map((entry) => ctx.message(TOPICS.sources, entry));
   const retract = (fileId: string): OutMessage[] => {
     const contribution = contributions.remove(fileId);
     if (!contribution) return [];
-    const retracted = retractContribution(trees, contribution);
-    return [...retracted.changes.map(encode), ctx.tombstone(TOPICS.contributions, `${contribution.treeKey}/${fileId}`)];
+    const retracted = retractContribution(trees, contribution, { sources, remaining: () => contributions.sources(contribution.treeKey) });
+    return [...retracted.changes.map(encode), ctx.tombstone(TOPICS.contributions, `${contribution.treeKey}/${fileId}`), ...lineage()];
   };
   return {
     tombstone: retract,
     around: {
       before: (record) => retract((record as FeatureSet).fileId),
-      after: (_record, outcome) => {
+      after: (record, outcome) => {
         if (!outcome?.ok) return [];
+        const set = record as FeatureSet;
         const file = outcome.value as CanonicalizedFile;
-        const added = contributions.add(file.treeKey, file.fileId, file.nodeIds);
+        const added = contributions.add(file.treeKey, file.fileId, file.nodeIds, { path: set.path, repository: set.repository ?? null, license: set.license ?? null });
         // Side outputs (evolution rounds, per-file task requests) number by the intake.
         file.intake = added.intake;
-        return [ctx.message(TOPICS.contributions, added), ctx.message(TOPICS.contributions, contributions.intakeRecord(file.treeKey))];
+        return [ctx.message(TOPICS.contributions, added), ctx.message(TOPICS.contributions, contributions.intakeRecord(file.treeKey)), ...lineage()];
       },
     },
   };

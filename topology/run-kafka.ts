@@ -11,10 +11,11 @@
 //   - canonicalize and evolve: both write the feature tree, so they share one store and one
 //     transactional id `<prefix>tree`, and their batches take turns. The tree is rebuilt from
 //     the compacted tree.nodes topic, what each file added from tree.contributions (see
-//     topology/retraction.ts for tombstones). Run them in ONE process: a second process running either
+//     topology/retraction.ts for tombstones), and the lineage index (the few files behind each
+//     node) from those contributions; its changes go to tree.sources. Run them in ONE process: a second process running either
 //     fences the first (which then stops with a clear error) instead of two writers diverging.
-//   - sample: reads the tree. In the writer's process it shares the store; alone, it follows
-//     tree.nodes as the writer commits. Its coverage counts are rebuilt from the tasks topic.
+//   - sample: reads the tree and the lineage index. In the writer's process it shares both;
+//     alone, it follows tree.nodes and tree.sources as the writer commits. Its coverage counts are rebuilt from the tasks topic.
 //     Transactional id `<prefix>sample`.
 //   - validate: its SampleIndex (accepted samples' vectors, for output dedup) is rebuilt from
 //     the samples topic on start. It has no single writer: validate scales out like a stateless
@@ -56,6 +57,7 @@ import { TOPICS, type TopicSpec } from '../schemas/topics.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { replayCoverage } from '../stores/tree-sampling.js';
 import { ContributionStore } from '../stores/contribution-store.js';
+import { DEFAULT_FILES_PER_NODE, SourceIndex } from '../stores/source-index.js';
 import { PathStore } from '../stores/path-store.js';
 import { canonicalizeRetraction, extractRetraction, filterRetraction, type RetractionHooks } from './retraction.js';
 import { buildStages, createStores, samplerConfig, type StageResources, type StageStores } from './build.js';
@@ -172,6 +174,8 @@ interface RunningUnit {
 /** What a process's units share: the tree writer's current store (for a sample beside it) and the grammars, loaded once. */
 interface Shared {
   trees: FeatureTrees | null;
+  /** The tree writer's lineage index, read by a sample stage beside it. */
+  sources: SourceIndex | null;
   grammars: Promise<Grammars> | null;
   /** Worker threads that parse for extract, started with the first extract unit and kept across its restarts. */
   staticWorkers: Promise<StaticExtractorPool | undefined> | null;
@@ -427,14 +431,21 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       stores.trees = await FeatureTrees.restore(changes, config.resources.labelEmbedder, config.resources.clock);
       shared.trees = stores.trees;
       await readRecords(ctx, TOPICS.contributions, 'tree.contributions', log, (c, key) => contributions.apply(key, c), (key) => contributions.apply(key, null));
+      // The lineage index is a function of the live contributions: rebuilt from them, it is what
+      // tree.sources says, without reading that topic.
+      stores.sources = new SourceIndex(DEFAULT_FILES_PER_NODE, true);
+      for (const key of stores.trees.keys()) for (const c of contributions.sources(key)) stores.sources.add(key, c.file, c.nodeIds);
+      stores.sources.flush();
+      shared.sources = stores.sources;
       log(
         `treesynth: tree restored from ${n} changes of ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes in ${stores.trees.keys().length} trees, ` +
           `${contributions.size} files' contributions (${Date.now() - started} ms)`,
       );
     } else if (unit.store === 'sample') {
       if (unit.after === 'tree') {
-        if (!shared.trees) throw new Error('the sample stage started before the tree it reads');
+        if (!shared.trees || !shared.sources) throw new Error('the sample stage started before the tree it reads');
         stores.trees = shared.trees;
+        stores.sources = shared.sources;
       } else {
         // The writer is another process: follow its committed changes, starting caught up.
         const topic = ctx.topic(TOPICS.treeChanges);
@@ -448,6 +459,17 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
         followers.push(follower);
         await follower.caughtUp;
         log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
+        const sourcesTopic = ctx.topic(TOPICS.sources);
+        const lineage = await readTopic(ctx.kafka, ctx.admin, sourcesTopic, {
+          groupPrefix: `${ctx.prefix}follow.sources`, follow: true,
+          onRecord: async (raw) => {
+            const decoded = await ctx.serde.decode(sourcesTopic, 'NodeSources', raw.value);
+            if (decoded.ok) stores.sources.apply(decoded.value);
+          },
+        });
+        followers.push(lineage);
+        await lineage.caughtUp;
+        log(`treesynth: following ${sourcesTopic}: ${stores.sources.size} nodes with source files so far`);
       }
       if (config.settings.student) {
         // The student's attempts are the student store's changelog: replayed, then followed, so
@@ -492,7 +514,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     const hooksOf = (name: DeployedStage) => (encode: (change: TreeNodeChange) => OutMessage): RetractionHooks | null =>
       name === 'filter' ? filterRetraction(ctx, { paths, seen: stores.seen, index: stores.index })
         : name === 'extract' ? extractRetraction(ctx)
-          : name === 'canonicalize' ? canonicalizeRetraction(ctx, stores.trees, contributions, encode)
+          : name === 'canonicalize' ? canonicalizeRetraction(ctx, stores.trees, contributions, stores.sources, encode)
             : null;
     for (const spec of specs) {
       const inputTopic = ctx.topic(spec.input);
@@ -564,7 +586,7 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
   if (ctx.created.length > 0) log(`treesynth: created topics ${ctx.created.join(', ')}`);
   if (ctx.compacted.length > 0) log(`treesynth: ${ctx.compacted.join(', ')} now compacted (one live record per key, as retraction needs); they expired records by time before`);
 
-  const shared: Shared = { trees: null, grammars: null, staticWorkers: null };
+  const shared: Shared = { trees: null, sources: null, grammars: null, staticWorkers: null };
   const closeShared = async () => (await shared.staticWorkers?.catch(() => undefined))?.close();
   const units = unitsOf(config.stages);
   const stopping = new AbortController();

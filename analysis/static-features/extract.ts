@@ -55,6 +55,8 @@ export function extractFeatures(file: CodeFile, config: ExtractStaticConfig, now
       purpose: null,
       scenario: null,
       extractedAt: now,
+      repository: file.repository ?? null,
+      license: file.license ?? null,
     });
   } finally {
     tree.delete();

@@ -22,6 +22,8 @@ export interface ExportOptions {
   system?: string;
   /** Only samples whose validation passed. */
   validatedOnly: boolean;
+  /** Each record carries the sample's lineage (default true). */
+  lineage?: boolean;
 }
 
 /** Exports samples from a samples.jsonl file; lines that are not samples are counted and reported, not fatal. */
@@ -48,7 +50,7 @@ export async function exportFile(input: string, out: string, options: ExportOpti
       counts.skipped += 1;
       continue;
     }
-    await sink.write(toTrainingRecord(sample, options.format, { includeTests: options.includeTests, ...(options.system ? { system: options.system } : {}) }));
+    await sink.write(toTrainingRecord(sample, options.format, { includeTests: options.includeTests, lineage: options.lineage !== false, ...(options.system ? { system: options.system } : {}) }));
     counts.written += 1;
   }
   await sink.close();
@@ -93,7 +95,7 @@ export async function exportKafka(
           counts.skipped += 1;
           return;
         }
-        await sink.write(toTrainingRecord(decoded.value, options.format, { includeTests: options.includeTests, ...(options.system ? { system: options.system } : {}) }));
+        await sink.write(toTrainingRecord(decoded.value, options.format, { includeTests: options.includeTests, lineage: options.lineage !== false, ...(options.system ? { system: options.system } : {}) }));
         counts.written += 1;
         progress(counts);
       },
@@ -126,7 +128,8 @@ export function registerExportCommand(program: Command): void {
     .option('--include-tests', 'put the test files in the answer too', false)
     .option('--system <text>', 'system message for the chat format')
     .option('--validated-only', 'only samples whose validation passed', false)
-    .action(async (options: { input?: string; out: string; format: TrainingFormat; includeTests: boolean; system?: string; validatedOnly: boolean; kafka?: string; registry?: string; topicPrefix: string; follow: boolean }) => {
+    .option('--no-lineage', 'leave out each record\'s lineage (source files, tree node ids, model and prompt versions)')
+    .action(async (options: { input?: string; out: string; format: TrainingFormat; includeTests: boolean; system?: string; validatedOnly: boolean; lineage: boolean; kafka?: string; registry?: string; topicPrefix: string; follow: boolean }) => {
       const warn = (l: string) => process.stderr.write(`treesynth: ${l}\n`);
       if (options.kafka) {
         const registry = registryOf(options.registry);
