@@ -5,10 +5,10 @@
 // ./setup.sh installed: CI runs ./setup.sh before the tests, so a missing folder fails here.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoopbackCanary, type LoopbackCanary } from './fakes/loopback-canary.js';
 import { validateSample } from '../processors/validate.js';
 import { checkPackages, defaultAllowListPath, defaultPythonPackagesDir, describeAllowList, installProblem, loadAllowList, parseAllowList } from '../sandbox/packages.js';
 import { Sandbox, type SandboxFile, type SandboxResult } from '../sandbox/index.js';
@@ -106,22 +106,13 @@ describe('the package check before a run', () => {
 
 describe('the sandbox with the allow-listed packages', () => {
   let sandbox: Sandbox;
-  let server: Server;
-  let port = 0;
-  let connections = 0;
+  let canary: LoopbackCanary;
 
   beforeAll(async () => {
     sandbox = await Sandbox.create({ limits: LIMITS, concurrency: 2 });
-    server = createServer((socket) => {
-      connections++;
-      socket.end('hello\n');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    canary = await startLoopbackCanary();
   });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  afterAll(() => canary?.close());
 
   it('says nothing is missing when ./setup.sh has run', () => {
     expect(sandbox.warnings().filter((w) => w.includes('packages'))).toEqual([]);
@@ -154,10 +145,9 @@ describe('the sandbox with the allow-listed packages', () => {
   });
 
   it('still has no network with the packages mounted', async () => {
-    connections = 0;
-    const r = await sandbox.run('python', withTest(`import socket\nimport numpy\n\n\ndef test_net():\n    s = socket.create_connection(("127.0.0.1", ${port}), timeout=2)\n    assert s.recv(5) == b"hello"\n`));
+    const r = await sandbox.run('python', withTest(`import socket\nimport numpy\n\n\ndef test_net():\n    s = socket.create_connection(("127.0.0.1", ${canary.port}), timeout=2)\n    assert s.recv(5) == b"hello"\n`));
     expect(r.reason, show(r)).toBe('sandbox-violation');
-    expect(connections).toBe(0);
+    expect(canary.connections).toBe(0);
   });
 
   it('mounts the packages read-only: a sample cannot change numpy for the next one', async () => {

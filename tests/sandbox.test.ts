@@ -3,10 +3,10 @@
 // interpreters, small limits so the suite stays quick.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoopbackCanary, type LoopbackCanary } from './fakes/loopback-canary.js';
 import { parseMountInfo, parseProcCgroup } from '../sandbox/cgroup.js';
 import { judgeReport, parseReport, Sandbox, type SandboxFile, type SandboxResult } from '../sandbox/index.js';
 
@@ -21,22 +21,13 @@ const show = (r: SandboxResult): string => `${r.reason}: ${r.detail}\n${r.output
 
 describe('sandbox', () => {
   let sandbox: Sandbox;
-  let server: Server;
-  let port = 0;
-  let connections = 0;
+  let canary: LoopbackCanary;
 
   beforeAll(async () => {
     sandbox = await Sandbox.create({ limits: LIMITS, concurrency: 4 });
-    server = createServer((socket) => {
-      connections++;
-      socket.end('hello\n');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    port = (server.address() as { port: number }).port;
+    canary = await startLoopbackCanary();
   });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  afterAll(() => canary?.close());
 
   describe('correct samples pass', () => {
     it('Python with pytest', async () => {
@@ -130,10 +121,10 @@ describe('sandbox', () => {
 
   describe('hostile samples are contained', () => {
     it('cannot reach a TCP server on the host loopback: no network at all', async () => {
-      const r = await sandbox.run('python', py('import socket\n\ndef fetch(port):\n    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:\n        return s.recv(100)\n', `from solution import fetch\n\n\ndef test_fetch():\n    assert fetch(${port}) == b"hello\\n"\n`));
+      const r = await sandbox.run('python', py('import socket\n\ndef fetch(port):\n    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:\n        return s.recv(100)\n', `from solution import fetch\n\n\ndef test_fetch():\n    assert fetch(${canary.port}) == b"hello\\n"\n`));
       expect(r.reason, show(r)).toBe('sandbox-violation');
       expect(r.detail).toMatch(/network/);
-      expect(connections).toBe(0);
+      expect(canary.connections).toBe(0);
     });
 
     it('cannot resolve or reach the internet from JavaScript', async () => {
@@ -143,10 +134,10 @@ describe('sandbox', () => {
       ]);
       expect(r.reason, show(r)).toBe('sandbox-violation');
       const dns = await sandbox.run('javascript', [
-        { path: 'fetch.test.js', role: 'test', content: `const test = require('node:test');\ntest('fetches', async () => { await fetch('http://example.com/'); await fetch('http://127.0.0.1:${port}/'); });\n` },
+        { path: 'fetch.test.js', role: 'test', content: `const test = require('node:test');\ntest('fetches', async () => { await fetch('http://example.com/'); await fetch('http://127.0.0.1:${canary.port}/'); });\n` },
       ]);
       expect(dns.reason, show(dns)).toBe('sandbox-violation');
-      expect(connections).toBe(0);
+      expect(canary.connections).toBe(0);
     });
 
     it('cannot write outside its directory; its /tmp is its own', async () => {
