@@ -291,6 +291,20 @@ export interface StudentAttempt {
   promptVersion: string;
   createdAt: number;
 }
+/** The filter stage's changelog of the files it suppressed as near-duplicates: the file as it arrived (so it can be filtered again and admitted when what it duplicated leaves the corpus), and what it duplicated. Keyed by path on a compacted topic; a tombstone when the path goes, changes, or is admitted. */
+export interface SuppressedFile {
+  path: string;
+  /** The file's bytes as they arrived (at most the filter's max-bytes: larger files are never suppressed, they are rejected). */
+  content: Buffer;
+  languageHint: null | string;
+  source: string;
+  position: number;
+  readAt: number;
+  /** Content hash (CodeFile.id) of the live accepted file this one lies within the near-duplicate radius of. */
+  of: string;
+  /** That file's path when this one was suppressed, for people. */
+  ofPath: string;
+}
 /** A subtree sampled from the feature tree: the features one generated sample must combine. */
 export interface SynthesisTask {
   taskId: string;
@@ -364,6 +378,7 @@ export interface Records {
   Rejection: Rejection;
   SourceFile: SourceFile;
   StudentAttempt: StudentAttempt;
+  SuppressedFile: SuppressedFile;
   SynthesisTask: SynthesisTask;
   TaskRequest: TaskRequest;
   TreeNodeChange: TreeNodeChange;
@@ -1412,6 +1427,53 @@ export const avroSchemas: Record<RecordName, object> = {
       {
         "name": "createdAt",
         "type": "long"
+      }
+    ]
+  },
+  "SuppressedFile": {
+    "type": "record",
+    "name": "SuppressedFile",
+    "namespace": "treesynth",
+    "doc": "The filter stage's changelog of the files it suppressed as near-duplicates: the file as it arrived (so it can be filtered again and admitted when what it duplicated leaves the corpus), and what it duplicated. Keyed by path on a compacted topic; a tombstone when the path goes, changes, or is admitted.",
+    "fields": [
+      {
+        "name": "path",
+        "type": "string"
+      },
+      {
+        "name": "content",
+        "type": "bytes",
+        "doc": "The file's bytes as they arrived (at most the filter's max-bytes: larger files are never suppressed, they are rejected)."
+      },
+      {
+        "name": "languageHint",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null
+      },
+      {
+        "name": "source",
+        "type": "string"
+      },
+      {
+        "name": "position",
+        "type": "long"
+      },
+      {
+        "name": "readAt",
+        "type": "long"
+      },
+      {
+        "name": "of",
+        "type": "string",
+        "doc": "Content hash (CodeFile.id) of the live accepted file this one lies within the near-duplicate radius of."
+      },
+      {
+        "name": "ofPath",
+        "type": "string",
+        "doc": "That file's path when this one was suppressed, for people."
       }
     ]
   },

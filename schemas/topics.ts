@@ -21,6 +21,8 @@ export const TOPICS = {
   files: topic({ name: 'code.files', record: 'SourceFile', key: (r) => r.path, cleanupPolicy: 'compact' }),
   /** The filter's changelog: the content each live path holds; a tombstone when a path goes. */
   paths: topic({ name: 'filter.paths', record: 'PathEntry', key: (r) => r.path, cleanupPolicy: 'compact' }),
+  /** The filter's changelog of the files it suppressed as near-duplicates, to filter again when what they duplicated goes; a tombstone when a path goes, changes or is admitted. */
+  suppressed: topic({ name: 'filter.suppressed', record: 'SuppressedFile', key: (r) => r.path, cleanupPolicy: 'compact' }),
   /** Files past filter, dedup and seed diversity; keyed by content hash. A tombstone retracts content no live path holds any more. */
   accepted: topic({ name: 'code.accepted', record: 'CodeFile', key: (r) => r.id, cleanupPolicy: 'delete' }),
   /** Keyed by content hash, as code.accepted: a tombstone there becomes one here, in order. */

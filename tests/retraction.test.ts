@@ -1,18 +1,23 @@
 // Retraction's stores and steps without Kafka: which content each live path holds, when a
 // content leaves dedup and the near-duplicate index, what a file's contribution takes back,
 // and that retired nodes are marked and never sampled.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { LexicalLabelEmbedder } from '../embeddings/lexical.js';
+import { contentIdOf } from '../analysis/file-checks.js';
+import { LexicalCodeEmbedder, LexicalLabelEmbedder } from '../embeddings/lexical.js';
 import { seededRandom } from '../lib/random.js';
 import { canonicalizeFeatureSet, retractContribution, type CanonicalizeConfig } from '../processors/canonicalize.js';
-import { releasePath, type LiveCorpus } from '../processors/filter.js';
-import type { FeatureSet } from '../schemas/contract.js';
+import { filterStage, releasePath, type LiveCorpus } from '../processors/filter.js';
+import type { FeatureSet, SourceFile } from '../schemas/contract.js';
 import { ContentHashStore } from '../stores/content-hash-store.js';
 import { ContributionStore, INTAKE_ID } from '../stores/contribution-store.js';
 import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { FileIndex } from '../stores/file-index.js';
 import { PathStore } from '../stores/path-store.js';
+import { SuppressedStore } from '../stores/suppressed-store.js';
 import { sampleSubtree } from '../stores/tree-sampling.js';
 import { isRetired, type NestedNode } from '../stores/tree-store.js';
 
@@ -31,8 +36,8 @@ const config = (): CanonicalizeConfig => ({ trees: new FeatureTrees(clock), embe
 /** Labels and frequencies, retired nodes marked: what a tree counts. */
 const shape = (n: NestedNode): unknown => ({ [n.label]: n.retired ? 'retired' : n.frequency, children: n.children.map(shape) });
 
-function corpus(): LiveCorpus {
-  return { paths: new PathStore(), seen: new ContentHashStore(), index: new FileIndex(3) };
+function corpus(dimension = 3): LiveCorpus {
+  return { paths: new PathStore(), seen: new ContentHashStore(), index: new FileIndex(dimension), suppressed: new SuppressedStore() };
 }
 
 describe('the filter over a changing corpus', () => {
@@ -44,11 +49,11 @@ describe('the filter over a changing corpus', () => {
     live.paths.set({ path: 'copy/a.py', fileId: 'h1', treeKey: 'all' });
     expect(live.paths.holders('h1')).toEqual(['a.py', 'copy/a.py']);
 
-    expect(releasePath('a.py', live)).toEqual({ fileId: 'h1', retract: false });
+    expect(releasePath('a.py', live)).toEqual({ fileId: 'h1', retract: false, refilter: [] });
     expect(live.seen.has('h1')).toBe('copy/a.py');
     expect(live.index.nearest(new Float32Array([1, 0, 0]))?.fileId).toBe('h1');
 
-    expect(releasePath('copy/a.py', live)).toEqual({ fileId: 'h1', retract: true });
+    expect(releasePath('copy/a.py', live)).toEqual({ fileId: 'h1', retract: true, refilter: [] });
     expect(live.seen.has('h1')).toBeUndefined();
     // Gone from the near-duplicate index too: an edit is never a near-duplicate of what it replaced.
     expect(live.index.nearest(new Float32Array([1, 0, 0]))).toBeNull();
@@ -63,6 +68,80 @@ describe('the filter over a changing corpus', () => {
     expect(paths.size).toBe(1);
     expect(paths.holders('h1')).toEqual([]);
     expect(paths.holders('h2')).toEqual(['a.py']);
+  });
+});
+
+describe('near-duplicates over a changing corpus', () => {
+  const kafkajs = join(import.meta.dirname, '..', 'node_modules', 'kafkajs', 'src');
+  const text = (f: string) => readFileSync(join(kafkajs, f), 'utf8');
+  const original = text('producer/index.js');
+  const source = (path: string, content: string): SourceFile => ({ path, content: Buffer.from(content), languageHint: null, source: 'test', position: 0, readAt: 0 });
+  const embedder = new LexicalCodeEmbedder();
+
+  /**
+   * The filter stage over one live corpus, with the bookkeeping Kafka mode's hooks do around it
+   * (topology/retraction.ts): accepted and duplicate paths hold their content, and a path that
+   * goes releases it and puts what it suppressed through the stage again, in the order given.
+   */
+  function filterOver(live: LiveCorpus) {
+    const stage = filterStage({
+      files: { seen: live.seen, treeKey: () => 'all' },
+      nearDuplicates: { index: live.index, embedder, radius: 0.05, suppressed: live.suppressed },
+    });
+    const put = async (files: SourceFile[]) => {
+      for (const file of files) {
+        const [outcome] = await lastValueFrom(from([file]).pipe(stage, toArray()));
+        if (outcome!.ok) live.paths.set({ path: file.path, fileId: outcome!.value.id, treeKey: 'all' });
+        else if (outcome!.rejection.reason === 'duplicate') live.paths.set({ path: file.path, fileId: contentIdOf(file.content), treeKey: 'all' });
+      }
+    };
+    return {
+      put,
+      remove: async (path: string) => put(releasePath(path, live)?.refilter ?? []),
+      /** What the tree counts: the live accepted contents, by the paths holding them. */
+      counted: () => [...live.seen.entries()].map(([id]) => live.paths.holders(id)).sort(),
+    };
+  }
+
+  /** A fresh run over `files` in path order (how a local run reads a directory): what it counts. */
+  async function fresh(files: SourceFile[]) {
+    const run = filterOver(corpus(embedder.dimension));
+    await run.put([...files].sort((a, b) => (a.path < b.path ? -1 : 1)));
+    return run.counted();
+  }
+
+  it('a near-duplicate comes back when what it duplicated goes or changes, as a run over the final corpus has it', async () => {
+    const files = {
+      a: source('a.js', original),
+      b: source('b.js', `${original}\n// one more comment\n`),
+      c: source('c.js', `${original}\n// another comment, longer than the first\n`),
+      d: source('d.js', text('consumer/index.js')),
+      // An exact copy of b while b is suppressed: a near-duplicate too, not a duplicate of content the tree never counted.
+      e: source('e.js', `${original}\n// one more comment\n`),
+    };
+    const live = corpus(embedder.dimension);
+    const run = filterOver(live);
+    await run.put([files.a, files.b, files.c, files.d, files.e]);
+    expect(run.counted()).toEqual([['a.js'], ['d.js']]);
+    expect([...['b.js', 'c.js', 'e.js'].map((p) => live.suppressed.get(p)?.of)]).toEqual(Array(3).fill(contentIdOf(files.a.content)));
+
+    // a goes: b is admitted (first in path order), c is b's near-duplicate now, e b's copy.
+    await run.remove('a.js');
+    expect(run.counted()).toEqual([['b.js', 'e.js'], ['d.js']]);
+    expect(run.counted()).toEqual(await fresh([files.b, files.c, files.d, files.e]));
+    expect(live.suppressed.get('c.js')?.of).toBe(contentIdOf(files.b.content));
+    expect(live.suppressed.size).toBe(1);
+
+    // b and its copy change into something else: c resembles nothing live any more.
+    const b2 = source('b.js', text('admin/index.js'));
+    const e2 = source('e.js', text('cluster/index.js'));
+    for (const changed of [b2, e2]) {
+      const released = releasePath(changed.path, live);
+      await run.put([changed, ...(released?.refilter ?? [])]);
+    }
+    expect(run.counted()).toEqual(await fresh([b2, files.c, files.d, e2]));
+    expect(run.counted()).toContainEqual(['c.js']);
+    expect(live.suppressed.size).toBe(0);
   });
 });
 

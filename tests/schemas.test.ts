@@ -10,7 +10,7 @@ describe('schemas', () => {
 
   it('has a contract for every record that crosses a stage or makes up a store changelog', () => {
     expect(Object.keys(loadContracts()).sort()).toEqual(
-      ['CodeFile', 'Contribution', 'EvolutionRequest', 'FeatureSet', 'GeneratedSample', 'NodeSources', 'PathEntry', 'Rejection', 'SourceFile', 'StudentAttempt', 'SynthesisTask', 'TaskRequest', 'TreeNodeChange'].sort(),
+      ['CodeFile', 'Contribution', 'EvolutionRequest', 'FeatureSet', 'GeneratedSample', 'NodeSources', 'PathEntry', 'Rejection', 'SourceFile', 'StudentAttempt', 'SuppressedFile', 'SynthesisTask', 'TaskRequest', 'TreeNodeChange'].sort(),
     );
   });
 

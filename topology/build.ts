@@ -20,6 +20,7 @@ import { CoverageStore } from '../stores/coverage-store.js';
 import { FeatureTrees } from '../stores/feature-trees.js';
 import { FileIndex } from '../stores/file-index.js';
 import { StudentStore } from '../stores/student-store.js';
+import type { SuppressedStore } from '../stores/suppressed-store.js';
 import { SampleIndex } from '../stores/sample-index.js';
 import { SourceIndex } from '../stores/source-index.js';
 import { evolutionSeed } from './evolution.js';
@@ -36,6 +37,8 @@ export interface StageStores {
   seen: ContentHashStore;
   /** Near-duplicate index over accepted files. */
   index: FileIndex;
+  /** Files suppressed as near-duplicates, kept to filter again when what they duplicated goes (Kafka mode); null keeps none (a fixed corpus). */
+  suppressed: SuppressedStore | null;
   /** The student's failures per feature (sample reads them from student.attempts). */
   student: StudentStore;
   /** Near-duplicate index over accepted samples (instruction + solution), keyed by sample id. */
@@ -70,7 +73,7 @@ export interface StageResources {
 
 export function createStores(resources: Pick<StageResources, 'codeEmbedder' | 'clock'>, settings: Pick<PipelineSettings, 'student'> = {}): StageStores {
   return {
-    trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension),
+    trees: new FeatureTrees(resources.clock), coverage: new CoverageStore(), seen: new ContentHashStore(), index: new FileIndex(resources.codeEmbedder.dimension), suppressed: null,
     student: new StudentStore(settings.student?.maxFactor), samples: new SampleIndex(), sources: new SourceIndex(),
   };
 }
@@ -103,7 +106,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
   return {
     filter: filterStage({
       files: { maxBytes: settings.maxBytes, seen: stores.seen, treeKey: settings.treeKey === 'language' ? (language) => language : () => 'all' },
-      nearDuplicates: { index: stores.index, embedder: resources.codeEmbedder, radius: settings.nearDuplicateRadius },
+      nearDuplicates: { index: stores.index, embedder: resources.codeEmbedder, radius: settings.nearDuplicateRadius, ...(stores.suppressed ? { suppressed: stores.suppressed } : {}) },
     }),
     // Built on first subscription: a process without the extract stage never loads grammars.
     extract: (files) =>

@@ -5,7 +5,10 @@
 //   filter     keeps which content each live path holds (PathStore, changelog filter.paths).
 //              A path that changes or goes releases its old content; when no other live path
 //              holds that content, it leaves dedup and the near-duplicate index and becomes a
-//              tombstone on code.accepted under its content hash.
+//              tombstone on code.accepted under its content hash. The files that content had
+//              suppressed as near-duplicates (SuppressedStore, changelog filter.suppressed) are
+//              then filtered again, in path order, after the record that released it: the first
+//              near no live file is admitted, and may suppress the rest.
 //   extract    passes a tombstone on as a tombstone on features, in order with the records of
 //              the same key (same hash, same partition on both topics).
 //   canonicalize  keeps what each content added to the tree (ContributionStore, changelog
@@ -37,24 +40,41 @@ export interface RetractionHooks {
     before(record: unknown): OutMessage[];
     after(record: unknown, outcome: Outcome<unknown> | undefined): OutMessage[];
   };
+  /**
+   * Records the last tombstone or record put back into play (files suppressed by a content
+   * that just left), taken out: the caller runs each through the stage, with before/after,
+   * before the next input record, and asks again until there are none.
+   */
+  again?(): unknown[];
 }
 
 /** Filter: a path's new version releases its old content first (so an edit is never a near-duplicate of itself). */
 export function filterRetraction(ctx: KafkaContext, corpus: LiveCorpus): RetractionHooks {
+  let again: SourceFile[] = [];
   const release = (path: string): OutMessage[] => {
     const released = releasePath(path, corpus);
     if (!released) return [];
     const out = [ctx.tombstone(TOPICS.paths, path)];
     if (released.retract) out.push(ctx.tombstone(TOPICS.accepted, released.fileId));
+    // Out of the store now; a file suppressed again is written again by `after`.
+    for (const file of released.refilter) out.push(ctx.tombstone(TOPICS.suppressed, file.path));
+    again.push(...released.refilter);
     return out;
   };
+  /** A suppressed path that goes or changes is suppressed no more (its new version is filtered afresh). */
+  const unsuppress = (path: string): OutMessage[] => (corpus.suppressed.delete(path) ? [ctx.tombstone(TOPICS.suppressed, path)] : []);
   return {
-    tombstone: release,
+    tombstone: (path) => [...release(path), ...unsuppress(path)],
+    again: () => {
+      const files = again;
+      again = [];
+      return files;
+    },
     around: {
       before: (record) => {
         const file = record as SourceFile;
         const held = corpus.paths.get(file.path);
-        return held && held.fileId !== contentIdOf(file.content) ? release(file.path) : [];
+        return [...unsuppress(file.path), ...(held && held.fileId !== contentIdOf(file.content) ? release(file.path) : [])];
       },
       after: (record, outcome) => {
         const file = record as SourceFile;
@@ -63,6 +83,11 @@ export function filterRetraction(ctx: KafkaContext, corpus: LiveCorpus): Retract
           const accepted = outcome.value as CodeFile;
           corpus.paths.set({ path: file.path, fileId: accepted.id, treeKey: accepted.treeKey });
           return [ctx.message(TOPICS.paths, corpus.paths.get(file.path)!)];
+        }
+        const suppressed = corpus.suppressed.get(file.path);
+        if (suppressed) {
+          // A near-duplicate of a live file: the path holds nothing the tree counts, and waits.
+          return [...release(file.path), ctx.message(TOPICS.suppressed, suppressed)];
         }
         if (outcome && outcome.rejection.reason === 'duplicate' && outcome.rejection.recordId === id) {
           // Same content as a live path (or this path's own, sent again): this path holds it too.

@@ -6,7 +6,8 @@
 // from topics on start, after taking over their store's transactional id (which ends any open
 // transaction of a previous holder, so the rebuild sees everything it committed):
 //   - filter: ContentHashStore + FileIndex from code.accepted (only filter writes it; a
-//     tombstone there retracted a content), PathStore from filter.paths; transactional id
+//     tombstone there retracted a content), PathStore from filter.paths, SuppressedStore (the
+//     near-duplicates it suppressed) from filter.suppressed; transactional id
 //     `<prefix>filter`.
 //   - canonicalize and evolve: both write the feature tree, so they share one store and one
 //     transactional id `<prefix>tree`, and their batches take turns. The tree is rebuilt from
@@ -59,6 +60,7 @@ import { replayCoverage } from '../stores/tree-sampling.js';
 import { ContributionStore } from '../stores/contribution-store.js';
 import { DEFAULT_FILES_PER_NODE, SourceIndex } from '../stores/source-index.js';
 import { PathStore } from '../stores/path-store.js';
+import { SuppressedStore } from '../stores/suppressed-store.js';
 import { canonicalizeRetraction, extractRetraction, filterRetraction, type RetractionHooks } from './retraction.js';
 import { buildStages, createStores, samplerConfig, type StageResources, type StageStores } from './build.js';
 import type { LlmStage, PipelineSettings } from './settings.js';
@@ -236,6 +238,7 @@ async function restoreFilter(ctx: KafkaContext, config: KafkaRunConfig, stores: 
   );
   await flush();
   await readRecords(ctx, TOPICS.paths, 'filter.paths', log, (entry) => paths.set(entry), (path) => void paths.delete(path));
+  await readRecords(ctx, TOPICS.suppressed, 'filter.suppressed', log, (entry) => stores.suppressed!.set(entry), (path) => void stores.suppressed!.delete(path));
   // Dedup names a live path holding the content (the first one may have gone).
   for (const [id, path] of [...stores.seen.entries()]) if (paths.get(path)?.fileId !== id) stores.seen.repoint(id, paths.holders(id)[0] ?? path);
   return stores.seen.size;
@@ -327,11 +330,27 @@ function batchProcessor(
       segment = [];
       for (const outcome of await outcomesOf(inputs, signal)) emit(out, outcome);
     };
+    // The stage's store follows each record's outcome: one record at a time.
+    const one = async (record: unknown, around: NonNullable<RetractionHooks['around']>) => {
+      out.push(...around.before(record));
+      const [outcome] = await outcomesOf([record], signal);
+      // The store first: side outputs read it (the tree's intake numbers per-file requests).
+      out.push(...around.after(record, outcome));
+      if (outcome) emit(out, outcome);
+    };
+    // Records the last one put back into play (the filter's near-duplicates of a content that
+    // left), each through the stage in turn, in the same transaction.
+    const again = async () => {
+      for (let records = hooks?.again?.() ?? []; records.length > 0; records = hooks!.again!()) {
+        for (const record of records) await one(record, hooks!.around!);
+      }
+    };
     for (const raw of raws) {
       if (raw.value === null) {
         // A tombstone is a retraction, never a dead letter; topics that carry none ignore it.
         await flush();
         if (hooks && raw.key !== null) out.push(...hooks.tombstone(raw.key.toString('utf8')));
+        await again();
         continue;
       }
       const decoded = await ctx.serde.decode(inputTopic, spec.input.record, raw.value);
@@ -343,13 +362,9 @@ function batchProcessor(
         segment.push(decoded.value);
         continue;
       }
-      // The stage's store follows each record's outcome: one record at a time.
       await flush();
-      out.push(...hooks.around.before(decoded.value));
-      const [outcome] = await outcomesOf([decoded.value], signal);
-      // The store first: side outputs read it (the tree's intake numbers per-file requests).
-      out.push(...hooks.around.after(decoded.value, outcome));
-      if (outcome) emit(out, outcome);
+      await one(decoded.value, hooks.around);
+      await again();
     }
     await flush();
     return out;
@@ -402,6 +417,8 @@ function whenServable(run: (inputs: unknown[]) => Promise<Array<Outcome<unknown>
 async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSpec, shared: Shared, log: (line: string) => void): Promise<RunningUnit> {
   const clock = config.resources.clock ?? Date.now;
   const stores = createStores(config.resources, config.settings);
+  // The corpus changes: near-duplicates wait to be filtered again when what they duplicated goes.
+  if (unit.store === 'filter') stores.suppressed = new SuppressedStore();
   const paths = new PathStore();
   const contributions = new ContributionStore();
   const lanes: TransactionLane[] = [];
@@ -489,7 +506,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       await restoreCoverage(ctx, config.settings, stores, log);
     } else if (unit.store === 'filter') {
       const n = await restoreFilter(ctx, config, stores, paths, log);
-      log(`treesynth: filter restored ${n} live accepted files from ${ctx.topic(TOPICS.accepted)}, ${paths.size} live paths from ${ctx.topic(TOPICS.paths)}`);
+      log(`treesynth: filter restored ${n} live accepted files from ${ctx.topic(TOPICS.accepted)}, ${paths.size} live paths from ${ctx.topic(TOPICS.paths)}, ${stores.suppressed?.size ?? 0} suppressed near-duplicates`);
     } else if (unit.name === 'validate') {
       const n = await restoreSamples(ctx, config, stores, log);
       if (n > 0) log(`treesynth: validate restored ${stores.samples.size} accepted samples from ${ctx.topic(TOPICS.samples)} for output dedup`);
@@ -512,7 +529,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
       .filter((s) => unit.stages.includes(s.name))
       .map((s) => (s.name === 'canonicalize' && perFile > 0 ? { ...s, sideOutputs: [...s.sideOutputs, taskFlow(perFile, clock) as SideOutput] } : s));
     const hooksOf = (name: DeployedStage) => (encode: (change: TreeNodeChange) => OutMessage): RetractionHooks | null =>
-      name === 'filter' ? filterRetraction(ctx, { paths, seen: stores.seen, index: stores.index })
+      name === 'filter' ? filterRetraction(ctx, { paths, seen: stores.seen, index: stores.index, suppressed: stores.suppressed! })
         : name === 'extract' ? extractRetraction(ctx)
           : name === 'canonicalize' ? canonicalizeRetraction(ctx, stores.trees, contributions, stores.sources, encode)
             : null;

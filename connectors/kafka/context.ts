@@ -67,11 +67,12 @@ export async function openKafkaContext(options: KafkaContextOptions): Promise<Ka
           partition: partitionOf(spec, record, counts.get(name) ?? 1),
           key: spec.key(record),
           value: serde.encode(name, spec.record, record),
+          ...(spec.cleanupPolicy === 'compact' ? { compacted: true } : {}),
         };
       },
       tombstone<N extends RecordName>(spec: TopicSpec<N>, key: string): OutMessage {
         const name = topic(spec);
-        return { topic: name, partition: partitionFor(key, counts.get(name) ?? 1), key, value: null };
+        return { topic: name, partition: partitionFor(key, counts.get(name) ?? 1), key, value: null, ...(spec.cleanupPolicy === 'compact' ? { compacted: true } : {}) };
       },
       close: async () => {
         registry.close();

@@ -21,6 +21,24 @@ export interface OutMessage {
   key: string;
   /** null: a tombstone (on a compacted topic, the key's record is gone). */
   value: Buffer | null;
+  /** On a compacted topic: only the last message of a key in one transaction is written (see latestPerKey). */
+  compacted?: boolean;
+}
+
+/**
+ * `messages` without those a later message of the same key on the same compacted topic
+ * supersedes, in their order. A transaction becomes visible whole, and compaction keeps only
+ * the latest record of a key, so a reader (or a restore) ends in the same state either way;
+ * the tree writer updates the same nodes (root, categories) for every file of a batch, and
+ * writing each update once per batch instead of once per file is most of its output.
+ */
+export function latestPerKey(messages: readonly OutMessage[]): OutMessage[] {
+  const last = new Map<string, number>();
+  messages.forEach((m, i) => {
+    if (m.compacted) last.set(`${m.topic}\u0000${m.key}`, i);
+  });
+  if (last.size === 0) return [...messages];
+  return messages.filter((m, i) => !m.compacted || last.get(`${m.topic}\u0000${m.key}`) === i);
 }
 
 /** Broker answers that mean another producer with our transactional id took over. */
@@ -293,6 +311,7 @@ export async function startStageConsumer(options: StageConsumerOptions): Promise
         }
       }
       if (halt.signal.aborted) throw new BatchAbandoned(`${groupId}: stopped`);
+      out = latestPerKey(out);
       const tx = await producer.transaction();
       try {
         if (out.length > 0) await tx.sendBatch({ topicMessages: groupByTopic(out) });

@@ -3,8 +3,9 @@
 // file mentions is retired (frequency 0, marked), the compacted topics keep one live record per
 // path, and after every round of changes the Kafka tree equals a local run over the corpus as
 // it is then. Three partitions, so a file's old and new versions travel different partitions.
+// A file suppressed as a near-duplicate comes back when what it duplicated goes or changes.
 import { spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -106,6 +107,72 @@ describeKafka('Kafka mode retracts what changed and deleted files added (needs K
     // A tombstone is a retraction, never a dead letter.
     const dead = (await cluster.records(prefix, TOPICS.deadLetters)).map((r) => r.value);
     expect(dead.filter((d) => d.reason !== 'duplicate')).toEqual([]);
+
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+  }, 400_000);
+
+  it('a near-duplicate comes back when the file it duplicated goes or changes, across a restart, as a local run over the final corpus has it', async () => {
+    const prefix = cluster.prefix('rn');
+    const corpus = join(dir, 'corpus-near');
+    const files = sourceFiles(10);
+    const rel = (f: string) => join('js', f.split('/kafkajs/src/')[1]!);
+    const write = (path: string, content: string) => {
+      mkdirSync(dirname(join(corpus, path)), { recursive: true });
+      writeFileSync(join(corpus, path), content);
+    };
+    for (const f of files.slice(0, 8)) write(rel(f), readFileSync(f, 'utf8'));
+    const original = readFileSync(files[0]!, 'utf8');
+    const options = ['--near-duplicate-radius', '0.05', '--embeddings', 'lexical'];
+    const stages = () => {
+      const s = startStages(['--topic-prefix', prefix, '--stages', 'filter,extract,canonicalize', ...options], dir);
+      cluster.children.push(s.child);
+      return s;
+    };
+    let run = stages();
+    await run.ready;
+    const ingest = async () => {
+      const r = await treesynth(['ingest', corpus, ...target(prefix), '--state', join(dir, 'state-near')], dir);
+      expect(r.code, r.stderr).toBe(0);
+      await drained(cluster.admin, prefix, CHAIN, 90_000);
+    };
+    const compare = async (round: string) => {
+      const want = await localTree(corpus, join(dir, `local-near-${round}`), dir, options);
+      expect(live(spelledAs(await kafkaTree(cluster, prefix), want)), `round ${round}`).toEqual(live(want));
+    };
+    const suppressed = async () => [...(await cluster.latest(prefix, TOPICS.suppressed)).values()].map((s) => s.path).sort();
+    await ingest();
+    await compare('1');
+
+    // Round 2: two near-duplicates of the first file arrive, and an exact copy of one of them.
+    write('nd/b.js', `${original}\n// one more comment\n`);
+    write('nd/c.js', `${original}\n// another comment, longer than the first\n`);
+    write('nd/e.js', `${original}\n// one more comment\n`);
+    await ingest();
+    await compare('2');
+    expect(await suppressed()).toEqual(['nd/b.js', 'nd/c.js', 'nd/e.js']);
+
+    // The suppressed files survive a restart: the store comes back from filter.suppressed.
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+    run = stages();
+    await run.ready;
+
+    // Round 3: the original goes. b is admitted (first in path order), c is b's near-duplicate, e b's copy.
+    rmSync(join(corpus, rel(files[0]!)));
+    await ingest();
+    await compare('3');
+    expect(await suppressed()).toEqual(['nd/c.js']);
+    expect((await cluster.latest(prefix, TOPICS.paths)).get('nd/e.js')?.fileId).toBe((await cluster.latest(prefix, TOPICS.paths)).get('nd/b.js')?.fileId);
+
+    // Round 4: b and its copy change into other files: c resembles nothing live and is admitted.
+    write('nd/b.js', readFileSync(files[8]!, 'utf8'));
+    write('nd/e.js', readFileSync(files[9]!, 'utf8'));
+    await ingest();
+    await compare('4');
+    expect(await suppressed()).toEqual([]);
+    const dead = (await cluster.records(prefix, TOPICS.deadLetters)).map((r) => r.value);
+    expect(dead.filter((d) => d.reason !== 'duplicate' && d.reason !== 'near-duplicate')).toEqual([]);
 
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);

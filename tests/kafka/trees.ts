@@ -47,9 +47,9 @@ export function spelledAs(got: NestedNode, want: NestedNode): NestedNode {
   };
 }
 
-/** The tree `run --input` writes for `corpus`, live nodes only (a local run has no others). */
-export async function localTree(corpus: string, out: string, cwd: string): Promise<NestedNode> {
-  const local = await treesynth(['run', '--input', corpus, '--out', out, '--tasks', '0', '--near-duplicate-radius', '0', '-q'], cwd);
+/** The tree `run --input` writes for `corpus`, live nodes only (a local run has no others); near-duplicate filtering off unless `args` says. */
+export async function localTree(corpus: string, out: string, cwd: string, args: string[] = ['--near-duplicate-radius', '0']): Promise<NestedNode> {
+  const local = await treesynth(['run', '--input', corpus, '--out', out, '--tasks', '0', ...args, '-q'], cwd);
   expect(local.code, local.stderr).toBe(0);
   return JSON.parse(readFileSync(join(out, 'tree.json'), 'utf8')) as NestedNode;
 }
