@@ -64,7 +64,12 @@ export class JsonlSink<T> {
     // Concurrent writers wait for the same 'drain' instead of each adding to the buffer.
     while (this.#drained) await this.#drained;
     this.#check();
-    if (stream.destroyed) throw this.#error ?? new Error(`cannot write ${this.path}: stream destroyed`);
+    if (stream.destroyed) {
+      // Destroyed by a failed write whose 'error' event is still to come (it is emitted on a later
+      // tick, before 'close'): wait for it, so the caller learns why (ENOSPC, EACCES...).
+      if (!this.#error && !stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+      throw this.#error ?? new Error(`cannot write ${this.path}: stream destroyed`);
+    }
     this.#written += 1;
     if (stream.write(line)) return;
     this.#drained = new Promise<void>((resolve) => {
