@@ -57,6 +57,8 @@ class Report:
     def emit(self, event, **fields):
         fields["event"] = event
         fields["nonce"] = self.nonce
+        # A test that forks leaves two processes reporting; the pid tells their records apart.
+        fields["pid"] = os.getpid()
         line = (json.dumps(fields, default=str) + "\n").encode()
         while line:
             line = line[os.write(REPORT_FD, line):]

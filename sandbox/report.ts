@@ -61,6 +61,9 @@ const relative = (file: string | null, workDir: string): string => (file && file
 export function parseReport(text: string, nonce: string, workDir: string): TestReport {
   const report: TestReport = { runner: null, done: false, exitStatus: null, collected: null, syntaxError: null, collectErrors: [], tests: [], silentFiles: [], earlyExits: [], unfinished: [], invalid: [] };
   const queued = new Map<string, number>();
+  // pytest's records carry the pid that wrote them: the runner's, unless a test forked.
+  let runnerPid: number | null = null;
+  const pytestIds = new Set<string>();
   const bad = (why: string): void => {
     if (report.invalid.length < MAX_KEPT) report.invalid.push(why);
   };
@@ -77,6 +80,11 @@ export function parseReport(text: string, nonce: string, workDir: string): TestR
     }
     if (record['nonce'] !== nonce) return bad(`line ${index + 1} does not carry this run's nonce`);
     if (report.done) return bad(`line ${index + 1} comes after the runner's end`);
+    const pid = typeof record['pid'] === 'number' ? record['pid'] : null;
+    if (pid !== null) {
+      runnerPid ??= pid;
+      if (pid !== runnerPid) return bad(`line ${index + 1} comes from another process (pid ${pid}, the runner is ${runnerPid}): a test forked`);
+    }
     const event = str(record['event']);
     switch (event) {
       case 'start':
@@ -119,7 +127,10 @@ export function parseReport(text: string, nonce: string, workDir: string): TestR
           return;
         }
         const checks = record['checks'];
-        report.tests.push({ id: str(record['id']) ?? '?', outcome: outcome as TestOutcome, checks: typeof checks === 'number' && Number.isInteger(checks) && checks >= 0 ? checks : 0 });
+        const id = str(record['id']) ?? '?';
+        if (pytestIds.has(id)) return bad(`test ${short(id)} is reported twice`);
+        pytestIds.add(id);
+        report.tests.push({ id, outcome: outcome as TestOutcome, checks: typeof checks === 'number' && Number.isInteger(checks) && checks >= 0 ? checks : 0 });
         return;
       }
       case 'done':

@@ -287,6 +287,12 @@ describe('sandbox', () => {
       expect(judge(pytest('n', ['t::a', 'passed', 1]) + line('x', 'done', { exitstatus: 0 }))).toBe('report-invalid');
       // A test that forked, with both processes carrying on: two ends.
       expect(judge(pytest('n', ['t::a', 'passed', 1]) + line('n', 'done', { exitstatus: 0 }) + line('n', 'done', { exitstatus: 0 }))).toBe('report-invalid');
+      // ... and when the forked child is killed before its end: its records still give it away,
+      // by their pid or by a test reported twice.
+      const fromPid = (pid: number, id: string) => line('n', 'test', { id, outcome: 'passed', checks: 1, pid });
+      expect(judge(line('n', 'start', { runner: 'pytest', pid: 7 }) + fromPid(7, 't::a') + fromPid(8, 't::b') + line('n', 'done', { exitstatus: 0, pid: 7 }))).toBe('report-invalid');
+      expect(judge(pytest('n', ['t::a', 'passed', 1], ['t::b', 'passed', 1], ['t::a', 'passed', 1]) + line('n', 'done', { exitstatus: 0 }))).toBe('report-invalid');
+      expect(judge(line('n', 'start', { runner: 'pytest', pid: 7 }) + fromPid(7, 't::a') + fromPid(7, 't::b') + line('n', 'done', { exitstatus: 0, pid: 7 }))).toBe(null);
       expect(judge(pytest('n', ['t::a', 'passed', 1]) + 'not json\n' + line('n', 'done', { exitstatus: 0 }))).toBe('report-invalid');
       expect(judge(pytest('n', ['t::a', 'failed', 0]) + line('n', 'done', { exitstatus: 1 }))).toBe('test-failure');
       expect(judge(pytest('n', ['t::a', 'xpassed', 1]) + line('n', 'done', { exitstatus: 1 }))).toBe('test-failure');
