@@ -424,6 +424,19 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
   const lanes: TransactionLane[] = [];
   const consumers: StageConsumer[] = [];
   const followers: TopicReader[] = [];
+  /** Replays a changelog topic into a store and keeps following it; resolves once caught up. */
+  const follow = async <N extends RecordName>(spec: TopicSpec<N>, name: string, apply: (record: Records[N]) => void): Promise<void> => {
+    const topic = ctx.topic(spec);
+    const follower = await readTopic(ctx.kafka, ctx.admin, topic, {
+      groupPrefix: `${ctx.prefix}follow.${name}`, follow: true,
+      onRecord: async (raw) => {
+        const decoded = await ctx.serde.decode(topic, spec.record, raw.value);
+        if (decoded.ok) apply(decoded.value);
+      },
+    });
+    followers.push(follower);
+    await follower.caughtUp;
+  };
   let reportFailure!: (f: Failure) => void;
   const failure = new Promise<Failure>((resolve) => (reportFailure = resolve));
 
@@ -465,43 +478,16 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
         stores.sources = shared.sources;
       } else {
         // The writer is another process: follow its committed changes, starting caught up.
-        const topic = ctx.topic(TOPICS.treeChanges);
-        const follower = await readTopic(ctx.kafka, ctx.admin, topic, {
-          groupPrefix: `${ctx.prefix}follow.tree`, follow: true,
-          onRecord: async (raw) => {
-            const decoded = await ctx.serde.decode(topic, 'TreeNodeChange', raw.value);
-            if (decoded.ok) stores.trees.get(decoded.value.treeKey).tree.apply(decoded.value);
-          },
-        });
-        followers.push(follower);
-        await follower.caughtUp;
-        log(`treesynth: following ${topic}: ${stores.trees.nodeCount} nodes so far`);
-        const sourcesTopic = ctx.topic(TOPICS.sources);
-        const lineage = await readTopic(ctx.kafka, ctx.admin, sourcesTopic, {
-          groupPrefix: `${ctx.prefix}follow.sources`, follow: true,
-          onRecord: async (raw) => {
-            const decoded = await ctx.serde.decode(sourcesTopic, 'NodeSources', raw.value);
-            if (decoded.ok) stores.sources.apply(decoded.value);
-          },
-        });
-        followers.push(lineage);
-        await lineage.caughtUp;
-        log(`treesynth: following ${sourcesTopic}: ${stores.sources.size} nodes with source files so far`);
+        await follow(TOPICS.treeChanges, 'tree', (change) => stores.trees.get(change.treeKey).tree.apply(change));
+        log(`treesynth: following ${ctx.topic(TOPICS.treeChanges)}: ${stores.trees.nodeCount} nodes so far`);
+        await follow(TOPICS.sources, 'sources', (sources) => stores.sources.apply(sources));
+        log(`treesynth: following ${ctx.topic(TOPICS.sources)}: ${stores.sources.size} nodes with source files so far`);
       }
       if (config.settings.student) {
         // The student's attempts are the student store's changelog: replayed, then followed, so
         // later draws lean toward what the student fails on.
-        const topic = ctx.topic(TOPICS.studentAttempts);
-        const follower = await readTopic(ctx.kafka, ctx.admin, topic, {
-          groupPrefix: `${ctx.prefix}follow.student`, follow: true,
-          onRecord: async (raw) => {
-            const decoded = await ctx.serde.decode(topic, 'StudentAttempt', raw.value);
-            if (decoded.ok) stores.student.apply(decoded.value);
-          },
-        });
-        followers.push(follower);
-        await follower.caughtUp;
-        log(`treesynth: following ${topic}: ${stores.student.attempts()} student attempts so far`);
+        await follow(TOPICS.studentAttempts, 'student', (attempt) => stores.student.apply(attempt));
+        log(`treesynth: following ${ctx.topic(TOPICS.studentAttempts)}: ${stores.student.attempts()} student attempts so far`);
       }
       await restoreCoverage(ctx, config.settings, stores, log);
     } else if (unit.store === 'filter') {
