@@ -3,40 +3,30 @@
 // only when the last path holding it changes or goes; while another path still holds it,
 // nothing is retracted. Restored from the compacted filter.paths changelog.
 import type { PathEntry } from '../schemas/contract.js';
+import { GroupedByPath } from './grouped-by-path.js';
 
 export class PathStore {
-  readonly #byPath = new Map<string, PathEntry>();
-  readonly #pathsOf = new Map<string, Set<string>>();
+  readonly #entries = new GroupedByPath<PathEntry>((entry) => entry.fileId);
 
   get size(): number {
-    return this.#byPath.size;
+    return this.#entries.size;
   }
 
   get(path: string): PathEntry | undefined {
-    return this.#byPath.get(path);
+    return this.#entries.get(path);
   }
 
   set(entry: PathEntry): void {
-    this.delete(entry.path);
-    this.#byPath.set(entry.path, { ...entry });
-    const paths = this.#pathsOf.get(entry.fileId) ?? new Set<string>();
-    paths.add(entry.path);
-    this.#pathsOf.set(entry.fileId, paths);
+    this.#entries.set({ ...entry });
   }
 
   /** Forgets `path`; returns what it held. */
   delete(path: string): PathEntry | undefined {
-    const entry = this.#byPath.get(path);
-    if (!entry) return undefined;
-    this.#byPath.delete(path);
-    const paths = this.#pathsOf.get(entry.fileId)!;
-    paths.delete(path);
-    if (paths.size === 0) this.#pathsOf.delete(entry.fileId);
-    return entry;
+    return this.#entries.delete(path);
   }
 
   /** Live paths holding `fileId`, in the order they came. */
   holders(fileId: string): string[] {
-    return [...(this.#pathsOf.get(fileId) ?? [])];
+    return this.#entries.pathsWith(fileId);
   }
 }

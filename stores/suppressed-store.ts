@@ -4,17 +4,17 @@
 // the final corpus would. Holds each file's bytes (bounded by the filter's max-bytes). Restored
 // in Kafka mode from the compacted filter.suppressed changelog.
 import type { SourceFile, SuppressedFile } from '../schemas/contract.js';
+import { GroupedByPath } from './grouped-by-path.js';
 
 export class SuppressedStore {
-  readonly #byPath = new Map<string, SuppressedFile>();
-  readonly #pathsBy = new Map<string, Set<string>>();
+  readonly #entries = new GroupedByPath<SuppressedFile>((entry) => entry.of);
 
   get size(): number {
-    return this.#byPath.size;
+    return this.#entries.size;
   }
 
   get(path: string): SuppressedFile | undefined {
-    return this.#byPath.get(path);
+    return this.#entries.get(path);
   }
 
   /** Records that `file` lies within the radius of the live content `of` (at `ofPath`). */
@@ -28,28 +28,17 @@ export class SuppressedStore {
 
   /** Adds or replaces a path's entry (a changelog record). */
   set(entry: SuppressedFile): void {
-    this.delete(entry.path);
-    this.#byPath.set(entry.path, entry);
-    const paths = this.#pathsBy.get(entry.of) ?? new Set<string>();
-    paths.add(entry.path);
-    this.#pathsBy.set(entry.of, paths);
+    this.#entries.set(entry);
   }
 
   /** Forgets `path` (it went, changed, or was admitted); returns what it held. */
   delete(path: string): SuppressedFile | undefined {
-    const entry = this.#byPath.get(path);
-    if (!entry) return undefined;
-    this.#byPath.delete(path);
-    const paths = this.#pathsBy.get(entry.of)!;
-    paths.delete(path);
-    if (paths.size === 0) this.#pathsBy.delete(entry.of);
-    return entry;
+    return this.#entries.delete(path);
   }
 
   /** Takes out the files `of` suppressed, in path order (the order they are filtered again in, in every mode and after any restart). */
   takeSuppressedBy(of: string): SourceFile[] {
-    const paths = [...(this.#pathsBy.get(of) ?? [])].sort();
-    return paths.map((path) => sourceFileOf(this.delete(path)!));
+    return this.#entries.pathsWith(of).sort().map((path) => sourceFileOf(this.#entries.delete(path)!));
   }
 }
 
