@@ -29,7 +29,7 @@ import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
 import { ingestBench } from './ingest.js';
-import { kafkaThroughputBench } from './kafka-throughput.js';
+import { kafkaThroughputBench, type KafkaThroughputBench } from './kafka-throughput.js';
 import { samplingBench } from './sampling.js';
 import { embeddingsBench } from './embeddings.js';
 import { validationBench } from './validation.js';
@@ -212,9 +212,19 @@ async function kafkaThroughput(): Promise<void> {
   }
   const corpus = join(cacheDir, 'corpus-mixed.jsonl');
   writeJsonlCorpus(corpus, 4000, cacheDir);
-  const r = await kafkaThroughputBench(corpus, Number(process.env['BENCH_KAFKA_FILES'] ?? 1000), brokers, registry);
-  results['kafkaThroughput'] = r;
-  console.log(`kafka throughput: ${r.files} files: local mode ${r.local.filesPerSecond} files/s (${r.local.seconds} s), Kafka mode ${r.kafka.filesPerSecond} files/s (${r.kafka.seconds} s from ingest to the last canonicalized file): ratio ${r.ratio} (target ≥ 0.7)`);
+  // One pair says little on a shared 2-core machine: several, each local run beside its Kafka
+  // run, every ratio reported, the first included (the broker's JIT still cold).
+  const pairs = Number(process.env['BENCH_KAFKA_RUNS'] ?? 3);
+  const runs: KafkaThroughputBench[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const r = await kafkaThroughputBench(corpus, Number(process.env['BENCH_KAFKA_FILES'] ?? 1000), brokers, registry);
+    runs.push(r);
+    console.log(`kafka throughput ${i + 1}/${pairs}: ${r.files} files: local mode ${r.local.filesPerSecond} files/s (${r.local.seconds} s), Kafka mode ${r.kafka.filesPerSecond} files/s (${r.kafka.seconds} s from ingest to the last canonicalized file): ratio ${r.ratio}`);
+  }
+  const ratios = runs.map((r) => r.ratio).sort((a, b) => a - b);
+  const median = ratios[Math.floor((ratios.length - 1) / 2)]!;
+  results['kafkaThroughput'] = { runs, ratios: runs.map((r) => r.ratio), median, min: ratios[0], target: '≥ 0.7' };
+  console.log(`kafka throughput: ratio median ${median}, lowest ${ratios[0]} over ${pairs} pairs (target ≥ 0.7)`);
 }
 
 const only = process.argv[2];

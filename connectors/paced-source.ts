@@ -11,6 +11,16 @@ export interface PacedSource<T> {
   readonly inFlight: number;
 }
 
+/**
+ * Longest run of reading before the event loop gets a turn. Reading and the stages behind it
+ * run on promise callbacks: a burst of them (the window filling at the start) would otherwise
+ * hold back sockets, timers and worker answers, and with them the model requests, until the
+ * whole window was read and filtered.
+ */
+const SLICE_MS = 5;
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function pacedSource<T>(source: AsyncIterable<T>, window: number): PacedSource<T> {
   let inFlight = 0;
   let wake: (() => void) | null = null;
@@ -19,8 +29,16 @@ export function pacedSource<T>(source: AsyncIterable<T>, window: number): PacedS
     let stopped = false;
     void (async () => {
       try {
+        let slice = performance.now();
         while (!stopped) {
-          while (inFlight >= window && !stopped) await new Promise<void>((resolve) => (wake = resolve));
+          if (performance.now() - slice > SLICE_MS) {
+            await turn();
+            slice = performance.now();
+          }
+          while (inFlight >= window && !stopped) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            slice = performance.now();
+          }
           if (stopped) break;
           const next = await iterator.next();
           if (next.done) break;

@@ -12,7 +12,7 @@
 import OpenAI from 'openai';
 import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import type { CachedResponse } from './response-cache.js';
-import { responseCacheKey } from './response-cache.js';
+import { canonicalJson, canonicalJsonWith, hashCanonical } from './response-cache.js';
 import { AdaptiveLimiter, type AdaptiveConcurrencyOptions } from './adaptive-concurrency.js';
 import { LlmRunGuard } from './budget.js';
 import { DEFAULT_MAX_TIMEOUT_RETRIES, checkLlmConfig, type LlmClientConfig } from './config.js';
@@ -176,6 +176,8 @@ export class LlmClient {
   private readonly random: () => number;
   private readonly cacheNamespace: string | undefined;
   private readonly validator = new SchemaValidator();
+  /** Canonical JSON of each schema's response_format, for cache keys: serialised once, not per request. */
+  private readonly formatJson = new WeakMap<JsonSchemaSpec, string>();
   /** Schemas this endpoint has accepted (a 2xx): after that, a 400 is about one record, not the setup. */
   private readonly acceptedSchemas = new Set<string>();
 
@@ -207,18 +209,23 @@ export class LlmClient {
 
   /** The cache key of a request, as `complete` computes it. */
   cacheKey(request: Pick<CompleteRequest<unknown>, 'messages' | 'schema' | 'promptVersion'>): string {
-    return responseCacheKey({
+    let format = this.formatJson.get(request.schema);
+    if (format === undefined) {
+      format = canonicalJson(responseFormat(request.schema));
+      this.formatJson.set(request.schema, format);
+    }
+    // The same key as responseCacheKey over all of these with responseFormat(request.schema).
+    return hashCanonical(canonicalJsonWith({
       v: 1,
       namespace: this.cacheNamespace,
       model: this.config.model,
       messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
-      responseFormat: responseFormat(request.schema),
       temperature: this.config.temperature,
       seed: this.config.seed,
       maxTokens: this.config.maxTokens,
       maxTokensParam: this.config.maxTokens !== undefined ? (this.config.maxTokensParam ?? 'max_tokens') : undefined,
       promptVersion: request.promptVersion ?? this.config.promptVersion ?? DEFAULT_PROMPT_VERSION,
-    });
+    }, { responseFormat: format }));
   }
 
   /**

@@ -58,6 +58,8 @@ function formatError(error: ErrorObject): string {
 export class SchemaValidator {
   private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, logger: false });
   private readonly compiled = new Map<string, ValidateFunction>();
+  /** The same, by schema object: schemas are constants, and their JSON text cost a stringify per call. */
+  private readonly byObject = new WeakMap<object, ValidateFunction>();
 
   /** Problems of `value` against `schema`, empty when it conforms. Throws LlmConfigError for a schema that does not compile. */
   check(schema: JsonSchemaSpec, value: unknown): string[] {
@@ -74,6 +76,8 @@ export class SchemaValidator {
   }
 
   private compile(schema: JsonSchemaSpec): ValidateFunction {
+    const known = this.byObject.get(schema.jsonSchema);
+    if (known) return known;
     const text = JSON.stringify(schema.jsonSchema);
     let validate = this.compiled.get(text);
     if (!validate) {
@@ -87,6 +91,7 @@ export class SchemaValidator {
       }
       this.compiled.set(text, validate);
     }
+    this.byObject.set(schema.jsonSchema, validate);
     return validate;
   }
 }

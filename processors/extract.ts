@@ -45,14 +45,18 @@ export function mergeFeatures(staticSet: FeatureSet, answer: ExtractAnswer): Fea
 
 export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig): Promise<Outcome<FeatureSet>> {
   const base = await extractFeaturesOff(file, config.static, (config.clock ?? Date.now)());
-  if (!base.ok) return base;
+  return base.ok ? askModel(file, base.value, config) : base;
+}
+
+/** The model's features for a file whose static features are known, merged with them. */
+async function askModel(file: CodeFile, base: FeatureSet, config: ExtractLlmConfig): Promise<Outcome<FeatureSet>> {
   const messages = extractMessages(file, config.maxChars);
   if ('pending' in config.access) {
     await config.access.pending({
       stage: EXTRACT_LLM_STAGE, recordId: file.id, promptVersion: EXTRACT_PROMPT_VERSION, messages,
       responseFormat: { name: EXTRACT_SCHEMA.name, schema: EXTRACT_SCHEMA.jsonSchema },
     });
-    return base;
+    return accept(base);
   }
   const where = { stage: EXTRACT_LLM_STAGE, recordId: file.id, path: file.path, source: file.source };
   try {
@@ -60,7 +64,7 @@ export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig)
       messages, schema: EXTRACT_SCHEMA, validate: checkExtractAnswer, promptVersion: EXTRACT_PROMPT_VERSION,
     });
     if (!result.ok) return reject({ ...where, reason: `llm-${result.reason}`, detail: result.detail, record: { path: file.path, answer: result.answer ?? null } });
-    return accept(mergeFeatures(base.value, result.value));
+    return accept(mergeFeatures(base, result.value));
   } catch (error) {
     const reason = stopReason(error);
     if (!reason) throw error;
@@ -68,8 +72,18 @@ export async function extractWithModel(file: CodeFile, config: ExtractLlmConfig)
   }
 }
 
+/**
+ * Files in the stage per model slot. The client's limiter decides how many requests are on the
+ * wire (at most `concurrency`); the files beyond wait in its queue, parsed and with their prompt
+ * built, so when an answer comes back the next request leaves at once. With one file per slot,
+ * each slot spent its first milliseconds parsing: at C = 64 and 200 ms answers, about 3 of the
+ * 64 requests were missing at any time (bench/orchestration.ts). Parsing stays inside a file's
+ * slot, so a file slow to parse holds back no other file's request.
+ */
+export const FILES_PER_MODEL_SLOT = 2;
+
 export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
-  return orderedMergeMap((file) => extractWithModel(file, config), config.concurrency);
+  return orderedMergeMap((file) => extractWithModel(file, config), config.concurrency * FILES_PER_MODEL_SLOT);
 }
 
 /**

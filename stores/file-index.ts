@@ -17,7 +17,14 @@ export class FileIndex {
   /** Label of each indexed file id: a retracted file leaves the index. */
   private readonly labels = new Map<string, number>();
 
-  constructor(dimension: number, options: HnswOptions = { initialCapacity: 1024, m: 12, efConstruction: 100, ef: 32 }) {
+  /**
+   * efConstruction 40, not 100: inserting is most of the filter's cost (about 0.4 ms a file at
+   * 100, on the thread that also keeps a model busy), and a near-duplicate is far closer than
+   * the neighbours a shallower build misses. Over 7,200 files of two corpora (bench), both
+   * found every nearest file at similarity >= 0.95 (the default radius 0.05); the build took
+   * about a third less time.
+   */
+  constructor(dimension: number, options: HnswOptions = { initialCapacity: 1024, m: 12, efConstruction: 40, ef: 32 }) {
     this.hnsw = new GrowableHnsw(dimension, options);
   }
 

@@ -39,4 +39,26 @@ describe('pacedSource', () => {
     expect(seen).toEqual([0, 1, 2, 3, 4]);
     sub.unsubscribe();
   });
+
+  it('gives the event loop a turn while a burst of reading fills the window, instead of holding it until the window is full', async () => {
+    const pulled: number[] = [];
+    const source = pacedSource(numbers(400, pulled), 1000);
+    const emittedWhenTimerRan: number[] = [];
+    let emitted = 0;
+    // A timer due at once stands for a socket's answer or a worker's reply waiting to be handled.
+    const timer = new Promise<void>((resolve) => setTimeout(() => (emittedWhenTimerRan.push(emitted), resolve()), 0));
+    const done = lastValueFrom(
+      source.items.pipe(
+        tap(() => {
+          emitted += 1;
+          // Each item costs the thread about a millisecond, as filtering a file does.
+          for (const until = performance.now() + 1; performance.now() < until; );
+        }),
+        toArray(),
+      ),
+    );
+    await timer;
+    expect((await done).length).toBe(400);
+    expect(emittedWhenTimerRan[0]).toBeLessThan(50);
+  });
 });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LlmClient, type JsonSchemaSpec, type LlmClientConfig } from '../llm/index.js';
-import { ResponseCache, canonicalJson, responseCacheKey, type CachedResponse } from '../llm/response-cache.js';
+import { ResponseCache, canonicalJson, canonicalJsonWith, responseCacheKey, type CachedResponse } from '../llm/response-cache.js';
+import { responseFormat } from '../llm/structured.js';
 import { startFakeOpenAI, type FakeOpenAI } from './fakes/fake-openai-server.js';
 
 const SCHEMA: JsonSchemaSpec = {
@@ -122,6 +123,27 @@ describe('ResponseCache', () => {
     expect(responseCacheKey({ a: 1, b: 2 })).toBe(responseCacheKey({ b: 2, a: 1 }));
     expect(responseCacheKey({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);
     expect(responseCacheKey({ a: 1 })).not.toBe(responseCacheKey({ a: 2 }));
+  });
+
+  it('a part given as its canonical JSON gives the same text as the whole serialised at once', () => {
+    const schema = { type: 'object', properties: { z: { type: 'string' }, a: { enum: [2, 1] } }, required: ['z'] };
+    const parts = { v: 1, model: 'm', seed: undefined, messages: [{ role: 'user', content: 'a "quoted"\nline' }], namespace: null };
+    expect(canonicalJsonWith(parts, { responseFormat: canonicalJson(schema) })).toBe(canonicalJson({ ...parts, responseFormat: schema }));
+    expect(canonicalJsonWith({}, {})).toBe(canonicalJson({}));
+  });
+
+  it("a client's cache key is the documented hash of the request, so caches written before stay valid", () => {
+    const client = new LlmClient({ baseURL: 'http://127.0.0.1:9/v1', apiKey: 'k', model: 'm', stage: 'extract', timeoutMs: 1_000, maxRetries: 0, temperature: 0.2, seed: 7 });
+    const schema = { name: 'answer', jsonSchema: { type: 'object', properties: { b: { type: 'string' }, a: { type: 'number' } }, required: ['a', 'b'], additionalProperties: false } };
+    const messages = [{ role: 'system' as const, content: 'sys' }, { role: 'user' as const, content: 'code' }];
+    const expected = responseCacheKey({
+      v: 1, namespace: undefined, model: 'm', messages, responseFormat: responseFormat(schema), temperature: 0.2, seed: 7,
+      maxTokens: undefined, maxTokensParam: undefined, promptVersion: 'v1',
+    });
+    expect(client.cacheKey({ messages, schema, promptVersion: 'v1' })).toBe(expected);
+    // Asked again (the schema's JSON now remembered), the same key.
+    expect(client.cacheKey({ messages, schema, promptVersion: 'v1' })).toBe(expected);
+    expect(client.cacheKey({ messages: [messages[1]!], schema, promptVersion: 'v1' })).not.toBe(expected);
   });
 
   it('group-commits concurrent writes and rejects puts after close', async () => {

@@ -77,8 +77,8 @@ describe('static extraction on worker threads', () => {
     await own.close(); // idempotent
   });
 
-  it('starts one worker per core beyond the first, at most two', () => {
-    expect([1, 2, 3, 4, 16].map((cores) => defaultStaticWorkers(cores))).toEqual([0, 1, 2, 2, 2]);
+  it('starts one worker per core, at most two', () => {
+    expect([1, 2, 3, 4, 16].map((cores) => defaultStaticWorkers(cores))).toEqual([1, 2, 2, 2, 2]);
     expect(() => StaticExtractorPool.open(0, grammars)).rejects.toThrow(/at least one worker/);
   });
 });

@@ -12,9 +12,14 @@ import type { Outcome } from '../../schemas/outcome.js';
 import type { Grammars } from '../tree-sitter/grammars.js';
 import type { WorkerOptions, WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
 
-/** Workers by default: one per core beyond the main thread's, at most two (more did not pay off on the files a stage sees). */
+/**
+ * Workers by default: one per core, at most two (more did not pay off on the files a stage
+ * sees). On 2 cores, 2 workers beat 1: the main thread is mostly waiting on I/O, and a second
+ * worker parses while the first does (1,000 files: local 3.9-4.8 s against 5.2-5.6 s, Kafka
+ * mode 181-200 files/s against 128-147, side by side).
+ */
 export function defaultStaticWorkers(cores = availableParallelism()): number {
-  return Math.max(0, Math.min(2, cores - 1));
+  return Math.max(1, Math.min(2, cores));
 }
 
 // Run from source (vitest), the built worker is used: the tests' global setup builds dist first.
