@@ -67,7 +67,7 @@ export interface Runtime {
   roots: string[];
   version: string;
   /** Python: its standard library's top-level modules (sys.stdlib_module_names); empty for Node. */
-  stdlib: string[];
+  stdlib: ReadonlySet<string>;
   /** Python: `3.11`, the version installed packages are built for; empty for Node. */
   abi: string;
 }
@@ -108,14 +108,14 @@ export async function resolvePython(command: string): Promise<Runtime> {
   // sys.stdlib_module_names is 3.10+; an older Python's imports can only be judged when they run.
   if (info.stdlib.length === 0) throw new Error(`${exe} is Python ${info.version}; the sandbox needs Python 3.10 or later (sys.stdlib_module_names)`);
   const roots = await Promise.all([info.base, info.prefix, dirname(info.exe)].map((p) => realpath(p).catch(() => p)));
-  return { executable: info.exe, roots: [...new Set(roots)], version: `Python ${info.version}`, stdlib: info.stdlib, abi: info.abi };
+  return { executable: info.exe, roots: [...new Set(roots)], version: `Python ${info.version}`, stdlib: new Set(info.stdlib), abi: info.abi };
 }
 
 export async function resolveNode(command: string): Promise<Runtime> {
   const exe = await which(command);
   if (!exe) throw new Error(`${command} not found`);
   const version = exe === (await realpath(process.execPath)) ? process.version : (await run(exe, ['--version'])).stdout.trim();
-  return { executable: exe, roots: [dirname(dirname(exe))], version: `Node ${version}`, stdlib: [], abi: '' };
+  return { executable: exe, roots: [dirname(dirname(exe))], version: `Node ${version}`, stdlib: new Set(), abi: '' };
 }
 
 export interface Mount {

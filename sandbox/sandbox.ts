@@ -89,6 +89,8 @@ export class Sandbox implements SampleRunner {
   readonly allowList: PackageAllowList;
   /** Where the allow-listed Python packages are installed on the host. */
   readonly pythonPackagesDir: string;
+  /** The modules those packages provide, as a sample imports them. */
+  private readonly allowedModules: ReadonlySet<string>;
 
   private constructor(
     readonly tools: HostTools,
@@ -110,6 +112,7 @@ export class Sandbox implements SampleRunner {
     this.uidBase = options.uidBase ?? 0x1000_0000 + (process.pid % 0x10_0000) * MAX_SLOTS;
     this.seccomp = seccompProgram();
     this.allowList = options.allowList ?? loadAllowList();
+    this.allowedModules = new Set(this.allowList.packages.flatMap((p) => p.imports));
     this.pythonPackagesDir = options.pythonPackagesDir ?? defaultPythonPackagesDir();
   }
 
@@ -287,7 +290,7 @@ export class Sandbox implements SampleRunner {
       if (plan.syntaxError) return done({ reason: 'syntax-error', detail: oneLine(plan.syntaxError.split('\n')[0]!) }, { output: plan.syntaxError });
       // Packages before anything runs: what the sample declares and imports must be allowed.
       const local = plan.localModules;
-      const packages = checkPackages({ language: lang, files: checked, declared: options.packages ?? [], allowList: this.allowList, stdlib: new Set(runtime.stdlib), isLocal: (name) => isLocal(name, local) });
+      const packages = checkPackages({ language: lang, files: checked, declared: options.packages ?? [], allowList: this.allowList, stdlib: runtime.stdlib, isLocal: (name) => isLocal(name, local) });
       if (!packages.ok) return done({ reason: 'package-not-allowed', detail: oneLine(packages.detail) });
       const installed = lang === 'python' ? await this.packagesProblem() === null : false;
       if (lang === 'python' && !installed && packages.packages.length > 0) {
@@ -339,7 +342,7 @@ export class Sandbox implements SampleRunner {
       const verdict = classify({
         outcome, report, cgroup: usage, limits: { ...this.limits, wallMs }, localModules: plan.localModules, testsModified,
         testPaths: plan.tests.map((t) => t.path), diskBytes: this.limits.diskBytes,
-        allowedModules: new Set(lang === 'python' ? this.allowList.packages.flatMap((p) => p.imports) : []), stdlib: new Set(runtime.stdlib),
+        allowedModules: lang === 'python' ? this.allowedModules : new Set(), stdlib: runtime.stdlib,
       });
       return done(verdict, {
         output: outcome.output, exitCode: outcome.exitCode, signal: outcome.signal, outputBytes: outcome.outputBytes, command: plan.display,
