@@ -4,6 +4,7 @@
 // a throwaway consumer group that never commits and is deleted afterwards.
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
+import { whileRetriable } from './retriable.js';
 
 export interface RawRecord {
   topic: string;
@@ -35,18 +36,11 @@ export interface ReadOptions {
 /**
  * High watermarks of every partition with records, as bigint. Right after a topic is created a
  * broker may answer NOT_LEADER_FOR_PARTITION (seen when a process restores from topics it has
- * just created); kafkajs does not retry that here, so it is retried for up to 15 s.
+ * just created): retried (whileRetriable).
  */
 async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
-    } catch (error) {
-      if (!(error as { retriable?: boolean }).retriable || attempt >= 60) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+  const offsets = await whileRetriable(() => admin.fetchTopicOffsets(topic));
+  return new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
 }
 
 export async function readTopic(kafka: Kafka, admin: Admin, topic: string, options: ReadOptions): Promise<TopicReader> {

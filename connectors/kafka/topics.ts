@@ -4,6 +4,7 @@
 import kafkajs, { type Admin } from 'kafkajs';
 import type { RecordName } from '../../schemas/contract.js';
 import { TOPICS, type TopicSpec } from '../../schemas/topics.js';
+import { whileRetriable } from './retriable.js';
 
 export const DEFAULT_PARTITIONS = 3;
 /** Seven days, Kafka's own default, written explicitly so every topic says what it keeps. */
@@ -108,20 +109,11 @@ export async function compactWhereNeeded(admin: Admin, prefix: string, settings:
 
 /**
  * Partition count of each topic, from the broker's metadata. Topics created a moment ago may
- * not be in it yet (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE): kafkajs does not retry
- * this call, so it is retried here for up to 15 s (a broker busy creating and deleting other
- * topics took more than 5 s to elect leaders).
+ * not be in it yet: retried (whileRetriable).
  */
 export async function partitionCounts(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const meta = await admin.fetchTopicMetadata({ topics: [...topics] });
-      return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
-    } catch (error) {
-      if (!(error as { retriable?: boolean }).retriable || attempt >= 60) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+  const meta = await whileRetriable(() => admin.fetchTopicMetadata({ topics: [...topics] }));
+  return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
 }
 
 /** Kafka's murmur2 (as in the Java client's Utils.murmur2), so partitions match stock producers. */
