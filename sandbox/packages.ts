@@ -5,10 +5,10 @@
 // what its files import (sandbox/python-imports.ts) are checked against the list; anything else
 // is `package-not-allowed`, naming the package.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../lib/package-root.js';
 import { pythonImports, topLevel } from './python-imports.js';
 import type { SandboxFile, SandboxLanguage } from './types.js';
 
@@ -30,13 +30,6 @@ export interface PackageAllowList {
 
 /** Modules the test runner (and the interpreter, for `__main__`) provide to Python tests. */
 const PYTHON_RUNNER_MODULES = ['pytest', '_pytest', '__main__'];
-
-/** The package root: the nearest folder above this module with a package.json (one up from sandbox/, two from dist/sandbox/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 export const defaultAllowListPath = (): string => join(packageRoot(), 'sandbox', 'python-packages.txt');
 
