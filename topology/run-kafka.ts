@@ -39,7 +39,7 @@
 // `tasksPerFile`, canonicalize asks for tasks itself as the tree takes in files, in the same
 // transaction as the tree changes, so tasks keep flowing while the corpus grows.
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
-import { StaticExtractorPool, defaultStaticWorkers } from '../analysis/static-features/pool.js';
+import { openStaticWorkers, type StaticExtractorPool } from '../analysis/static-features/pool.js';
 import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js';
 import { abortableSleep } from '../connectors/kafka/client.js';
 import { openKafkaContext, type KafkaContext } from '../connectors/kafka/context.js';
@@ -506,8 +506,7 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     if (unit.stages.includes('extract')) {
       const loaded = await (shared.grammars ??= loadGrammars());
       grammars = loaded;
-      const count = config.staticWorkers ?? defaultStaticWorkers();
-      staticWorkers = await (shared.staticWorkers ??= count > 0 ? StaticExtractorPool.open(count, loaded) : Promise.resolve(undefined));
+      staticWorkers = await (shared.staticWorkers ??= openStaticWorkers(config.staticWorkers, loaded));
     }
     const stages = buildStages(config.settings, stores, { ...config.resources, grammars, ...(staticWorkers ? { staticWorkers } : {}) });
     const perFile = config.tasksPerFile ?? 0;

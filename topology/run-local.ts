@@ -3,7 +3,7 @@
 // features reach the tree) or rejected with a reason, and the summary says so.
 import { join, resolve } from 'node:path';
 import { Subject, defaultIfEmpty, lastValueFrom, map, range, tap, type Observable } from 'rxjs';
-import { StaticExtractorPool, defaultStaticWorkers } from '../analysis/static-features/pool.js';
+import { openStaticWorkers } from '../analysis/static-features/pool.js';
 import { loadGrammars } from '../analysis/tree-sitter/grammars.js';
 import { writeFileAtomic } from '../connectors/atomic-file.js';
 import { readDirectory } from '../connectors/directory-source.js';
@@ -199,8 +199,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   const stores = createStores({ codeEmbedder: config.codeEmbedder, clock }, settings);
   const student = settings.student && config.student ? { settings: settings.student, ledger: new StudentLedger(), sink: new JsonlSink<StudentAttempt>(join(config.out, 'student.jsonl'), { mode: 'overwrite' }) } : null;
   const grammars = await loadGrammars();
-  const workerCount = config.staticWorkers ?? defaultStaticWorkers();
-  const staticWorkers = workerCount > 0 ? await StaticExtractorPool.open(workerCount, grammars) : undefined;
+  const staticWorkers = await openStaticWorkers(config.staticWorkers, grammars);
   const stages = buildStages(settings, stores, {
     labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars, models: llm?.models ?? {},
     ...(staticWorkers ? { staticWorkers } : {}),

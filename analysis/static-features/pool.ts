@@ -22,6 +22,12 @@ export function defaultStaticWorkers(cores = availableParallelism()): number {
   return Math.max(1, Math.min(2, cores));
 }
 
+/** The pool a run parses on: `workers` of them (default defaultStaticWorkers()), none for 0 (the stage's own thread parses). */
+export async function openStaticWorkers(workers: number | undefined, grammars: Grammars): Promise<StaticExtractorPool | undefined> {
+  const count = workers ?? defaultStaticWorkers();
+  return count > 0 ? StaticExtractorPool.open(count, grammars) : undefined;
+}
+
 // Run from source (vitest), the built worker is used: the tests' global setup builds dist first.
 function workerScript(): URL {
   const sibling = new URL('./worker.js', import.meta.url);
