@@ -238,11 +238,13 @@ export function validateStage(
 ): OperatorFunction<GeneratedSample, Outcome<GeneratedSample>> | undefined {
   const dedups = dedup !== undefined && dedup.radius > 0;
   if (!decontamination && !validation && !dedups) return undefined;
+  // The allow-list the debugging turns offer, read once for the stage, not per turn.
+  const validating = validation && { ...validation, allowList: validation.allowList ?? loadAllowList() };
   return pipe(
     orderedMergeMap(async (sample: GeneratedSample) => {
       const o = decontamination ? await checkContamination(sample, decontamination) : accept(sample);
-      if (!o.ok || !validation) return o;
-      const checked = await validateSample(o.value, validation);
+      if (!o.ok || !validating) return o;
+      const checked = await validateSample(o.value, validating);
       tally?.add(checked);
       return checked;
     }, validation?.concurrency ?? 1),
