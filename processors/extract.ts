@@ -92,8 +92,8 @@ export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<C
  */
 export function extractStage(config: { static: ExtractStaticConfig; llm?: Omit<ExtractLlmConfig, 'static'> }): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
   if (config.llm) return extractLlmFeatures({ ...config.llm, static: config.static });
-  const { workers } = config.static;
+  const here = config.static;
   // On worker threads, a few files per worker in flight keep each busy while answers come back.
-  if (workers) return orderedMergeMap((file: CodeFile) => extractFeaturesOff(file, config.static), workers.size * 4);
-  return map((file: CodeFile) => extractFeatures(file, config.static));
+  if (here.workers) return orderedMergeMap((file: CodeFile) => extractFeaturesOff(file, here), here.workers.size * 4);
+  return map((file: CodeFile) => extractFeatures(file, here));
 }

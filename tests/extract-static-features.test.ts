@@ -4,7 +4,7 @@ import {
   EXTRACT_STATIC_STAGE,
   extractFeatures,
   extractStaticFeatures,
-  type ExtractStaticConfig,
+  type ExtractHereConfig,
 } from '../analysis/static-features/index.js';
 import type { Outcome } from '../schemas/outcome.js';
 import { FEATURE_CATEGORIES } from '../schemas/categories.js';
@@ -12,7 +12,7 @@ import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js
 import type { CodeFile, FeatureSet } from '../schemas/contract.js';
 
 let grammars: Grammars;
-let config: ExtractStaticConfig;
+let config: ExtractHereConfig;
 
 beforeAll(async () => {
   grammars = await loadGrammars();
@@ -39,7 +39,7 @@ function accepted(outcome: Outcome<FeatureSet>): FeatureSet {
 }
 
 /** Features as sorted `category: a > b` lines, so a failing test shows exactly what changed. */
-function labels(file: CodeFile, overrides: Partial<ExtractStaticConfig> = {}): string[] {
+function labels(file: CodeFile, overrides: Partial<ExtractHereConfig> = {}): string[] {
   return accepted(extractFeatures(file, { ...config, ...overrides }))
     .features.map((f) => `${f.category}: ${f.labels.join(' > ')}`)
     .sort();

@@ -11,6 +11,7 @@ import { loadGrammars, type Grammars } from '../analysis/tree-sitter/grammars.js
 import { createCodeEmbedder, createLabelEmbedder } from '../embeddings/index.js';
 import { extractStage } from '../processors/extract.js';
 import type { CodeFile } from '../schemas/contract.js';
+import type { Language } from '../schemas/languages.js';
 import { runLocal } from '../topology/run-local.js';
 import { MERGE_SIMILARITY, pipelineSettings } from '../topology/settings.js';
 import { GOOD_FILES, writeCorpus } from './fixtures/corpus.js';
@@ -33,7 +34,7 @@ describe('static extraction on worker threads', () => {
   let pool: StaticExtractorPool;
   beforeAll(async () => {
     grammars = await loadGrammars();
-    pool = await StaticExtractorPool.open(2, grammars);
+    pool = await StaticExtractorPool.open(2, grammars.languages);
   });
   afterAll(() => pool?.close());
 
@@ -68,8 +69,36 @@ describe('static extraction on worker threads', () => {
     expect(strip(onWorkers)).toEqual(strip(here));
   });
 
+  it('returns before its workers have loaded their grammars, and answers the files sent meanwhile', async () => {
+    const early = StaticExtractorPool.start(1, grammars.languages);
+    let ready = false;
+    void early.ready.then(() => (ready = true));
+    try {
+      // Sent while the worker still loads: the file waits in its queue instead of being lost.
+      const sent = files.map((file) => early.extract(file, {}, NOW));
+      await Promise.resolve();
+      expect(ready).toBe(false);
+      expect(await Promise.all(sent)).toEqual(files.map((file) => extractFeatures(file, { grammars }, NOW)));
+      expect(ready).toBe(true);
+    } finally {
+      await early.close();
+    }
+  });
+
+  it('fails the files sent to a worker that could not start, and every later one, with the reason', async () => {
+    const broken = StaticExtractorPool.start(1, ['cobol' as Language]);
+    try {
+      await expect(broken.extract(files[0]!, {}, NOW)).rejects.toThrow(/static extractor worker did not start: .+/);
+      await expect(broken.ready).rejects.toThrow(/did not start/);
+      await expect(broken.extract(files[1]!, {}, NOW)).rejects.toThrow(/did not start/);
+      await expect(StaticExtractorPool.open(1, ['cobol' as Language])).rejects.toThrow(/did not start/);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('refuses work once closed, and fails the files still in flight instead of leaving them hanging', async () => {
-    const own = await StaticExtractorPool.open(1, grammars);
+    const own = await StaticExtractorPool.open(1, grammars.languages);
     const inFlight = expect(own.extract(files[0]!, {}, NOW)).rejects.toThrow(/closed/);
     await own.close();
     await inFlight;
@@ -77,9 +106,10 @@ describe('static extraction on worker threads', () => {
     await own.close(); // idempotent
   });
 
-  it('starts one worker per core, at most two', () => {
+  it('starts one worker per core, at most two', async () => {
     expect([1, 2, 3, 4, 16].map((cores) => defaultStaticWorkers(cores))).toEqual([1, 2, 2, 2, 2]);
-    expect(() => StaticExtractorPool.open(0, grammars)).rejects.toThrow(/at least one worker/);
+    expect(() => StaticExtractorPool.start(0, grammars.languages)).toThrow(/at least one worker/);
+    await expect(StaticExtractorPool.open(0, grammars.languages)).rejects.toThrow(/at least one worker/);
   });
 });
 

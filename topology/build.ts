@@ -3,6 +3,7 @@
 // (memory in local mode, consumer groups with transactions in Kafka mode).
 import type { StaticExtractorPool } from '../analysis/static-features/pool.js';
 import type { Grammars } from '../analysis/tree-sitter/grammars.js';
+import type { ExtractStaticConfig } from '../analysis/static-features/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { ModelAccess, PendingPrompt, StructuredModel } from '../llm/model.js';
 import { canonicalizeStage } from '../processors/canonicalize.js';
@@ -53,7 +54,10 @@ export interface StageResources {
   codeEmbedder: Embedder;
   /** Embeds generated samples for output dedup (and semantic decontamination); absent, the code embedder. */
   sampleEmbedder?: Embedder;
-  /** Tree-sitter grammars; null in a process that runs no extract stage (they load slowly). */
+  /**
+   * Tree-sitter grammars for parsing on the stage's own thread; null when worker threads parse
+   * (each loads its own) or in a process that runs no extract stage (they load slowly).
+   */
   grammars: Grammars | null;
   /** Worker threads that parse for the extract stage; absent, it parses on the stage's own thread. */
   staticWorkers?: StaticExtractorPool;
@@ -96,9 +100,10 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
     const model = resources.models[stage];
     return model ? { model } : { pending: resources.pending };
   };
-  const grammars = (): Grammars => {
-    if (!resources.grammars) throw new Error('the extract stage needs the tree-sitter grammars (loadGrammars)');
-    return resources.grammars;
+  const parsing = (): ExtractStaticConfig => {
+    if (resources.staticWorkers) return { workers: resources.staticWorkers };
+    if (!resources.grammars) throw new Error('the extract stage needs the tree-sitter grammars (loadGrammars) or worker threads (openStaticWorkers)');
+    return { grammars: resources.grammars };
   };
   const validate = validateStage(resources.decontamination, resources.validation, resources.tally, {
     store: stores.samples, embedder: resources.sampleEmbedder ?? resources.codeEmbedder, radius: settings.sampleDuplicateRadius,
@@ -112,7 +117,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
     extract: (files) =>
       files.pipe(
         extractStage({
-          static: { grammars: grammars(), ...(resources.staticWorkers ? { workers: resources.staticWorkers } : {}) },
+          static: parsing(),
           ...(uses('extract') ? { llm: { access: access('extract'), maxChars: settings.maxChars, concurrency: settings.concurrency, clock } } : {}),
         }),
       ),

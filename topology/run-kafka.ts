@@ -180,7 +180,7 @@ interface Shared {
   sources: SourceIndex | null;
   grammars: Promise<Grammars> | null;
   /** Worker threads that parse for extract, started with the first extract unit and kept across its restarts. */
-  staticWorkers: Promise<StaticExtractorPool | undefined> | null;
+  staticWorkers: StaticExtractorPool | undefined | null;
 }
 
 /** Reads a whole topic (to the end offsets at start) as decoded records; undecodable ones are reported and skipped. */
@@ -504,9 +504,11 @@ async function startUnit(ctx: KafkaContext, config: KafkaRunConfig, unit: UnitSp
     let grammars: Grammars | null = null;
     let staticWorkers: StaticExtractorPool | undefined;
     if (unit.stages.includes('extract')) {
-      const loaded = await (shared.grammars ??= loadGrammars());
-      grammars = loaded;
-      staticWorkers = await (shared.staticWorkers ??= openStaticWorkers(config.staticWorkers, loaded));
+      // Workers load their own grammars; this thread loads them only to parse itself.
+      staticWorkers = shared.staticWorkers ??= openStaticWorkers(config.staticWorkers);
+      // A unit joins its consumer group for seconds anyway: a pool that cannot start fails the unit's start.
+      await staticWorkers?.ready;
+      if (!staticWorkers) grammars = await (shared.grammars ??= loadGrammars());
     }
     const stages = buildStages(config.settings, stores, { ...config.resources, grammars, ...(staticWorkers ? { staticWorkers } : {}) });
     const perFile = config.tasksPerFile ?? 0;
@@ -589,7 +591,7 @@ export async function startKafkaRun(config: KafkaRunConfig): Promise<KafkaRun> {
   if (ctx.compacted.length > 0) log(`treesynth: ${ctx.compacted.join(', ')} now compacted (one live record per key, as retraction needs); they expired records by time before`);
 
   const shared: Shared = { trees: null, sources: null, grammars: null, staticWorkers: null };
-  const closeShared = async () => (await shared.staticWorkers?.catch(() => undefined))?.close();
+  const closeShared = async () => shared.staticWorkers?.close();
   const units = unitsOf(config.stages);
   const stopping = new AbortController();
   const stopped = new Promise<null>((resolve) => stopping.signal.addEventListener('abort', () => resolve(null), { once: true }));

@@ -198,8 +198,10 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   let pendingPrompts = 0;
   const stores = createStores({ codeEmbedder: config.codeEmbedder, clock }, settings);
   const student = settings.student && config.student ? { settings: settings.student, ledger: new StudentLedger(), sink: new JsonlSink<StudentAttempt>(join(config.out, 'student.jsonl'), { mode: 'overwrite' }) } : null;
-  const grammars = await loadGrammars();
-  const staticWorkers = await openStaticWorkers(config.staticWorkers, grammars);
+  // Workers load their grammars while the first files are read and filtered; this thread loads
+  // them only to parse itself (--static-workers 0).
+  const staticWorkers = openStaticWorkers(config.staticWorkers);
+  const grammars = staticWorkers ? null : await loadGrammars();
   const stages = buildStages(settings, stores, {
     labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars, models: llm?.models ?? {},
     ...(staticWorkers ? { staticWorkers } : {}),

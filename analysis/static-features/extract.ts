@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_ERROR_RATIO,
   DEFAULT_MAX_LABELS_PER_CATEGORY,
   DEFAULT_PARSE_TIMEOUT_MS,
+  type ExtractHereConfig,
   type ExtractStaticConfig,
 } from './config.js';
 import { finalise } from './finalise.js';
@@ -22,7 +23,7 @@ export function extractFeaturesOff(file: CodeFile, config: ExtractStaticConfig, 
   return workers.extract(file, options, now);
 }
 
-export function extractFeatures(file: CodeFile, config: ExtractStaticConfig, now: number = Date.now()): Outcome<FeatureSet> {
+export function extractFeatures(file: CodeFile, config: ExtractHereConfig, now: number = Date.now()): Outcome<FeatureSet> {
   const grammar = config.grammars.get(file.language);
   if (!grammar) return rejectFile(file, 'unsupported-language', `no tree-sitter grammar loaded for language '${file.language}'`, now);
   const timeoutMs = config.parseTimeoutMs ?? DEFAULT_PARSE_TIMEOUT_MS;
@@ -64,6 +65,6 @@ export function extractFeatures(file: CodeFile, config: ExtractStaticConfig, now
 }
 
 /** The stage: one Outcome per CodeFile, in order. */
-export function extractStaticFeatures(config: ExtractStaticConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
+export function extractStaticFeatures(config: ExtractHereConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
   return map((file) => extractFeatures(file, config));
 }

@@ -6,8 +6,10 @@ export {
   DEFAULT_MAX_LABELS_PER_CATEGORY,
   DEFAULT_PARSE_TIMEOUT_MS,
   EXTRACT_STATIC_STAGE,
+  type ExtractHereConfig,
   type ExtractStaticConfig,
+  type ExtractStaticOptions,
 } from './config.js';
 export { extractFeatures, extractFeaturesOff, extractStaticFeatures } from './extract.js';
-export { StaticExtractorPool, defaultStaticWorkers } from './pool.js';
+export { StaticExtractorPool, defaultStaticWorkers, openStaticWorkers } from './pool.js';
 export { splitName } from './names.js';

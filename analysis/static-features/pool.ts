@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CodeFile, FeatureSet } from '../../schemas/contract.js';
 import type { Outcome } from '../../schemas/outcome.js';
-import type { Grammars } from '../tree-sitter/grammars.js';
+import { LANGUAGES, type Language } from '../../schemas/languages.js';
 import type { WorkerOptions, WorkerReply, WorkerRequest, WorkerSetup } from './worker.js';
 
 /**
@@ -22,10 +22,14 @@ export function defaultStaticWorkers(cores = availableParallelism()): number {
   return Math.max(1, Math.min(2, cores));
 }
 
-/** The pool a run parses on: `workers` of them (default defaultStaticWorkers()), none for 0 (the stage's own thread parses). */
-export async function openStaticWorkers(workers: number | undefined, grammars: Grammars): Promise<StaticExtractorPool | undefined> {
+/**
+ * The pool a run parses on: `workers` of them (default defaultStaticWorkers()), none for 0 (the
+ * stage's own thread parses). It returns at once: the workers load their grammars while the run
+ * reads and filters its first files, and files sent meanwhile wait in the workers' queues.
+ */
+export function openStaticWorkers(workers: number | undefined, languages: readonly Language[] = LANGUAGES): StaticExtractorPool | undefined {
   const count = workers ?? defaultStaticWorkers();
-  return count > 0 ? StaticExtractorPool.open(count, grammars) : undefined;
+  return count > 0 ? StaticExtractorPool.start(count, languages) : undefined;
 }
 
 // Run from source (vitest), the built worker is used: the tests' global setup builds dist first.
@@ -42,32 +46,43 @@ interface Slot {
 export class StaticExtractorPool {
   #next = 0;
   #closed = false;
+  /** Why the pool cannot parse: a worker that did not start. Every later file fails with it. */
+  #broken: Error | undefined;
+  /** Resolves once every worker has loaded its grammars; rejects when one did not. */
+  readonly ready: Promise<void>;
 
-  private constructor(private readonly slots: Slot[]) {}
+  private constructor(private readonly slots: Slot[]) {
+    this.ready = Promise.all(slots.map((slot) => this.#listen(slot))).then(() => undefined);
+    // A caller that never awaits `ready` learns of a failed start from the files it sends.
+    this.ready.catch(() => undefined);
+  }
 
-  /** Starts `size` workers with the languages of `grammars`; resolves once every one has loaded them. */
-  static async open(size: number, grammars: Grammars): Promise<StaticExtractorPool> {
+  /**
+   * Starts `size` workers with the grammars of `languages` and returns without waiting for them:
+   * work sent before they are ready waits in their queues.
+   */
+  static start(size: number, languages: readonly Language[] = LANGUAGES): StaticExtractorPool {
     if (!Number.isInteger(size) || size < 1) throw new Error(`a static extractor pool needs at least one worker, got ${size}`);
-    const setup: WorkerSetup = { languages: grammars.languages };
-    const slots = await Promise.all(
-      Array.from({ length: size }, () => {
-        const worker = new Worker(workerScript(), { workerData: setup });
-        // Idle workers do not keep the process alive (a run that fails need not close the pool
-        // to end); a worker with files in flight does (see extract).
-        worker.unref();
-        return new Promise<Slot>((resolve, reject) => {
-          const failed = (error: Error) => reject(new Error(`static extractor worker did not start: ${error.message}`));
-          worker.once('error', failed);
-          worker.once('message', (reply: WorkerReply) => {
-            worker.off('error', failed);
-            if (reply.type === 'ready') resolve({ worker, pending: new Map() });
-            else reject(new Error(`static extractor worker: unexpected ${reply.type} before ready`));
-          });
-        });
-      }),
-    );
-    const pool = new StaticExtractorPool(slots);
-    for (const slot of slots) pool.#listen(slot);
+    const setup: WorkerSetup = { languages: [...languages] };
+    const slots = Array.from({ length: size }, () => {
+      const worker = new Worker(workerScript(), { workerData: setup });
+      // Idle workers do not keep the process alive (a run that fails need not close the pool
+      // to end); a worker with files in flight does (see extract).
+      worker.unref();
+      return { worker, pending: new Map() };
+    });
+    return new StaticExtractorPool(slots);
+  }
+
+  /** Starts `size` workers and resolves once every one has loaded its grammars. */
+  static async open(size: number, languages: readonly Language[] = LANGUAGES): Promise<StaticExtractorPool> {
+    const pool = StaticExtractorPool.start(size, languages);
+    try {
+      await pool.ready;
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
     return pool;
   }
 
@@ -75,30 +90,47 @@ export class StaticExtractorPool {
     return this.slots.length;
   }
 
-  #listen(slot: Slot): void {
-    slot.worker.on('message', (reply: WorkerReply) => {
-      if (reply.type === 'ready') return;
-      const call = slot.pending.get(reply.id);
-      if (!call) return;
-      slot.pending.delete(reply.id);
-      if (slot.pending.size === 0) slot.worker.unref();
-      if (reply.type === 'done') call.resolve(reply.outcome);
-      else call.reject(new Error(`static extraction failed: ${reply.message}`));
-    });
-    // A worker that dies takes its files with it: they fail loudly, as a crash on the main thread would.
-    const lost = (why: string) => {
-      for (const call of slot.pending.values()) call.reject(new Error(`static extractor worker ${why}`));
-      slot.pending.clear();
-    };
-    slot.worker.on('error', (error) => lost(`failed: ${error.message}`));
-    slot.worker.on('exit', (code) => {
-      if (!this.#closed) lost(`exited (${code})`);
+  /** Wires a worker's replies and failures; resolves when it has loaded its grammars. */
+  #listen(slot: Slot): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      slot.worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready') {
+          started = true;
+          resolve();
+          return;
+        }
+        const call = slot.pending.get(reply.id);
+        if (!call) return;
+        slot.pending.delete(reply.id);
+        if (slot.pending.size === 0) slot.worker.unref();
+        if (reply.type === 'done') call.resolve(reply.outcome);
+        else call.reject(new Error(`static extraction failed: ${reply.message}`));
+      });
+      // A worker that dies takes its files with it: they fail loudly, as a crash on the main thread
+      // would. One that dies before it is ready breaks the pool: the grammars it could not load are
+      // the same for every worker.
+      const lost = (why: string) => {
+        const error = new Error(started ? `static extractor worker ${why}` : `static extractor worker did not start: ${why}`);
+        if (!started) {
+          this.#broken ??= error;
+          reject(error);
+        }
+        for (const call of slot.pending.values()) call.reject(error);
+        slot.pending.clear();
+      };
+      slot.worker.on('error', (error) => lost(started ? `failed: ${error.message}` : error.message));
+      slot.worker.on('exit', (code) => {
+        if (!this.#closed) lost(`exited (${code})`);
+        else if (!started) reject(new Error('static extractor pool closed before its workers started'));
+      });
     });
   }
 
   /** The file's static features, as extractFeatures(file, { ...options, grammars }, now) gives them. */
   extract(file: CodeFile, options: WorkerOptions, now: number): Promise<Outcome<FeatureSet>> {
     if (this.#closed) return Promise.reject(new Error('static extractor pool is closed'));
+    if (this.#broken) return Promise.reject(this.#broken);
     // The least busy worker: files differ a lot in size.
     let slot = this.slots[this.#next % this.slots.length]!;
     for (const candidate of this.slots) if (candidate.pending.size < slot.pending.size) slot = candidate;

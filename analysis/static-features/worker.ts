@@ -4,11 +4,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CodeFile } from '../../schemas/contract.js';
 import type { Language } from '../../schemas/languages.js';
 import { loadGrammars } from '../tree-sitter/grammars.js';
-import type { ExtractStaticConfig } from './config.js';
+import type { ExtractStaticOptions } from './config.js';
 import { extractFeatures } from './extract.js';
 
 /** The extractor's options without the grammars (each worker has its own) and the pool. */
-export type WorkerOptions = Omit<ExtractStaticConfig, 'grammars' | 'workers'>;
+export type WorkerOptions = ExtractStaticOptions;
 
 export interface WorkerSetup {
   languages: Language[];
