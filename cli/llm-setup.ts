@@ -9,6 +9,7 @@ import { embedBenchmark, loadBenchmarkIndex, type DecontaminateConfig } from '..
 import type { StructuredModel } from '../llm/model.js';
 import { createValidateConfig, type ValidateConfig } from '../processors/validate.js';
 import { ResponseCache } from '../llm/response-cache.js';
+import { schemasOf } from '../prompts/stage-schemas.js';
 import type { SampleRunner } from '../sandbox/types.js';
 import { MERGE_SIMILARITY, type LabelEmbedderKind, type LlmStage } from '../topology/settings.js';
 import { UsageError } from './errors.js';
@@ -85,6 +86,7 @@ export async function openLlm(settings: LlmCliSettings, wanted: readonly string[
     const checked = new Set<string>();
     for (const stage of wanted) {
       const client = factory.forStage(stage);
+      client.prepare(schemasOf(stage));
       const key = `${client.config.baseURL}\u0000${client.config.model}`;
       if (!checked.has(key)) {
         await client.checkEndpoint();
@@ -119,10 +121,15 @@ export async function openLlmClients(options: RunOptions, wanted: readonly LlmSt
   const models: Partial<Record<LlmStage, StructuredModel>> = {};
   for (const stage of wanted) models[stage] = clients[stage];
   // Debugging turns use the validate stage's model: without --model, the endpoint's only one too.
-  if (models.generate) await factory.discoverModels(['validate']);
+  let debugModel: LlmClient | null = null;
+  if (models.generate) {
+    await factory.discoverModels(['validate']);
+    debugModel = factory.forStage('validate');
+    debugModel.prepare(schemasOf('validate'));
+  }
   return {
     models,
-    debugModel: models.generate ? factory.forStage('validate') : null,
+    debugModel,
     configured: true,
     endpoint: factory.forStage(wanted[0]!).provenance().endpointHost,
     // How each endpoint's limiter fared (cuts, pauses, peak in flight): the summary says why a run was slow.

@@ -207,6 +207,15 @@ export class LlmClient {
     return this.meter.stage(this.stage);
   }
 
+  /**
+   * Compiles answer schemas now (a run passes its stages' schemas when it opens the client): one
+   * that does not compile throws LlmConfigError before any request, and the first answers do not
+   * wait for the compiler.
+   */
+  prepare(schemas: readonly JsonSchemaSpec[]): void {
+    for (const schema of schemas) this.validator.prepare(schema);
+  }
+
   /** The cache key of a request, as `complete` computes it. */
   cacheKey(request: Pick<CompleteRequest<unknown>, 'messages' | 'schema' | 'promptVersion'>): string {
     let format = this.formatJson.get(request.schema);

@@ -22,6 +22,8 @@ import {
   type LlmMessage,
 } from '../llm/index.js';
 import { startFakeOpenAI, type ChatCompletionRequest, type FakeOpenAI } from './fakes/fake-openai-server.js';
+import { schemasOf } from '../prompts/stage-schemas.js';
+import { LLM_STAGES } from '../topology/settings.js';
 
 const KEY = 'sk-test-very-secret-key-0123456789';
 
@@ -212,6 +214,18 @@ describe('LlmClient', () => {
   it('a schema that does not compile is a configuration error before anything is sent', async () => {
     const broken: JsonSchemaSpec = { name: 'broken', jsonSchema: { type: 'object', properties: { a: { type: 'no-such-type' } } } };
     await expect(client().complete({ messages: MESSAGES, schema: broken })).rejects.toThrow(/JSON schema "broken" does not compile/);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("compiles every stage's answer schemas when the run opens its client, and a broken one fails there, before any request", () => {
+    const c = client();
+    for (const stage of [...LLM_STAGES, 'validate']) {
+      expect(schemasOf(stage).length, stage).toBeGreaterThan(0);
+      expect(() => c.prepare(schemasOf(stage)), stage).not.toThrow();
+    }
+    expect(schemasOf('no-such-stage')).toEqual([]);
+    const broken: JsonSchemaSpec = { name: 'broken', jsonSchema: { type: 'object', properties: { a: { type: 'no-such-type' } } } };
+    expect(() => c.prepare([SCHEMA, broken])).toThrow(/JSON schema "broken" does not compile/);
     expect(server.requests).toHaveLength(0);
   });
 
