@@ -10,7 +10,8 @@
 // with frequency 0 so its id and spellings stay stable, never sampled.
 // With a source index, the file is also recorded under every node it mentioned (and taken out
 // on retraction), so tasks can name the files behind their features (stores/source-index.ts).
-import { concatMap, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { concatMapInTurns } from '../lib/concat-map-in-turns.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { FeatureSet, TreeNodeChange } from '../schemas/contract.js';
 import { cleanLabel, resolveLabel, type FeatureTrees } from '../stores/feature-trees.js';
@@ -135,7 +136,7 @@ function mergeAcrossParents(tree: TreeStore, created: readonly string[]): void {
 
 /** The stage: one file at a time, in order, since it mutates the tree. */
 export function canonicalizeStage(config: CanonicalizeConfig): OperatorFunction<FeatureSet, Outcome<CanonicalizedFile>> {
-  return concatMap(async (set) => {
+  return concatMapInTurns(async (set: FeatureSet) => {
     try {
       return accept(await canonicalizeFeatureSet(set, config));
     } catch (error) {

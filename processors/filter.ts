@@ -5,7 +5,8 @@
 // accepted is a near-duplicate, so later stages, and the LLM calls they make, do not pay for
 // the same code twice. Over a changing corpus (Kafka mode) the stage keeps the near-duplicates
 // it suppressed; when the content they duplicated leaves, they are filtered again, in path order.
-import { concatMap, map, type OperatorFunction } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
+import { concatMapInTurns } from '../lib/concat-map-in-turns.js';
 import { checkFile, FILTER_STAGE, type FilterOptions, type FilterReason } from '../analysis/file-checks.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { CodeFile, SourceFile } from '../schemas/contract.js';
@@ -104,7 +105,7 @@ async function nearDuplicateOutcome(file: CodeFile, config: NearDuplicateConfig,
 }
 
 export function filterNearDuplicates(config: NearDuplicateConfig): OperatorFunction<CodeFile, Outcome<CodeFile>> {
-  return concatMap((file) => nearDuplicateOutcome(file, config));
+  return concatMapInTurns((file: CodeFile) => nearDuplicateOutcome(file, config));
 }
 
 /**
@@ -115,7 +116,7 @@ export function filterNearDuplicates(config: NearDuplicateConfig): OperatorFunct
  */
 export function filterStage(config: { files: FilterConfig; nearDuplicates: NearDuplicateConfig }): OperatorFunction<SourceFile, Outcome<CodeFile>> {
   const { suppressed } = config.nearDuplicates;
-  return concatMap(async (file: SourceFile) => {
+  return concatMapInTurns(async (file: SourceFile) => {
     const checked = checkExact(file, config.files);
     if (!checked.ok) return checked;
     const outcome = await nearDuplicateOutcome(checked.value, config.nearDuplicates, suppressed && ((near) => void suppressed.suppress(file, near.fileId, near.path)));

@@ -1,0 +1,28 @@
+// concatMap that gives the event loop a turn between items once it has worked for `sliceMs`.
+// A serial stage working through a backlog (the read-ahead window at the start, a run of answers
+// released together) runs each next item on a promise callback, and promise callbacks all run
+// before any I/O: sockets, timers and worker replies wait until the whole backlog is done. At
+// C = 64 that held the model's next requests back for up to 200 ms behind the filter.
+import { concatMap, defer, type OperatorFunction } from 'rxjs';
+
+/** Longest run of a stage's items before the event loop gets a turn, ms. */
+export const DEFAULT_SLICE_MS = 5;
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function concatMapInTurns<T, R>(project: (value: T) => Promise<R>, sliceMs = DEFAULT_SLICE_MS): OperatorFunction<T, R> {
+  return (source) =>
+    defer(() => {
+      // Per subscription: two runs of a stage do not share a clock.
+      let since = performance.now();
+      return source.pipe(
+        concatMap(async (value) => {
+          if (performance.now() - since > sliceMs) {
+            await turn();
+            since = performance.now();
+          }
+          return project(value);
+        }),
+      );
+    });
+}
