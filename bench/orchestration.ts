@@ -1,6 +1,7 @@
-// Orchestration: how busy `treesynth run` keeps an LLM endpoint, beside a plain client (the
-// `openai` package and a semaphore, bench/semaphore-client.ts) against the same endpoint in the
-// same run. The endpoint (bench/fake-endpoint.ts) answers after a fixed latency L, in a process
+// Orchestration: how busy `treesynth run` keeps an LLM endpoint, beside two plain clients against
+// the same endpoint in the same run: the peer the issue names (Python's AsyncOpenAI and an
+// asyncio.Semaphore, bench/semaphore-client.py) and a stricter one, the same in Node (the `openai`
+// package and a semaphore, bench/semaphore-client.ts), which does nothing but send. The endpoint (bench/fake-endpoint.ts) answers after a fixed latency L, in a process
 // of its own; with faults, a share of the requests get a 429 or a 503 at random.
 //
 // `treesynth run` is the real command with its defaults (limiter, window, retries, deadline):
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EndpointCommand, EndpointMessage, EndpointStats } from './fake-endpoint.js';
+import type { PythonPeer } from './python-peer.js';
 
 const exec = promisify(execFile);
 
@@ -45,9 +47,14 @@ export interface ClientMeasure {
 export interface OrchestrationRow extends OrchestrationCase {
   bound: number;
   treesynth: ClientMeasure & { limiter: LimiterTrace };
+  /** The Node client (bench/semaphore-client.ts). */
   semaphore: ClientMeasure;
-  /** treesynth okPerSecond / the semaphore client's. */
+  /** treesynth okPerSecond / the Node client's. */
   ratio: number;
+  /** The Python peer (bench/semaphore-client.py), when it could be installed. */
+  python?: ClientMeasure;
+  /** treesynth okPerSecond / the Python peer's. */
+  ratioToPython?: number;
 }
 
 /** What treesynth's limiter did in the run (from its summary.json). */
@@ -61,6 +68,8 @@ export interface LimiterTrace {
 
 export interface OrchestrationResult {
   latencyMs: number;
+  /** Why the Python peer did not run, when it did not. */
+  pythonSkipped?: string;
   rows: OrchestrationRow[];
   /** Chat requests a second `treesynth run` over the same files sent (the response cache). */
   replayRequests: number;
@@ -75,6 +84,8 @@ export interface OrchestrationOptions {
   filesPerSlot: number;
   /** Each client runs this many times per case; the best is kept (the machine is shared). */
   repeats: number;
+  /** The Python peer (bench/python-peer.ts), or why there is none. */
+  pythonPeer: PythonPeer;
 }
 
 /**
@@ -216,6 +227,12 @@ export async function orchestration(options: OrchestrationOptions): Promise<Orch
     const result = JSON.parse(stdout.trim()) as { ok: number; failed: number };
     return { stats: await stats(), failed: result.failed, cpuSeconds };
   };
+  const pythonPeer = async (c: OrchestrationCase, count: number, peer: { python: string; script: string }): Promise<Run> => {
+    await endpoint.ask({ type: 'reset', faultRate: c.faultRate, seed: c.concurrency });
+    const { stdout, cpuSeconds } = await timed(() => exec(peer.python, [peer.script, JSON.stringify({ baseURL: endpoint.url, model: 'bench-model', concurrency: c.concurrency, maxRetries: 5, timeoutMs: 60_000, corpus, count })]));
+    const result = JSON.parse(stdout.trim()) as { ok: number; failed: number };
+    return { stats: await stats(), failed: result.failed, cpuSeconds };
+  };
   const best = (runs: Run[]) =>
     runs.reduce((a, b) => (b.stats.ok / (b.stats.busySeconds || Infinity) > a.stats.ok / (a.stats.busySeconds || Infinity) ? b : a));
   try {
@@ -224,23 +241,28 @@ export async function orchestration(options: OrchestrationOptions): Promise<Orch
     for (const c of options.cases) {
       const ours: Run[] = [];
       const theirs: Run[] = [];
+      const pythons: Run[] = [];
       for (let r = 0; r < options.repeats; r++) {
         const cache = join(dir, `cache-${runs}.jsonl`);
         ours.push(await treesynth(c, cache));
-        // The plain client sends as many requests as treesynth had answers for.
-        theirs.push(await semaphore(c, ours[ours.length - 1]!.stats.ok));
+        // The plain clients send as many requests as treesynth had answers for.
+        const count = ours[ours.length - 1]!.stats.ok;
+        theirs.push(await semaphore(c, count));
+        if ('python' in options.pythonPeer) pythons.push(await pythonPeer(c, count, options.pythonPeer));
         if (replayRequests < 0 && c.faultRate === 0) replayRequests = (await treesynth(c, cache)).stats.requests;
       }
       const t = best(ours);
       const s = best(theirs);
       const treesynthMeasure = { ...measure(t, c.concurrency, latencyMs), limiter: t.limiter ?? { faultCuts: 0, latencyCuts: 0, pauses: 0, limit: c.concurrency } };
       const semaphoreMeasure = measure(s, c.concurrency, latencyMs);
+      const pythonMeasure = pythons.length > 0 ? measure(best(pythons), c.concurrency, latencyMs) : undefined;
       rows.push({
         ...c, bound: c.concurrency / (latencyMs / 1000), treesynth: treesynthMeasure, semaphore: semaphoreMeasure,
         ratio: +(treesynthMeasure.okPerSecond / semaphoreMeasure.okPerSecond).toFixed(3),
+        ...(pythonMeasure ? { python: pythonMeasure, ratioToPython: +(treesynthMeasure.okPerSecond / pythonMeasure.okPerSecond).toFixed(3) } : {}),
       });
     }
-    return { latencyMs, rows, replayRequests };
+    return { latencyMs, rows, replayRequests, ...('skipped' in options.pythonPeer ? { pythonSkipped: options.pythonPeer.skipped } : {}) };
   } finally {
     await endpoint.close();
     rmSync(dir, { recursive: true, force: true });

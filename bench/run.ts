@@ -3,10 +3,10 @@
 //  2. canonicalization throughput, insert + query (target ≥ 20,000 labels/s), and recall@1
 //     of the HNSW label index against brute force (target ≥ 0.95)
 //  3. peak resident memory of a local run at 1,000 and at 10,000 files (target: flat)
-//  4. orchestration: `treesynth run` beside the `openai` package + a semaphore against one fake
-//     endpoint of latency L, at C = 16 and 64, with and without 25 % of 429/5xx: answers/s as a
-//     fraction of C/L and of the plain client's (targets ≥ 0.9 at C = 16, ≥ 1.0 at C = 64 and
-//     under faults); requests on a replay (target 0)
+//  4. orchestration: `treesynth run` beside plain clients against one fake endpoint of latency L,
+//     at C = 16 and 64, with and without 25 % of 429/5xx: answers/s as a fraction of C/L and of the
+//     Python peer's, AsyncOpenAI + a semaphore (targets ≥ 0.9 at C = 16, ≥ 1.0 at C = 64 and under
+//     faults), and of the same in Node, which only sends (reported); requests on a replay (target 0)
 //  5. Kafka ingest (Avro, wire format) beside raw produce of the same payloads, when the stack runs;
 //     and Kafka mode's files/s beside local mode's on the same corpus (target ≥ 0.7) (bench/kafka-throughput.ts)
 //  6. label embeddings: MiniLM beside lexical, merge precision/recall and labels/s (bench/embeddings.ts)
@@ -28,6 +28,7 @@ import { GrowableHnsw } from '../stores/hnsw-index.js';
 import { MERGE_SIMILARITY } from '../topology/settings.js';
 import { benchCorpus, pythonStdlib, writeJsonlCorpus } from './corpus.js';
 import { orchestration } from './orchestration.js';
+import { ensurePythonPeer, type PythonPeer } from './python-peer.js';
 import { ingestBench } from './ingest.js';
 import { kafkaThroughputBench, type KafkaThroughputBench } from './kafka-throughput.js';
 import { samplingBench } from './sampling.js';
@@ -170,20 +171,26 @@ async function llmOrchestration(): Promise<void> {
     return;
   }
   const latencyMs = Number(process.env['BENCH_LATENCY_MS'] ?? 200);
-  const cases = [16, 64].flatMap((concurrency) => [0, 0.25].map((faultRate) => ({ concurrency, faultRate })));
+  // BENCH_LLM_CASES=64:0,64:0.25 runs only those cases (C:fault rate), to repeat one on its own.
+  const cases = process.env['BENCH_LLM_CASES']
+    ? process.env['BENCH_LLM_CASES'].split(',').map((c) => ({ concurrency: Number(c.split(':')[0]), faultRate: Number(c.split(':')[1] ?? 0) }))
+    : [16, 64].flatMap((concurrency) => [0, 0.25].map((faultRate) => ({ concurrency, faultRate })));
+  const pythonPeer: PythonPeer = process.env['BENCH_PYTHON_PEER'] === '0' ? { skipped: 'BENCH_PYTHON_PEER=0' } : await ensurePythonPeer(cacheDir, console.log);
   const r = await orchestration({
-    stdlib, cacheDir, latencyMs, cases, filesPerSlot: Number(process.env['BENCH_LLM_FILES_PER_SLOT'] ?? 40), repeats: Number(process.env['BENCH_LLM_REPEATS'] ?? 2),
+    stdlib, cacheDir, latencyMs, cases, filesPerSlot: Number(process.env['BENCH_LLM_FILES_PER_SLOT'] ?? 40), repeats: Number(process.env['BENCH_LLM_REPEATS'] ?? 2), pythonPeer,
   });
   const target = (c: number, f: number) => (c <= 16 && f === 0 ? 0.9 : 1.0);
-  results['orchestration'] = { ...r, targets: { ratioAtC16: '≥ 0.9', ratioAtC64AndUnderFaults: '≥ 1.0', replayRequests: 0 } };
+  results['orchestration'] = { ...r, targets: { ratioToPythonPeerAtC16: '≥ 0.9', ratioToPythonPeerAtC64AndUnderFaults: '≥ 1.0', ratioToNodeClient: '(reported)', replayRequests: 0 } };
   console.log(`orchestration: fake endpoint L = ${latencyMs} ms in its own process; faults = 429/503 at random, no retry-after; treesynth run --llm-stages extract --embeddings lexical over function-sized stdlib files, its defaults otherwise; best of ${Number(process.env['BENCH_LLM_REPEATS'] ?? 2)}`);
+  if (r.pythonSkipped) console.log(`orchestration: Python peer skipped: ${r.pythonSkipped}`);
   const cell = (m: { okPerSecond: number; efficiency: number; peakInFlight: number; requests: number; failed: number; cpuSeconds: number | undefined }) =>
     `${m.okPerSecond.toFixed(1).padStart(6)} (${m.efficiency.toFixed(2)})  ${String(m.peakInFlight).padStart(3)}  ${String(m.requests).padStart(5)}${m.failed ? ` (${m.failed} failed)` : ''}  ${m.cpuSeconds === undefined ? '-' : m.cpuSeconds.toFixed(1)}`;
-  console.log('   C  faults | treesynth run: answers/s (of C/L), peak in flight, requests, limiter cuts, CPU s | openai + semaphore: the same but cuts | ratio (target)');
+  console.log('   C  faults | treesynth run: answers/s (of C/L), peak in flight, requests, limiter cuts, CPU s | Python AsyncOpenAI + semaphore (the peer): the same but cuts | ratio (target) | Node openai + semaphore (sends only): the same | ratio');
   for (const row of r.rows) {
     const cuts = row.treesynth.limiter.faultCuts + row.treesynth.limiter.latencyCuts;
+    const peer = row.python && row.ratioToPython !== undefined ? `${cell(row.python)} | ${row.ratioToPython.toFixed(2)} (≥ ${target(row.concurrency, row.faultRate).toFixed(1)})` : '- | -';
     console.log(
-      `  ${String(row.concurrency).padStart(2)}  ${row.faultRate === 0 ? ' none ' : `${Math.round(row.faultRate * 100)} %  `} | ${cell(row.treesynth)}  cuts ${cuts} | ${cell(row.semaphore)} | ${row.ratio.toFixed(2)} (≥ ${target(row.concurrency, row.faultRate).toFixed(1)})`,
+      `  ${String(row.concurrency).padStart(2)}  ${row.faultRate === 0 ? ' none ' : `${Math.round(row.faultRate * 100)} %  `} | ${cell(row.treesynth)}  cuts ${cuts} | ${peer} | ${cell(row.semaphore)} | ${row.ratio.toFixed(2)}`,
     );
   }
   console.log(`  replay of the same files sent ${r.replayRequests} requests (target 0)`);
