@@ -8,6 +8,8 @@ export interface PacedSource<T> {
   readonly items: Observable<T>;
   /** Call once for every item that has left the pipeline (emitted or rejected). */
   settle(count?: number): void;
+  /** Call when the window (a function) may have grown: the source reads again if it has. */
+  widened(): void;
   readonly inFlight: number;
 }
 
@@ -21,7 +23,9 @@ const SLICE_MS = 5;
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export function pacedSource<T>(source: AsyncIterable<T>, window: number): PacedSource<T> {
+/** `window` is a number, or a function read before each item (a window that grows and shrinks). */
+export function pacedSource<T>(source: AsyncIterable<T>, window: number | (() => number)): PacedSource<T> {
+  const limit = typeof window === 'number' ? () => window : window;
   let inFlight = 0;
   let wake: (() => void) | null = null;
   const items = new Observable<T>((subscriber) => {
@@ -35,7 +39,7 @@ export function pacedSource<T>(source: AsyncIterable<T>, window: number): PacedS
             await turn();
             slice = performance.now();
           }
-          while (inFlight >= window && !stopped) {
+          while (inFlight >= limit() && !stopped) {
             await new Promise<void>((resolve) => (wake = resolve));
             slice = performance.now();
           }
@@ -60,6 +64,12 @@ export function pacedSource<T>(source: AsyncIterable<T>, window: number): PacedS
     items,
     settle(count = 1) {
       inFlight -= count;
+      const resume = wake;
+      wake = null;
+      resume?.();
+    },
+    widened() {
+      if (inFlight >= limit()) return;
       const resume = wake;
       wake = null;
       resume?.();

@@ -4,7 +4,12 @@
 // depend on which answer happened to come back first.
 import { Observable, from, map, mergeMap, type OperatorFunction } from 'rxjs';
 
-export function orderedMergeMap<T, R>(project: (value: T, index: number) => Promise<R>, concurrency: number): OperatorFunction<T, R> {
+/**
+ * `held`, when given, hears how many finished results wait behind an unfinished earlier one
+ * after every change: a caller that bounds what is in flight can let that many more in, so one
+ * slow item (a request sleeping out its backoff) does not stop everything behind it.
+ */
+export function orderedMergeMap<T, R>(project: (value: T, index: number) => Promise<R>, concurrency: number, held?: (count: number) => void): OperatorFunction<T, R> {
   return (source) =>
     new Observable<R>((subscriber) => {
       const done = new Map<number, R>();
@@ -21,6 +26,7 @@ export function orderedMergeMap<T, R>(project: (value: T, index: number) => Prom
               next += 1;
               subscriber.next(value);
             }
+            held?.(done.size);
           },
           error: (error: unknown) => subscriber.error(error),
           complete: () => subscriber.complete(),

@@ -19,6 +19,8 @@ export interface ExtractLlmConfig {
   maxChars: number;
   /** Files in flight at once; the client's limiter decides how many requests really are. */
   concurrency: number;
+  /** Hears how many finished files wait behind an earlier one still with the model (see orderedMergeMap). */
+  held?: (count: number) => void;
   clock?: () => number;
 }
 
@@ -83,7 +85,7 @@ async function askModel(file: CodeFile, base: FeatureSet, config: ExtractLlmConf
 export const FILES_PER_MODEL_SLOT = 2;
 
 export function extractLlmFeatures(config: ExtractLlmConfig): OperatorFunction<CodeFile, Outcome<FeatureSet>> {
-  return orderedMergeMap((file) => extractWithModel(file, config), config.concurrency * FILES_PER_MODEL_SLOT);
+  return orderedMergeMap((file) => extractWithModel(file, config), config.concurrency * FILES_PER_MODEL_SLOT, config.held);
 }
 
 /**

@@ -23,6 +23,17 @@ describe('orderedMergeMap', () => {
     expect(most).toBe(3);
   });
 
+  it('says how many finished results wait behind an unfinished earlier one, after every change', async () => {
+    const heard: number[] = [];
+    const delays = [60, 5, 5, 5, 80, 5];
+    const out = await lastValueFrom(
+      from(delays).pipe(orderedMergeMap((ms, i) => new Promise<number>((resolve) => setTimeout(() => resolve(i), ms)), 6, (n) => heard.push(n)), toArray()),
+    );
+    expect(out).toEqual([0, 1, 2, 3, 4, 5]);
+    // 1, 2, 3 and 5 finish behind 0 (held: 1, 2, 3, 4); 0 lets 1-3 out (1 left: 5, behind 4); then 4 lets 5 out.
+    expect(heard).toEqual([1, 2, 3, 4, 1, 0]);
+  });
+
   it('passes errors on', async () => {
     await expect(lastValueFrom(from([1, 2]).pipe(orderedMergeMap(async (x) => {
       if (x === 2) throw new Error('boom');

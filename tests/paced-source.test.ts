@@ -61,4 +61,27 @@ describe('pacedSource', () => {
     expect((await done).length).toBe(400);
     expect(emittedWhenTimerRan[0]).toBeLessThan(50);
   });
+  it('reads on when its window grows, and only as far as the window reaches', async () => {
+    const pulled: number[] = [];
+    let window = 3;
+    const source = pacedSource(numbers(20, pulled), () => window);
+    const got: number[] = [];
+    const subscription = source.items.subscribe((n) => got.push(n));
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
+    expect(got).toEqual([0, 1, 2]);
+    window = 7;
+    source.widened();
+    await settle();
+    expect(got).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // A window that shrinks below what is in flight reads nothing more until enough settle.
+    window = 5;
+    source.settle(1);
+    await settle();
+    expect(got.length).toBe(7);
+    source.settle(2);
+    await settle();
+    expect(got.length).toBe(8);
+    subscription.unsubscribe();
+  });
 });

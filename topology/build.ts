@@ -72,6 +72,12 @@ export interface StageResources {
   student?: Pick<StudentConfig, 'model' | 'runner'>;
   /** Counts the validate stage's outcomes for the summary. */
   tally?: ValidationTally;
+  /**
+   * Hears how many files the extract stage holds back, finished, while an earlier file is still
+   * with the model (files leave in input order). The local runner reads that many more, so a file
+   * sleeping out a backoff does not leave the endpoint idle once the window is full.
+   */
+  heldByExtract?: (count: number) => void;
   clock?: () => number;
 }
 
@@ -118,7 +124,7 @@ export function buildStages(settings: PipelineSettings, stores: StageStores, res
       files.pipe(
         extractStage({
           static: parsing(),
-          ...(uses('extract') ? { llm: { access: access('extract'), maxChars: settings.maxChars, concurrency: settings.concurrency, clock } } : {}),
+          ...(uses('extract') ? { llm: { access: access('extract'), maxChars: settings.maxChars, concurrency: settings.concurrency, clock, ...(resources.heldByExtract ? { held: resources.heldByExtract } : {}) } } : {}),
         }),
       ),
     canonicalize: canonicalizeStage({ trees: stores.trees, embedder: resources.labelEmbedder, threshold: settings.similarity, sources: stores.sources }),

@@ -162,6 +162,12 @@ async function* untilStopped<T>(source: AsyncIterable<T>, signal: AbortSignal | 
 
 const writeJsonAtomic = (path: string, value: unknown) => writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 
+/**
+ * Finished files the extract stage may hold back beyond the window, in windows: at 25 % faults a
+ * file's retries can sleep for 10 s or more, while C = 64 answers 300 files a second behind it.
+ */
+const HELD_PER_WINDOW = 8;
+
 const bump = (counts: Record<string, number>, key: string) => {
   counts[key] = (counts[key] ?? 0) + 1;
 };
@@ -202,6 +208,10 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
   // them only to parse itself (--static-workers 0).
   const staticWorkers = openStaticWorkers(config.staticWorkers);
   const grammars = staticWorkers ? null : await loadGrammars();
+  // Files extract holds back, finished, behind one still with the model, do not count against the
+  // window (up to HELD_PER_WINDOW windows of them: they are feature sets, not file contents).
+  const window = config.window ?? 64;
+  let held = 0;
   const stages = buildStages(settings, stores, {
     labelEmbedder: config.labelEmbedder, codeEmbedder: config.codeEmbedder, grammars, models: llm?.models ?? {},
     ...(staticWorkers ? { staticWorkers } : {}),
@@ -214,6 +224,11 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     ...(config.decontamination ? { decontamination: config.decontamination } : {}),
     ...(student && config.student ? { student: config.student } : {}),
     tally, clock,
+    // Called only once files flow, after `source` below exists.
+    heldByExtract: (count) => {
+      held = count;
+      source.widened();
+    },
   });
   const report = () => config.onProgress?.({ ...progress, nodes: stores.trees.nodeCount });
 
@@ -224,7 +239,7 @@ export async function runLocal(config: LocalRunConfig): Promise<RunSummary> {
     untilStopped(limit(openSource(config, (n) => (progress.bytesRead = n)), config.maxFiles), config.signal, (error) => {
       inputError = error instanceof Error ? error : new Error(String(error));
     }),
-    config.window ?? 64,
+    () => window + Math.min(held, HELD_PER_WINDOW * window),
   );
   const stopped = () => config.signal?.aborted === true || inputError !== undefined;
   const openPaths = new Map<string, number>();
