@@ -127,9 +127,11 @@ describeKafka('Kafka mode (needs KAFKA_BROKERS and SCHEMA_REGISTRY_URL)', () => 
     });
 
     it('registers every subject with BACKWARD compatibility, and the records decode with the registered schemas', async () => {
-      const subjects = (await (await fetch(`${registry}/subjects`)).json()) as string[];
       for (const topic of ['code.files', 'code.accepted', 'features', 'tree.nodes', 'tree.evolve', 'tasks.requests', 'tasks', 'samples', 'dead.letters']) {
-        expect(subjects).toContain(`${prefix}${topic}-value`);
+        // Asked by name: a registry that has lived through many runs lists its subjects a page at a time.
+        const versions = await fetch(`${registry}/subjects/${prefix}${topic}-value/versions`);
+        expect(versions.status, `${prefix}${topic}-value`).toBe(200);
+        expect(((await versions.json()) as number[]).length).toBeGreaterThan(0);
         const config = (await (await fetch(`${registry}/config/${prefix}${topic}-value`)).json()) as { compatibilityLevel?: string };
         expect(config.compatibilityLevel).toBe('BACKWARD');
       }

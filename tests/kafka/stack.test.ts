@@ -72,7 +72,8 @@ describeKafka('@confluentinc/schemaregistry 1.10.1 against the stack registry (n
     v1Id = await client.register(subject, schemaInfo(v1));
     expect(v1Id).toBeGreaterThan(0);
     expect(await client.getCompatibility(subject)).toBe(Compatibility.BACKWARD);
-    expect(await client.getAllSubjects()).toContain(subject);
+    // Asked by name: a registry that has lived through many runs lists its subjects a page at a time.
+    expect(await client.getAllVersions(subject)).toEqual([1]);
     // Registering the same schema again returns the same id.
     expect(await client.register(subject, schemaInfo(v1))).toBe(v1Id);
   });
