@@ -312,7 +312,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--embeddings <kind>', 'label embeddings: auto (minilm if ./setup.sh installed it, else lexical), minilm (offline, by meaning), lexical (offline, by spelling), or an OpenAI-compatible endpoint').argParser(choice(['auto', 'minilm', 'lexical', 'openai'] as const)).default('auto'))
     .option('--embedding-model <name>', 'embedding model for --embeddings openai')
     .option('--embeddings-url <url>', 'base URL of the embeddings endpoint (default: OPENAI_BASE_URL)')
-    .option('--window <n>', 'files in flight at once; bounds memory (default: 16 × --concurrency, at least 64)', integer(1, 100_000))
+    .option('--window <n>', 'files in flight at once; bounds memory (default: 16 × --concurrency, at least 64; files finished but held back in input order behind one still with the model do not count, up to 8 windows of them)', integer(1, 100_000))
     .option('--static-workers <n>', 'worker threads that parse files for static extraction, beside the thread that talks to the model and runs the other stages; 0 parses on that thread (default: one per core, at most 2)', integer(0, 64))
     .option('--llm-base-url <url>', 'OpenAI-compatible endpoint for the LLM stages (default: OPENAI_BASE_URL; the key is read from OPENAI_API_KEY)')
     .option('--model <name>', 'model for every LLM stage (default: TREESYNTH_MODEL, else the one model the endpoint serves)')
