@@ -29,7 +29,7 @@ function corpus(n: number): string {
   return file;
 }
 
-/** Answers every file at once, except the first, which it holds until no other request has come for 300 ms. */
+/** Answers every file at once, except the first, which it holds until no other request has come for a second. */
 function modelWithOneSlowAnswer(): StructuredModel & { calls: number; whileFirstWaited: number } {
   const model = {
     calls: 0,
@@ -40,7 +40,7 @@ function modelWithOneSlowAnswer(): StructuredModel & { calls: number; whileFirst
       if (model.calls === 1) {
         for (let seen = -1; seen !== model.calls; ) {
           seen = model.calls;
-          await new Promise((resolve) => setTimeout(resolve, 300));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
         }
         model.whileFirstWaited = model.calls - 1;
       }
