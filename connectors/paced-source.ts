@@ -3,6 +3,10 @@
 // reports settled. Memory stays flat however large the corpus, and RxJS operators downstream
 // never queue more than `window` items.
 import { Observable } from 'rxjs';
+// Reading and the stages behind it run on promise callbacks: a burst of them (the window filling
+// at the start) would otherwise hold back sockets, timers and worker answers, and with them the
+// model requests, until the whole window was read and filtered.
+import { TURN_SLICE_MS, eventLoopTurn } from '../lib/event-loop-turn.js';
 
 export interface PacedSource<T> {
   readonly items: Observable<T>;
@@ -12,16 +16,6 @@ export interface PacedSource<T> {
   widened(): void;
   readonly inFlight: number;
 }
-
-/**
- * Longest run of reading before the event loop gets a turn. Reading and the stages behind it
- * run on promise callbacks: a burst of them (the window filling at the start) would otherwise
- * hold back sockets, timers and worker answers, and with them the model requests, until the
- * whole window was read and filtered.
- */
-const SLICE_MS = 5;
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** `window` is a number, or a function read before each item (a window that grows and shrinks). */
 export function pacedSource<T>(source: AsyncIterable<T>, window: number | (() => number)): PacedSource<T> {
@@ -35,8 +29,8 @@ export function pacedSource<T>(source: AsyncIterable<T>, window: number | (() =>
       try {
         let slice = performance.now();
         while (!stopped) {
-          if (performance.now() - slice > SLICE_MS) {
-            await turn();
+          if (performance.now() - slice > TURN_SLICE_MS) {
+            await eventLoopTurn();
             slice = performance.now();
           }
           while (inFlight >= limit() && !stopped) {
@@ -60,19 +54,19 @@ export function pacedSource<T>(source: AsyncIterable<T>, window: number | (() =>
       void iterator.return?.();
     };
   });
+  const wakeReader = (): void => {
+    const resume = wake;
+    wake = null;
+    resume?.();
+  };
   return {
     items,
     settle(count = 1) {
       inFlight -= count;
-      const resume = wake;
-      wake = null;
-      resume?.();
+      wakeReader();
     },
     widened() {
-      if (inFlight >= limit()) return;
-      const resume = wake;
-      wake = null;
-      resume?.();
+      if (inFlight < limit()) wakeReader();
     },
     get inFlight() {
       return inFlight;

@@ -4,13 +4,9 @@
 // before any I/O: sockets, timers and worker replies wait until the whole backlog is done. At
 // C = 64 that held the model's next requests back for up to 200 ms behind the filter.
 import { concatMap, defer, type OperatorFunction } from 'rxjs';
+import { TURN_SLICE_MS, eventLoopTurn } from './event-loop-turn.js';
 
-/** Longest run of a stage's items before the event loop gets a turn, ms. */
-export const DEFAULT_SLICE_MS = 5;
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-export function concatMapInTurns<T, R>(project: (value: T) => Promise<R>, sliceMs = DEFAULT_SLICE_MS): OperatorFunction<T, R> {
+export function concatMapInTurns<T, R>(project: (value: T) => Promise<R>, sliceMs = TURN_SLICE_MS): OperatorFunction<T, R> {
   return (source) =>
     defer(() => {
       // Per subscription: two runs of a stage do not share a clock.
@@ -18,7 +14,7 @@ export function concatMapInTurns<T, R>(project: (value: T) => Promise<R>, sliceM
       return source.pipe(
         concatMap(async (value) => {
           if (performance.now() - since > sliceMs) {
-            await turn();
+            await eventLoopTurn();
             since = performance.now();
           }
           return project(value);
